@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the tests use as independent peers or real tools: Python zeep and xmlsec (an
+# independent SOAP/WS-Security client), xmlsec1, xfsprogs (a reflink file system on a loop device).
+# Installed non-interactively, only when missing.
+set -euo pipefail
+packages=(python3-zeep python3-xmlsec xmlsec1 xfsprogs)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "vbs: installing Debian packages for the tests: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi

@@ -1,0 +1,126 @@
+/**
+ * Configuration of each VBS service: a JSON file (`vbs-server SERVICE --config FILE`), with every
+ * field optional and defaulted from the home directory ($VBS_HOME, default ./var), so that one machine
+ * runs with no file at all and a cluster sets only what differs. Unknown or mistyped fields are
+ * refused at start, naming the field, rather than ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { VOLUME_TYPES, type VolumeType } from '../core/records.js';
+
+export interface Listen {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface FrontendConfig extends Listen {
+  readonly home: string;
+  readonly certDir: string;
+  readonly database: string;
+  readonly zones: readonly string[];
+  readonly region: string;
+  readonly maxVolumeSizeGiB: number;
+  readonly defaultVolumeType: VolumeType;
+  readonly jobDeadlineSeconds: number;
+  readonly sweepIntervalSeconds: number;
+  readonly volumeDelegates: readonly { readonly id: string; readonly url: string }[];
+  readonly logFile: string | undefined;
+}
+
+export interface VolumeDelegateConfig extends Listen {
+  readonly home: string;
+  readonly certDir: string;
+  readonly id: string;
+  readonly storageRoot: string;
+  readonly journal: string;
+  readonly frontendCallbackUrl: string;
+  readonly lustre: 'auto' | 'on' | 'off';
+  readonly stripeSizeBytes: number;
+  readonly stripeCount: number;
+  readonly sparseOvercommit: number;
+  readonly maxAttempts: number;
+  readonly heartbeatSeconds: number;
+  readonly logFile: string | undefined;
+}
+
+export function defaultHome(): string {
+  return resolve(process.env['VBS_HOME'] ?? 'var');
+}
+
+export function frontendDefaults(home: string): FrontendConfig {
+  return {
+    home, host: '127.0.0.1', port: 8443, certDir: join(home, 'certs'), database: join(home, 'vbs.sqlite'),
+    zones: ['vbs-local-1a'], region: 'vbs-local-1', maxVolumeSizeGiB: 16384, defaultVolumeType: 'sparse',
+    jobDeadlineSeconds: 120, sweepIntervalSeconds: 5,
+    volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }], logFile: undefined,
+  };
+}
+
+export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
+  return {
+    home, host: '127.0.0.1', port: 8444, certDir: join(home, 'certs'), id: 'vd-1', storageRoot: join(home, 'volumes'),
+    journal: join(home, 'volume-delegate-vd-1.journal'), frontendCallbackUrl: 'https://127.0.0.1:8443/vbs/callback',
+    lustre: 'auto', stripeSizeBytes: 4 * 1024 * 1024, stripeCount: 2, sparseOvercommit: 8, maxAttempts: 2, heartbeatSeconds: 5,
+    logFile: undefined,
+  };
+}
+
+type Shape<T> = { readonly [K in keyof T]: (v: unknown) => boolean };
+
+const isStr = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
+const isPort = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 65536;
+const isPos = (v: unknown): boolean => typeof v === 'number' && v > 0 && Number.isFinite(v);
+const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
+
+const FRONTEND_SHAPE: Shape<FrontendConfig> = {
+  home: isStr, host: isStr, port: isPort, certDir: isStr, database: isStr,
+  zones: (v) => Array.isArray(v) && v.length > 0 && v.every(isStr), region: isStr,
+  maxVolumeSizeGiB: (v) => Number.isInteger(v) && isPos(v), defaultVolumeType: (v) => VOLUME_TYPES.some((t) => t === v),
+  jobDeadlineSeconds: isPos, sweepIntervalSeconds: isPos,
+  volumeDelegates: (v) => Array.isArray(v) && v.length > 0 && v.every((d: unknown) => typeof d === 'object' && d !== null &&
+    isStr((d as Record<string, unknown>)['id']) && isStr((d as Record<string, unknown>)['url'])),
+  logFile: isOptStr,
+};
+
+const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
+  home: isStr, host: isStr, port: isPort, certDir: isStr, id: (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(v),
+  storageRoot: isStr, journal: isStr, frontendCallbackUrl: isStr, lustre: (v) => v === 'auto' || v === 'on' || v === 'off',
+  stripeSizeBytes: (v) => Number.isInteger(v) && isPos(v), stripeCount: (v) => Number.isInteger(v) && isPos(v),
+  sparseOvercommit: isPos, maxAttempts: (v) => Number.isInteger(v) && isPos(v), heartbeatSeconds: isPos, logFile: isOptStr,
+};
+
+function merge<T extends object>(defaults: T, shape: Shape<T>, given: Record<string, unknown>, source: string): T {
+  const out = new Map<string, unknown>(Object.entries(defaults));
+  for (const [key, value] of Object.entries(given)) {
+    const check = (shape as Record<string, ((v: unknown) => boolean) | undefined>)[key];
+    if (!check) throw new Error(`${source}: unknown setting "${key}"`);
+    if (!check(value)) throw new Error(`${source}: invalid value for "${key}"`);
+    out.set(key, value);
+  }
+  return Object.fromEntries(out) as T;
+}
+
+function readJson(file: string | undefined): Record<string, unknown> {
+  if (file === undefined) return {};
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file}: expected a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Paths in the file are taken relative to the home, which is the file's own "home" or $VBS_HOME. */
+function homeOf(given: Record<string, unknown>): string {
+  return typeof given['home'] === 'string' ? resolve(given['home']) : defaultHome();
+}
+
+export function loadFrontendConfig(file?: string): FrontendConfig {
+  const given = readJson(file);
+  return merge(frontendDefaults(homeOf(given)), FRONTEND_SHAPE, given, file ?? 'defaults');
+}
+
+export function loadVolumeDelegateConfig(file?: string): VolumeDelegateConfig {
+  const given = readJson(file);
+  const home = homeOf(given);
+  const id = typeof given['id'] === 'string' ? given['id'] : 'vd-1';
+  const defaults = { ...volumeDelegateDefaults(home), id, journal: join(home, `volume-delegate-${id}.journal`) };
+  return merge(defaults, DELEGATE_SHAPE, given, file ?? 'defaults');
+}

@@ -1,0 +1,44 @@
+/**
+ * The one error class of VBS. Every failure a client may see is a VbsError with an EC2 error code
+ * and a message written for that client; src/soap/faults.ts maps the codes to SOAP faults. Any other
+ * error that reaches the edge becomes InternalError, and its message stays in the log.
+ */
+export const ERROR_CODES = [
+  'InvalidVolume.NotFound',
+  'InvalidVolumeID.Malformed',
+  'InvalidSnapshot.NotFound',
+  'InvalidSnapshotID.Malformed',
+  'InvalidInstanceID.NotFound',
+  'InvalidAttachment.NotFound',
+  'InvalidZone.NotFound',
+  'IncorrectState',
+  'VolumeInUse',
+  'InvalidParameterValue',
+  'InvalidParameterCombination',
+  'MissingParameter',
+  'UnknownParameter',
+  'InvalidAction',
+  'InvalidRequest',
+  'AuthFailure',
+  'RequestEntityTooLarge',
+  'InsufficientVolumeCapacity',
+  'Unavailable',
+  'InternalError',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class VbsError extends Error {
+  override readonly name = 'VbsError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isVbsError(e: unknown): e is VbsError {
+  return e instanceof VbsError;
+}

@@ -1,0 +1,37 @@
+/**
+ * Resource IDs, made by the server only. EC2's current form (a prefix and 17 hex digits) is what we
+ * make; the 8-digit form of 2010 is still accepted on input, as EC2 accepts both. IDs are the only
+ * input that ever becomes part of a file path, so their pattern is the path's safety.
+ */
+import { randomBytes } from 'node:crypto';
+import { VbsError } from './errors.js';
+
+export type ResourceKind = 'vol' | 'snap';
+
+const PATTERN: Record<ResourceKind, RegExp> = {
+  vol: /^vol-(?:[0-9a-f]{8}|[0-9a-f]{17})$/,
+  snap: /^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$/,
+};
+
+export function newId(kind: ResourceKind): string {
+  return `${kind}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
+
+export function isId(kind: ResourceKind, value: string): boolean {
+  return PATTERN[kind].test(value);
+}
+
+export function requireVolumeId(value: string): string {
+  if (!isId('vol', value)) throw new VbsError('InvalidVolumeID.Malformed', `Invalid id: "${clip(value)}" (expecting "vol-...")`);
+  return value;
+}
+
+export function requireSnapshotId(value: string): string {
+  if (!isId('snap', value)) throw new VbsError('InvalidSnapshotID.Malformed', `Invalid id: "${clip(value)}" (expecting "snap-...")`);
+  return value;
+}
+
+/** Echoing client input back is fine, but never at unbounded length. */
+export function clip(value: string, max = 64): string {
+  return value.length > max ? `${value.slice(0, max)}...` : value;
+}

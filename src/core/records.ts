@@ -1,0 +1,51 @@
+/** What VBS knows about its resources: the rows of the metadata store, free of SQL and XML. */
+import type { AttachmentStatus, SnapshotStatus, VolumeStatus } from './state.js';
+
+export type VolumeType = 'sparse' | 'thick' | 'zero';
+export const VOLUME_TYPES: readonly VolumeType[] = ['sparse', 'thick', 'zero'];
+export type AttachMode = 'rw' | 'ro';
+
+export interface VolumeRecord {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly sizeGiB: number;
+  readonly snapshotId: string | null;
+  readonly zone: string;
+  readonly status: VolumeStatus;
+  readonly volumeType: VolumeType;
+  /** Relative to the storage root; made from the ID by src/core/paths.ts. */
+  readonly path: string;
+  readonly delegateId: string | null;
+  /** ISO 8601, as EC2 writes createTime. */
+  readonly createTime: string;
+  /** Milliseconds since the epoch of the last change or progress report; the deadline counts from it. */
+  readonly updatedAt: number;
+  /** Why a volume is in error, for operators; the client sees only the status. */
+  readonly statusMessage: string | null;
+}
+
+export interface SnapshotRecord {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly volumeId: string;
+  readonly volumeSizeGiB: number;
+  readonly status: SnapshotStatus;
+  /** 0..100; written as EC2 writes it ("42%") on the wire. */
+  readonly progress: number;
+  readonly startTime: string;
+  readonly description: string | null;
+  readonly path: string;
+  readonly delegateId: string | null;
+  readonly updatedAt: number;
+  readonly statusMessage: string | null;
+}
+
+export interface AttachmentRecord {
+  readonly volumeId: string;
+  readonly instanceId: string;
+  readonly device: string;
+  readonly status: AttachmentStatus;
+  readonly mode: AttachMode;
+  readonly vmmHost: string;
+  readonly attachTime: string;
+}

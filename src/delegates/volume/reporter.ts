@@ -1,0 +1,73 @@
+/**
+ * Reports jobs to the frontend's callback. Ends of jobs are journaled and repeated until the frontend
+ * acknowledges them, across restarts; progress is sent while a job runs (throttled, and at least
+ * every heartbeat so that the frontend's deadline only catches jobs that really stopped).
+ */
+import type { SoapClient } from '../../soap/client.js';
+import type { VolumeDelegateCallbackPortTypeOperations } from '../../generated/volume-delegate.js';
+import type { Logger } from '../../log.js';
+import type { Journal } from './journal.js';
+
+const PROGRESS_EVERY_MS = 1000;
+
+export class Reporter {
+  private readonly lastSent = new Map<string, { at: number; percent: number }>();
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly client: SoapClient<VolumeDelegateCallbackPortTypeOperations>,
+    private readonly delegateId: string,
+    private readonly journal: Journal,
+    private readonly logger: Logger,
+    private readonly retryMs = 2000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.retryMs);
+    this.timer.unref();
+    void this.flush();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** A running job's progress; sent when it changed and a second has passed, or as a heartbeat. */
+  progress(resourceId: string, percent: number, heartbeat = false): void {
+    const now = Date.now();
+    const last = this.lastSent.get(resourceId);
+    if (last && now - last.at < PROGRESS_EVERY_MS && !heartbeat) return;
+    if (last && last.percent === percent && !heartbeat) return;
+    this.lastSent.set(resourceId, { at: now, percent });
+    this.client.call('ReportJob', { delegateId: this.delegateId, resourceId, outcome: 'running', progress: percent })
+      .catch((e: unknown) => this.logger.warn('progress report not delivered', { resourceId, error: String(e) }));
+  }
+
+  /** Delivers every finished, unacknowledged job once; concurrent calls share one pass. */
+  flush(): Promise<void> {
+    this.flushing ??= this.deliverAll().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async deliverAll(): Promise<void> {
+    for (const job of this.journal.unreported()) {
+      this.lastSent.delete(job.resourceId);
+      try {
+        await this.client.call('ReportJob', {
+          delegateId: this.delegateId,
+          resourceId: job.resourceId,
+          outcome: job.state,
+          progress: job.state === 'succeeded' ? 100 : 0,
+          ...(job.message !== null ? { message: job.message } : {}),
+        });
+        this.journal.markReported(job.resourceId);
+      } catch (error) {
+        this.logger.warn('job report not delivered; will repeat', { resourceId: job.resourceId, error: String(error) });
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/** Starts a Volume Delegate: its journal, job runner, reporter and SOAP endpoint on one HTTPS port. */
+import { mkdirSync } from 'node:fs';
+import type { VolumeDelegateConfig } from '../../config/config.js';
+import { schema, type VolumeDelegateCallbackPortTypeOperations, type VolumeDelegatePortTypeOperations } from '../../generated/volume-delegate.js';
+import { createLogger, type Logger } from '../../log.js';
+import { ensureServiceTls } from '../../security/ca/local-tls.js';
+import { SoapClient } from '../../soap/client.js';
+import { startHttpsHost } from '../../soap/https-host.js';
+import { SoapEndpoint } from '../../soap/server.js';
+import { WSDL_DIR } from '../../soap/wsdl-dir.js';
+import { JobRunner } from './job-runner.js';
+import { Journal } from './journal.js';
+import { isLustre } from './lustre.js';
+import { Reporter } from './reporter.js';
+import { volumeDelegateHandlers } from './volume-delegate-handlers.js';
+
+export interface RunningVolumeDelegate {
+  readonly origin: string;
+  close(): Promise<void>;
+}
+
+export async function startVolumeDelegate(
+  config: VolumeDelegateConfig, logger: Logger = createLogger(`volume-delegate-${config.id}`, { file: config.logFile }),
+): Promise<RunningVolumeDelegate> {
+  const tls = ensureServiceTls(config.certDir, `volume-delegate-${config.id}`);
+  for (const dir of ['volumes', 'snapshots']) mkdirSync(`${config.storageRoot}/${dir}`, { recursive: true, mode: 0o700 });
+  const lustre = config.lustre === 'on' || (config.lustre === 'auto' && (await isLustre(config.storageRoot)));
+  const journal = new Journal(config.journal);
+  const callback = new SoapClient<VolumeDelegateCallbackPortTypeOperations>(schema, 'VolumeDelegateCallbackPortType', {
+    url: config.frontendCallbackUrl, caPem: tls.caPem, timeoutMs: 10_000,
+  });
+  const reporter = new Reporter(callback, config.id, journal, logger);
+  const runner = new JobRunner(journal, reporter, logger, {
+    root: config.storageRoot,
+    lustreLayout: lustre ? { stripeSizeBytes: config.stripeSizeBytes, stripeCount: config.stripeCount } : null,
+    maxAttempts: config.maxAttempts,
+    heartbeatMs: config.heartbeatSeconds * 1000,
+  });
+  const endpoint = new SoapEndpoint<VolumeDelegatePortTypeOperations>({
+    path: '/volume-delegate', schema, portType: 'VolumeDelegatePortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
+    handlers: volumeDelegateHandlers({ id: config.id, root: config.storageRoot, lustre, sparseOvercommit: config.sparseOvercommit }, journal, runner, logger),
+    authenticate: async () => ({ userId: 'frontend', admin: false, service: 'frontend' }),
+    logger,
+  });
+  const host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [endpoint] });
+  reporter.start();
+  await runner.recover();
+  logger.info('volume delegate started', { id: config.id, url: `${host.origin}/volume-delegate`, root: config.storageRoot, lustre });
+  return {
+    origin: host.origin,
+    close: async () => {
+      reporter.stop();
+      await runner.stopAll();
+      await host.close();
+      callback.close();
+      journal.close();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Starts the frontend: the metadata store, the Volume Delegate pool, the EC2-shaped SOAP endpoint at
+ * /vbs, the delegates' callback endpoint at /vbs/callback, and the sweeper, all on one HTTPS port.
+ */
+import type { FrontendConfig } from '../config/config.js';
+import type { Principal } from '../core/principal.js';
+import { schema as frontendSchema, type AmazonEC2PortTypeOperations } from '../generated/frontend.js';
+import { schema as delegateSchema, type VolumeDelegateCallbackPortTypeOperations } from '../generated/volume-delegate.js';
+import { createLogger, type Logger } from '../log.js';
+import { ensureServiceTls } from '../security/ca/local-tls.js';
+import { startHttpsHost, type RunningHost } from '../soap/https-host.js';
+import { SoapEndpoint, type Authenticator } from '../soap/server.js';
+import { WSDL_DIR } from '../soap/wsdl-dir.js';
+import { callbackHandlers } from './soap/callback-handlers.js';
+import { frontendHandlers } from './soap/frontend-handlers.js';
+import { unregisteredInstanceHandlers } from './soap/attachment-handlers.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { Deps } from './usecases/deps.js';
+import { sweep } from './usecases/sweep.js';
+import { VolumeDelegatePool } from './volume-delegate-pool.js';
+
+/**
+ * Until WS-Security verification lands, every request acts as one local user. This is the single
+ * place that decides who a caller is, so that verification replaces it without touching a handler.
+ */
+export const LOCAL_USER: Principal = { userId: 'vbs-local', admin: false };
+const localUser: Authenticator = async () => LOCAL_USER;
+const localDelegate: Authenticator = async () => ({ userId: 'volume-delegate', admin: false, service: 'volume-delegate' });
+
+export interface RunningFrontend {
+  readonly origin: string;
+  readonly deps: Deps;
+  close(): Promise<void>;
+}
+
+export async function startFrontend(config: FrontendConfig, logger: Logger = createLogger('frontend', { file: config.logFile })): Promise<RunningFrontend> {
+  const tls = ensureServiceTls(config.certDir, 'frontend');
+  const store = new SqliteStore(config.database);
+  const delegates = new VolumeDelegatePool(config.volumeDelegates, tls.caPem, logger);
+  const deps: Deps = {
+    store, delegates, logger, now: () => new Date(),
+    settings: { zones: config.zones, region: config.region, maxVolumeSizeGiB: config.maxVolumeSizeGiB, defaultVolumeType: config.defaultVolumeType },
+  };
+  const api = new SoapEndpoint<AmazonEC2PortTypeOperations>({
+    path: '/vbs', schema: frontendSchema, portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
+    handlers: frontendHandlers(deps, unregisteredInstanceHandlers(deps)), authenticate: localUser, logger,
+  });
+  const callback = new SoapEndpoint<VolumeDelegateCallbackPortTypeOperations>({
+    path: '/vbs/callback', schema: delegateSchema, portType: 'VolumeDelegateCallbackPortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
+    handlers: callbackHandlers(deps, config.volumeDelegates.map((d) => d.id)), authenticate: localDelegate, logger,
+  });
+  let host: RunningHost;
+  try {
+    host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, callback] });
+  } catch (error) {
+    delegates.close();
+    await store.close();
+    throw error;
+  }
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
+      .catch((e: unknown) => logger.error('sweep failed', { error: String(e) }))
+      .finally(() => { sweeping = false; });
+  }, config.sweepIntervalSeconds * 1000);
+  logger.info('frontend started', { url: `${host.origin}/vbs`, wsdl: `${host.origin}/vbs?wsdl`, database: config.database });
+  return {
+    origin: host.origin,
+    deps,
+    close: async () => {
+      clearInterval(timer);
+      await host.close();
+      delegates.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The metadata store as the use cases see it: async, so that the SQLite store here and a PostgreSQL
+ * store for several frontends are interchangeable without touching a use case. Every status change is
+ * a named transition of src/core/state.ts, applied as one conditional update.
+ */
+import type { SnapshotRecord, VolumeRecord, AttachmentRecord } from '../../core/records.js';
+import type { Guard, SnapshotEvent, VolumeEvent } from '../../core/state.js';
+
+/**
+ * changed=false: the transition was not allowed. `current` is the row as it is now, if it exists, and
+ * `blockedBy` the guard that held when the status itself allowed the transition (read after the
+ * atomic update decided, only to explain the refusal).
+ */
+export type Outcome<T> =
+  | { readonly changed: true; readonly record: T }
+  | { readonly changed: false; readonly current: T | undefined; readonly blockedBy?: Guard };
+
+export interface ResourceQuery {
+  /** Only this owner's resources; undefined for all (admins, internal sweeps). */
+  readonly ownerId?: string;
+  /** Only these IDs; undefined for all. */
+  readonly ids?: readonly string[];
+}
+
+export interface VolumeChanges {
+  readonly statusMessage?: string | null;
+  readonly delegateId?: string;
+}
+
+export interface SnapshotChanges {
+  readonly statusMessage?: string | null;
+  readonly delegateId?: string;
+  readonly progress?: number;
+}
+
+export interface MetadataStore {
+  /** Inserts a new volume; when it comes from a snapshot, only while that snapshot is completed. */
+  insertVolume(volume: VolumeRecord): Promise<boolean>;
+  /** Inserts a new snapshot only while its volume may be snapshotted. */
+  insertSnapshot(snapshot: SnapshotRecord): Promise<boolean>;
+  /** Forgets a row that was never acknowledged to a client (its delegate refused it). */
+  discardVolume(id: string): Promise<void>;
+  discardSnapshot(id: string): Promise<void>;
+
+  getVolume(id: string): Promise<VolumeRecord | undefined>;
+  getSnapshot(id: string): Promise<SnapshotRecord | undefined>;
+  /** Visible resources (not deleted), oldest first. */
+  findVolumes(query: ResourceQuery): Promise<VolumeRecord[]>;
+  findSnapshots(query: ResourceQuery): Promise<SnapshotRecord[]>;
+  attachmentsOf(volumeIds: readonly string[]): Promise<AttachmentRecord[]>;
+
+  transitionVolume(id: string, event: VolumeEvent, changes?: VolumeChanges): Promise<Outcome<VolumeRecord>>;
+  transitionSnapshot(id: string, event: SnapshotEvent, changes?: SnapshotChanges): Promise<Outcome<SnapshotRecord>>;
+
+  /** Volumes in `status` whose last change is older than `before` (ms since the epoch). */
+  volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]>;
+  snapshotsUnchangedSince(status: SnapshotRecord['status'], before: number): Promise<SnapshotRecord[]>;
+
+  /** Which delegate took a resource's job (not a status change). */
+  recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void>;
+
+  close(): Promise<void>;
+}

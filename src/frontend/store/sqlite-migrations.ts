@@ -1,0 +1,49 @@
+/**
+ * Versioned schema of the SQLite metadata store. A migration is never edited once released: add a
+ * new one. PRAGMA user_version records how far a database file has come.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE volumes (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     size_gib INTEGER NOT NULL CHECK (size_gib > 0),
+     snapshot_id TEXT,
+     zone TEXT NOT NULL,
+     status TEXT NOT NULL,
+     volume_type TEXT NOT NULL,
+     path TEXT NOT NULL UNIQUE,
+     delegate_id TEXT,
+     create_time TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     status_message TEXT
+   );
+   CREATE INDEX volumes_owner ON volumes (owner_id, status);
+   CREATE INDEX volumes_snapshot ON volumes (snapshot_id, status);
+   CREATE TABLE snapshots (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     volume_id TEXT NOT NULL,
+     volume_size_gib INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+     start_time TEXT NOT NULL,
+     description TEXT,
+     path TEXT NOT NULL UNIQUE,
+     delegate_id TEXT,
+     updated_at INTEGER NOT NULL,
+     status_message TEXT
+   );
+   CREATE INDEX snapshots_owner ON snapshots (owner_id, status);
+   CREATE INDEX snapshots_volume ON snapshots (volume_id, status);
+   CREATE TABLE attachments (
+     volume_id TEXT NOT NULL REFERENCES volumes (id),
+     instance_id TEXT NOT NULL,
+     device TEXT NOT NULL,
+     status TEXT NOT NULL,
+     mode TEXT NOT NULL CHECK (mode IN ('rw', 'ro')),
+     vmm_host TEXT NOT NULL,
+     attach_time TEXT NOT NULL,
+     PRIMARY KEY (volume_id, instance_id)
+   );
+   CREATE INDEX attachments_instance ON attachments (instance_id, device);`,
+];

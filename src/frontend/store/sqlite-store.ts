@@ -1,0 +1,186 @@
+/**
+ * The SQLite metadata store (better-sqlite3, WAL). SQLite runs one writer at a time, so each
+ * conditional UPDATE … WHERE status IN (…) AND NOT EXISTS (…) is atomic with its check. WAL with
+ * synchronous=FULL: a change that was acknowledged to a client survives a crash of the process or the
+ * machine.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AttachmentRecord, SnapshotRecord, VolumeRecord } from '../../core/records.js';
+import {
+  RESTORABLE_SNAPSHOT_STATUSES, SNAPSHOT_TRANSITIONS, SNAPSHOTTABLE_VOLUME_STATUSES, VOLUME_TRANSITIONS,
+  HIDDEN_SNAPSHOT_STATUSES, HIDDEN_VOLUME_STATUSES,
+  type Guard, type SnapshotEvent, type Transition, type VolumeEvent,
+} from '../../core/state.js';
+import type { MetadataStore, Outcome, ResourceQuery, SnapshotChanges, VolumeChanges } from './metadata-store.js';
+import { MIGRATIONS } from './sqlite-migrations.js';
+import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
+
+/** Each guard of the state table as SQL over the row being updated. */
+const GUARD_SQL: Record<Guard, string> = {
+  volumeHasPendingSnapshot: `EXISTS (SELECT 1 FROM snapshots s WHERE s.volume_id = volumes.id AND s.status = 'pending')`,
+  volumeHasAttachment: `EXISTS (SELECT 1 FROM attachments a WHERE a.volume_id = volumes.id AND a.status <> 'detached')`,
+  snapshotHasCreatingVolume: `EXISTS (SELECT 1 FROM volumes v WHERE v.snapshot_id = snapshots.id AND v.status = 'creating')`,
+};
+
+function inList(values: readonly string[]): string {
+  return `(${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')})`;
+}
+
+function transitionSql(table: 'volumes' | 'snapshots', t: Transition<string>, sets: string): string {
+  const guards = (t.unless ?? []).map((g) => ` AND NOT ${GUARD_SQL[g]}`).join('');
+  return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${inList(t.from)}${guards} RETURNING *`;
+}
+
+export class SqliteStore implements MetadataStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const version = Number(this.db.pragma('user_version', { simple: true }));
+    const apply = this.db.transaction(() => {
+      for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v] ?? '');
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    });
+    if (version > MIGRATIONS.length) throw new Error(`database schema ${version} is newer than this VBS (${MIGRATIONS.length})`);
+    if (version < MIGRATIONS.length) apply.immediate();
+  }
+
+  async insertVolume(v: VolumeRecord): Promise<boolean> {
+    const params = {
+      id: v.id, owner: v.ownerId, size: v.sizeGiB, snap: v.snapshotId, zone: v.zone, status: v.status, type: v.volumeType,
+      path: v.path, delegate: v.delegateId, created: v.createTime, now: v.updatedAt, msg: v.statusMessage,
+    };
+    const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, create_time, updated_at, status_message)`;
+    const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @created, @now, @msg`;
+    if (v.snapshotId === null) {
+      return this.db.prepare(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
+    }
+    // The snapshot's status is checked in the same statement that inserts, so a concurrent
+    // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
+    return this.db.prepare(
+      `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${inList(RESTORABLE_SNAPSHOT_STATUSES)})`,
+    ).run(params).changes === 1;
+  }
+
+  async insertSnapshot(s: SnapshotRecord): Promise<boolean> {
+    return this.db.prepare(
+      `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
+       SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
+       WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${inList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
+    ).run({
+      id: s.id, owner: s.ownerId, vol: s.volumeId, size: s.volumeSizeGiB, status: s.status, progress: s.progress, start: s.startTime,
+      desc: s.description, path: s.path, delegate: s.delegateId, now: s.updatedAt, msg: s.statusMessage,
+    }).changes === 1;
+  }
+
+  async discardVolume(id: string): Promise<void> {
+    this.db.prepare(`DELETE FROM volumes WHERE id = ?`).run(id);
+  }
+
+  async discardSnapshot(id: string): Promise<void> {
+    this.db.prepare(`DELETE FROM snapshots WHERE id = ?`).run(id);
+  }
+
+  async getVolume(id: string): Promise<VolumeRecord | undefined> {
+    const row = this.db.prepare(`SELECT * FROM volumes WHERE id = ?`).get(id) as Row | undefined;
+    return row && volumeFromRow(row);
+  }
+
+  async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
+    const row = this.db.prepare(`SELECT * FROM snapshots WHERE id = ?`).get(id) as Row | undefined;
+    return row && snapshotFromRow(row);
+  }
+
+  async findVolumes(q: ResourceQuery): Promise<VolumeRecord[]> {
+    return this.find('volumes', q, HIDDEN_VOLUME_STATUSES, 'create_time').map(volumeFromRow);
+  }
+
+  async findSnapshots(q: ResourceQuery): Promise<SnapshotRecord[]> {
+    return this.find('snapshots', q, HIDDEN_SNAPSHOT_STATUSES, 'start_time').map(snapshotFromRow);
+  }
+
+  private find(table: 'volumes' | 'snapshots', q: ResourceQuery, hidden: readonly string[], order: string): Row[] {
+    const where = [`status NOT IN ${inList(hidden)}`];
+    const params: Record<string, string> = {};
+    if (q.ownerId !== undefined) {
+      where.push('owner_id = @owner');
+      params['owner'] = q.ownerId;
+    }
+    if (q.ids !== undefined) {
+      if (q.ids.length === 0) return [];
+      where.push(`id IN (SELECT value FROM json_each(@ids))`);
+      params['ids'] = JSON.stringify(q.ids);
+    }
+    return this.db.prepare(`SELECT * FROM ${table} WHERE ${where.join(' AND ')} ORDER BY ${order}, id`).all(params) as Row[];
+  }
+
+  async attachmentsOf(volumeIds: readonly string[]): Promise<AttachmentRecord[]> {
+    if (volumeIds.length === 0) return [];
+    const rows = this.db.prepare(
+      `SELECT * FROM attachments WHERE status <> 'detached' AND volume_id IN (SELECT value FROM json_each(?)) ORDER BY attach_time`,
+    ).all(JSON.stringify(volumeIds)) as Row[];
+    return rows.map(attachmentFromRow);
+  }
+
+  async transitionVolume(id: string, event: VolumeEvent, changes: VolumeChanges = {}): Promise<Outcome<VolumeRecord>> {
+    const sets = [
+      changes.statusMessage !== undefined ? ', status_message = @msg' : '',
+      changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
+    ].join('');
+    const row = this.db.prepare(transitionSql('volumes', VOLUME_TRANSITIONS[event], sets))
+      .get({ id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null }) as Row | undefined;
+    return row ? { changed: true, record: volumeFromRow(row) } : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
+  }
+
+  async transitionSnapshot(id: string, event: SnapshotEvent, changes: SnapshotChanges = {}): Promise<Outcome<SnapshotRecord>> {
+    const sets = [
+      changes.statusMessage !== undefined ? ', status_message = @msg' : '',
+      changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
+      // Progress only moves forward: a late report never turns 80% back into 40%.
+      changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
+    ].join('');
+    const row = this.db.prepare(transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets)).get({
+      id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, progress: changes.progress ?? 0,
+    }) as Row | undefined;
+    return row ? { changed: true, record: snapshotFromRow(row) } : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
+  }
+
+  private refused<T>(table: 'volumes' | 'snapshots', id: string, t: Transition<string>, toRecord: (r: Row) => T): Outcome<T> {
+    const row = this.db.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
+    if (!row) return { changed: false, current: undefined };
+    const status = String(row['status']);
+    const held = (g: Guard): boolean =>
+      (this.db.prepare(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)?.held === 1;
+    const blockedBy = t.from.includes(status) ? (t.unless ?? []).find(held) : undefined;
+    return blockedBy ? { changed: false, current: toRecord(row), blockedBy } : { changed: false, current: toRecord(row) };
+  }
+
+  async recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void> {
+    this.db.prepare(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(delegateId, id);
+  }
+
+  async volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]> {
+    const rows = this.db.prepare(`SELECT * FROM volumes WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
+    return rows.map(volumeFromRow);
+  }
+
+  async snapshotsUnchangedSince(status: SnapshotRecord['status'], before: number): Promise<SnapshotRecord[]> {
+    const rows = this.db.prepare(`SELECT * FROM snapshots WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
+    return rows.map(snapshotFromRow);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Nothing stays stuck: a volume still "creating" or a snapshot still "pending" with no word from its
+ * delegate past the deadline becomes "error" (delegates report progress while they work, so silence
+ * means the job or its delegate is gone), and deletions that could not reach a delegate are retried.
+ */
+import type { Deps } from './deps.js';
+import { finishVolumeDeletion } from './delete-volume.js';
+import { finishSnapshotDeletion } from './delete-snapshot.js';
+
+export interface SweepResult {
+  readonly expired: number;
+  readonly deletionsRetried: number;
+}
+
+export async function sweep(deps: Deps, deadlineMs: number, deleteRetryMs: number): Promise<SweepResult> {
+  const now = deps.now().getTime();
+  const reason = `no report from the Volume Delegate for ${Math.round(deadlineMs / 1000)} s`;
+  let expired = 0;
+  for (const v of await deps.store.volumesUnchangedSince('creating', now - deadlineMs)) {
+    if ((await deps.store.transitionVolume(v.id, 'provisioningFailed', { statusMessage: reason })).changed) {
+      deps.logger.error('volume creation expired', { volumeId: v.id, delegateId: v.delegateId, reason });
+      expired++;
+    }
+  }
+  for (const s of await deps.store.snapshotsUnchangedSince('pending', now - deadlineMs)) {
+    if ((await deps.store.transitionSnapshot(s.id, 'copyFailed', { statusMessage: reason })).changed) {
+      deps.logger.error('snapshot expired', { snapshotId: s.id, delegateId: s.delegateId, reason });
+      expired++;
+    }
+  }
+  let deletionsRetried = 0;
+  for (const v of await deps.store.volumesUnchangedSince('deleting', now - deleteRetryMs)) {
+    deletionsRetried++;
+    await finishVolumeDeletion(deps, v);
+  }
+  for (const s of await deps.store.snapshotsUnchangedSince('deleting', now - deleteRetryMs)) {
+    deletionsRetried++;
+    await finishSnapshotDeletion(deps, s);
+  }
+  return { expired, deletionsRetried };
+}

@@ -1,0 +1,198 @@
+/**
+ * The TLS material of a VBS installation, kept under $VBS_HOME/certs: on first start the local CA
+ * (ca.pem, ca-key.pem) and each service's certificate (<service>.pem, <service>-key.pem) are made
+ * here; clients trust ca.pem only.
+ *
+ * Several services may start at once: every file is written to a temp file and renamed, so no one
+ * reads half a file, and the CA key is published with link(), which fails if another process won
+ * the race — the loser then loads the winner's CA. A service certificate is reissued when it is not
+ * signed by the current CA, does not match its key, lacks a requested host, or expires within 30
+ * days. One process per service name: two processes issuing the same service's pair at once may
+ * interleave it, which the next start detects (key/cert mismatch) and repairs.
+ */
+import { X509Certificate, randomBytes } from 'node:crypto';
+import {
+  chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync,
+  renameSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { createCa, generateKeyPair, issueCertificate, keyMatchesCertificate, type CaMaterial } from './certificate-authority.js';
+
+export interface ServiceTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  certPath: string;
+  keyPath: string;
+  caPath: string;
+}
+
+const CA_COMMON_NAME = 'VBS local CA';
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const RENEW_WITHIN_MS = 30 * 86_400_000;
+/** How long to wait for another process to finish publishing the CA it just created. */
+const CA_WAIT_MS = 10_000;
+
+export function ensureLocalCa(certDir: string): CaMaterial {
+  prepareDir(certDir);
+  const certPath = join(certDir, 'ca.pem');
+  const keyPath = join(certDir, 'ca-key.pem');
+  if (!existsSync(keyPath)) {
+    const ca = createCa(CA_COMMON_NAME);
+    const tmpCert = writeTemp(certPath, ca.certPem, 0o644);
+    const tmpKey = writeTemp(keyPath, ca.keyPem, 0o600);
+    try {
+      linkSync(tmpKey, keyPath); // atomic and exclusive: only one process publishes a CA key
+      renameSync(tmpCert, certPath);
+      return ca;
+    } catch (err) {
+      if (errorCode(err) !== 'EEXIST') throw err;
+      // Another process created the CA meanwhile: load theirs below.
+    } finally {
+      rmSync(tmpKey, { force: true });
+      rmSync(tmpCert, { force: true });
+    }
+  }
+  return loadCa(certPath, keyPath);
+}
+
+export function ensureServiceTls(
+  certDir: string,
+  serviceName: string,
+  hosts: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
+): ServiceTls {
+  // 'ca' and '*-key' would make <name>.pem collide with a CA file or another service's key.
+  if (!SERVICE_NAME.test(serviceName) || serviceName === 'ca' || serviceName.endsWith('-key')) {
+    throw new Error(`invalid service name: ${JSON.stringify(serviceName)}`);
+  }
+  const ca = ensureLocalCa(certDir);
+  const certPath = join(certDir, `${serviceName}.pem`);
+  const keyPath = join(certDir, `${serviceName}-key.pem`);
+  const result = (certPem: string, keyPem: string): ServiceTls => ({
+    caPem: ca.certPem, certPem, keyPem, certPath, keyPath, caPath: join(certDir, 'ca.pem'),
+  });
+
+  const certPem = readIfExists(certPath);
+  const keyPem = readIfExists(keyPath);
+  if (certPem !== undefined && keyPem !== undefined && isCurrent(certPem, keyPem, ca, serviceName, hosts)) {
+    fixKeyMode(keyPath);
+    return result(certPem, keyPem);
+  }
+  const pair = generateKeyPair();
+  const issued = issueCertificate(ca, {
+    commonName: serviceName,
+    publicKeyPem: pair.publicKeyPem,
+    usage: 'server',
+    dnsNames: hosts.dnsNames,
+    ipAddresses: hosts.ipAddresses,
+  });
+  publish(keyPath, pair.privateKeyPem, 0o600);
+  publish(certPath, issued.certPem, 0o644);
+  return result(issued.certPem, pair.privateKeyPem);
+}
+
+function isCurrent(
+  certPem: string, keyPem: string, ca: CaMaterial, serviceName: string,
+  hosts: { dnsNames: string[]; ipAddresses: string[] },
+): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    const caCert = new X509Certificate(ca.certPem);
+    const now = Date.now();
+    return (
+      cert.checkIssued(caCert) &&
+      cert.verify(caCert.publicKey) &&
+      cert.subject === `CN=${serviceName}` &&
+      Date.parse(cert.validFrom) <= now &&
+      Date.parse(cert.validTo) - now > RENEW_WITHIN_MS &&
+      keyMatchesCertificate(keyPem, certPem) &&
+      hosts.dnsNames.every((h) => cert.checkHost(h, { subject: 'never' }) !== undefined) &&
+      hosts.ipAddresses.every((ip) => cert.checkIP(ip) !== undefined)
+    );
+  } catch {
+    return false; // unreadable or corrupt: reissue
+  }
+}
+
+/** Reads the CA; waits a little if another process is between publishing its key and its cert. */
+function loadCa(certPath: string, keyPath: string): CaMaterial {
+  const deadline = Date.now() + CA_WAIT_MS;
+  for (;;) {
+    const certPem = readIfExists(certPath);
+    const keyPem = readIfExists(keyPath);
+    if (certPem !== undefined && keyPem !== undefined && pairMatches(keyPem, certPem)) {
+      const cert = new X509Certificate(certPem);
+      if (!cert.ca) throw new Error(`${certPath} is not a CA certificate`);
+      if (!(Date.parse(cert.validTo) > Date.now())) {
+        throw new Error(`the local CA ${certPath} expired on ${cert.validTo}; remove ca.pem and ca-key.pem to make a new one`);
+      }
+      fixKeyMode(keyPath);
+      return { certPem, keyPem };
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${certPath} and ${keyPath} are missing or do not match; remove both to make a new CA ` +
+          '(every certificate it issued becomes invalid)',
+      );
+    }
+    sleepSync(50);
+  }
+}
+
+function pairMatches(keyPem: string, certPem: string): boolean {
+  try {
+    return keyMatchesCertificate(keyPem, certPem);
+  } catch {
+    return false;
+  }
+}
+
+function prepareDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+function fixKeyMode(path: string): void {
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+}
+
+/** Writes data to a fresh temp file beside `path` (O_EXCL: never through an existing file or link). */
+function writeTemp(path: string, data: string, mode: number): string {
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    fchmodSync(fd, mode);
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
+}
+
+function publish(path: string, data: string, mode: number): void {
+  const tmp = writeTemp(path, data, mode);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

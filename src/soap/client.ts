@@ -1,0 +1,115 @@
+/**
+ * A typed SOAP client over HTTPS for VBS's own callers (the CLI, the frontend calling delegates,
+ * delegates calling back). It speaks exactly the WSDL's contract through the same codec as the
+ * servers, trusts only the given CA, and turns a fault into a SoapFault carrying the EC2 code.
+ */
+import { Agent, request } from 'node:https';
+import { VbsError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import { decodeElement } from './decode.js';
+import { encodeElement } from './encode.js';
+import { elementChildren, parseXml, SOAP_ENV_NS } from './envelope.js';
+import type { ServiceSchema } from './schema.js';
+import type { OperationsOf } from './server.js';
+
+export class SoapFault extends Error {
+  override readonly name = 'SoapFault';
+  constructor(
+    /** The EC2 error code, e.g. InvalidVolume.NotFound. */
+    readonly code: string,
+    readonly faultcode: string,
+    message: string,
+    readonly requestId: string | undefined,
+  ) {
+    super(message);
+  }
+
+  /** The same error, to pass on to our own caller, when its code is one of ours. */
+  toVbsError(): VbsError {
+    const known = ERROR_CODES.find((c) => c === this.code);
+    return new VbsError(known ?? 'InternalError', this.message, { cause: this });
+  }
+}
+
+/** The endpoint could not be reached or did not answer as a SOAP service. */
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+}
+
+export interface ClientOptions {
+  readonly url: string;
+  readonly caPem: string;
+  readonly timeoutMs?: number;
+  /** Client certificate for mutual TLS, when a service asks for one. */
+  readonly certPem?: string;
+  readonly keyPem?: string;
+}
+
+export class SoapClient<Ops extends OperationsOf<Ops>> {
+  private readonly agent: Agent;
+  private readonly url: URL;
+
+  constructor(
+    private readonly schema: ServiceSchema,
+    private readonly portType: string,
+    private readonly options: ClientOptions,
+  ) {
+    this.url = new URL(options.url);
+    if (this.url.protocol !== 'https:') throw new Error(`VBS speaks HTTPS only: ${options.url}`);
+    this.agent = new Agent({ keepAlive: true, ca: options.caPem, cert: options.certPem, key: options.keyPem, maxSockets: 64 });
+  }
+
+  async call<K extends keyof Ops & string>(operation: K, input: Ops[K]['input']): Promise<Ops[K]['output']> {
+    const spec = this.schema.portTypes[this.portType]?.[operation];
+    if (!spec) throw new Error(`no operation ${operation} in ${this.portType}`);
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="${SOAP_ENV_NS}"><soap:Body>` +
+      `${encodeElement(this.schema, spec.input, input)}</soap:Body></soap:Envelope>`;
+    const { status, text } = await this.post(operation, body);
+    const doc = parseXml(text);
+    const envelope = doc.documentElement;
+    const soapBody = envelope ? elementChildren(envelope).find((e) => e.localName === 'Body' && e.namespaceURI === SOAP_ENV_NS) : undefined;
+    const payload = soapBody ? elementChildren(soapBody)[0] : undefined;
+    if (!payload) throw new TransportError(`HTTP ${status} without a SOAP body from ${this.url.href}`);
+    if (payload.localName === 'Fault' && payload.namespaceURI === SOAP_ENV_NS) throw faultOf(payload);
+    if (payload.localName !== spec.output) throw new TransportError(`unexpected answer ${payload.localName ?? '?'} to ${operation}`);
+    return decodeElement<Ops[K]['output']>(this.schema, payload, spec.output);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private post(operation: string, body: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(this.url, {
+        method: 'POST',
+        agent: this.agent,
+        timeout: this.options.timeoutMs ?? 30_000,
+        headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${operation}"`, 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (e) => reject(new TransportError(e.message)));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 30_000} ms`)));
+      req.on('error', (e) => reject(new TransportError(`${this.url.origin}: ${e.message}`)));
+      req.end(body);
+    });
+  }
+}
+
+function textOf(el: import('@xmldom/xmldom').Element, name: string): string | undefined {
+  const found = el.getElementsByTagName(name)[0];
+  return found ? (found.textContent ?? '') : undefined;
+}
+
+function faultOf(fault: import('@xmldom/xmldom').Element): SoapFault {
+  const faultcode = textOf(fault, 'faultcode') ?? '';
+  const message = textOf(fault, 'faultstring') ?? '';
+  const code = textOf(fault, 'Code') ?? faultcode.replace(/^[^:]*:/, '').replace(/^(Client|Server)\./, '');
+  return new SoapFault(code, faultcode, message, textOf(fault, 'RequestID'));
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code);
+}

@@ -1,0 +1,62 @@
+/**
+ * The one table from EC2 error codes to SOAP 1.1 faults. Client.* faults tell the caller what to fix;
+ * Server.* faults say the fault is ours. A fault carries the code, our message for the client and the
+ * request ID, never a stack trace or an internal message: anything that is not a VbsError becomes
+ * InternalError here, and its real message goes only to the log.
+ */
+import { VbsError, type ErrorCode } from '../core/errors.js';
+import { escapeXml } from './xml-text.js';
+import { SOAP_ENV_NS } from './envelope.js';
+
+interface FaultSpec {
+  readonly side: 'Client' | 'Server';
+  readonly httpStatus: number;
+}
+
+export const FAULTS: Readonly<Record<ErrorCode, FaultSpec>> = {
+  'InvalidVolume.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidVolumeID.Malformed': { side: 'Client', httpStatus: 500 },
+  'InvalidSnapshot.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidSnapshotID.Malformed': { side: 'Client', httpStatus: 500 },
+  'InvalidInstanceID.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidAttachment.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidZone.NotFound': { side: 'Client', httpStatus: 500 },
+  IncorrectState: { side: 'Client', httpStatus: 500 },
+  VolumeInUse: { side: 'Client', httpStatus: 500 },
+  InvalidParameterValue: { side: 'Client', httpStatus: 500 },
+  InvalidParameterCombination: { side: 'Client', httpStatus: 500 },
+  MissingParameter: { side: 'Client', httpStatus: 500 },
+  UnknownParameter: { side: 'Client', httpStatus: 500 },
+  InvalidAction: { side: 'Client', httpStatus: 500 },
+  InvalidRequest: { side: 'Client', httpStatus: 500 },
+  AuthFailure: { side: 'Client', httpStatus: 500 },
+  // 413 before parsing: the body was not read, so there is no envelope to answer inside of.
+  RequestEntityTooLarge: { side: 'Client', httpStatus: 413 },
+  InsufficientVolumeCapacity: { side: 'Server', httpStatus: 500 },
+  Unavailable: { side: 'Server', httpStatus: 503 },
+  InternalError: { side: 'Server', httpStatus: 500 },
+};
+
+export interface Fault {
+  readonly code: ErrorCode;
+  readonly faultcode: string;
+  readonly message: string;
+  readonly httpStatus: number;
+}
+
+const INTERNAL_MESSAGE = 'An internal error has occurred. Quote the request ID when you report it.';
+
+/** What the client is told about `error`; only VbsError messages are ever shown. */
+export function faultFor(error: unknown): Fault {
+  const code: ErrorCode = error instanceof VbsError ? error.code : 'InternalError';
+  const spec = FAULTS[code];
+  const message = error instanceof VbsError && code !== 'InternalError' ? error.message : INTERNAL_MESSAGE;
+  return { code, faultcode: `${spec.side}.${code}`, message, httpStatus: spec.httpStatus };
+}
+
+export function faultEnvelope(fault: Fault, requestId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="${SOAP_ENV_NS}"><soap:Body><soap:Fault>` +
+    `<faultcode>soap:${fault.faultcode}</faultcode><faultstring>${escapeXml(fault.message)}</faultstring>` +
+    `<detail><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors>` +
+    `<RequestID>${escapeXml(requestId)}</RequestID></detail></soap:Fault></soap:Body></soap:Envelope>`;
+}

@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import {
+  ATTACHMENT_STATUSES, ATTACHMENT_TRANSITIONS, GUARD_REFUSAL, SNAPSHOT_STATUSES, SNAPSHOT_TRANSITIONS, VOLUME_STATUSES, VOLUME_TRANSITIONS,
+  allows, refusalFor, type Transition, type VolumeStatus, type SnapshotStatus,
+} from '../../src/core/state.js';
+
+function checkTable<S extends string>(statuses: readonly S[], table: Record<string, Transition<S>>): void {
+  for (const [event, t] of Object.entries(table)) {
+    expect(t.from.length, event).to.be.greaterThan(0);
+    for (const s of t.from) expect(statuses, `${event} from`).to.include(s);
+    expect(statuses, `${event} to`).to.include(t.to);
+  }
+}
+
+describe('state table', () => {
+  it('names only real statuses', () => {
+    checkTable(VOLUME_STATUSES, VOLUME_TRANSITIONS);
+    checkTable(SNAPSHOT_STATUSES, SNAPSHOT_TRANSITIONS);
+    checkTable(ATTACHMENT_STATUSES, ATTACHMENT_TRANSITIONS);
+  });
+
+  it('lets a volume be deleted only when available or in error', () => {
+    const allowed = VOLUME_STATUSES.filter((s) => allows<VolumeStatus>(VOLUME_TRANSITIONS.delete, s));
+    expect(allowed).to.deep.equal(['available', 'error']);
+  });
+
+  it('refuses deleting an in-use volume with VolumeInUse and other states with IncorrectState', () => {
+    expect(refusalFor<VolumeStatus>(VOLUME_TRANSITIONS.delete, 'in-use')).to.equal('VolumeInUse');
+    expect(refusalFor<VolumeStatus>(VOLUME_TRANSITIONS.delete, 'creating')).to.equal('IncorrectState');
+    expect(refusalFor<VolumeStatus>(VOLUME_TRANSITIONS.delete, 'deleting')).to.equal('IncorrectState');
+  });
+
+  it('guards volume deletion against snapshots in progress and attachments, snapshot deletion against volumes being made', () => {
+    expect(VOLUME_TRANSITIONS.delete.unless).to.include.members(['volumeHasPendingSnapshot', 'volumeHasAttachment']);
+    expect(SNAPSHOT_TRANSITIONS.delete.unless).to.include('snapshotHasCreatingVolume');
+    expect(GUARD_REFUSAL.volumeHasPendingSnapshot).to.equal('IncorrectState');
+    expect(GUARD_REFUSAL.volumeHasAttachment).to.equal('VolumeInUse');
+  });
+
+  it('ends a job only from its running status, so a late report cannot revive a deleted resource', () => {
+    for (const s of VOLUME_STATUSES) {
+      expect(allows<VolumeStatus>(VOLUME_TRANSITIONS.provisioned, s), s).to.equal(s === 'creating');
+    }
+    for (const s of SNAPSHOT_STATUSES) {
+      expect(allows<SnapshotStatus>(SNAPSHOT_TRANSITIONS.copied, s), s).to.equal(s === 'pending');
+    }
+  });
+
+  it('has no way out of deleted', () => {
+    const out = Object.values(VOLUME_TRANSITIONS).filter((t) => (t.from as readonly string[]).includes('deleted'));
+    expect(out).to.have.length(0);
+  });
+});

@@ -1,0 +1,140 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { newId } from '../../../src/core/ids.js';
+import { snapshotFilePath, volumeFilePath } from '../../../src/core/paths.js';
+import type { SnapshotRecord, VolumeRecord } from '../../../src/core/records.js';
+import { SqliteStore } from '../../../src/frontend/store/sqlite-store.js';
+import { MIGRATIONS } from '../../../src/frontend/store/sqlite-migrations.js';
+
+function volume(over: Partial<VolumeRecord> = {}): VolumeRecord {
+  const id = over.id ?? newId('vol');
+  return {
+    id, ownerId: 'alice', sizeGiB: 1, snapshotId: null, zone: 'z', status: 'available', volumeType: 'sparse', path: volumeFilePath(id),
+    delegateId: null, createTime: new Date().toISOString(), updatedAt: Date.now(), statusMessage: null, ...over,
+  };
+}
+
+function snapshot(volumeId: string, over: Partial<SnapshotRecord> = {}): SnapshotRecord {
+  const id = over.id ?? newId('snap');
+  return {
+    id, ownerId: 'alice', volumeId, volumeSizeGiB: 1, status: 'pending', progress: 0, startTime: new Date().toISOString(),
+    description: null, path: snapshotFilePath(id), delegateId: null, updatedAt: Date.now(), statusMessage: null, ...over,
+  };
+}
+
+describe('SQLite metadata store', () => {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vbs-store-'));
+    store = new SqliteStore(join(dir, 'vbs.sqlite'));
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies its migrations once and records the version in the file', async () => {
+    await store.close();
+    store = new SqliteStore(join(dir, 'vbs.sqlite'));
+    const db = new Database(join(dir, 'vbs.sqlite'), { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).to.equal(MIGRATIONS.length);
+    expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
+    db.close();
+  });
+
+  it('changes status only along the state table, atomically with the check', async () => {
+    const v = volume({ status: 'creating' });
+    await store.insertVolume(v);
+    const refused = await store.transitionVolume(v.id, 'delete');
+    expect(refused.changed).to.equal(false);
+    expect(refused.changed === false && refused.current?.status).to.equal('creating');
+    const done = await store.transitionVolume(v.id, 'provisioned');
+    expect(done.changed && done.record.status).to.equal('available');
+    const again = await store.transitionVolume(v.id, 'provisioned');
+    expect(again.changed).to.equal(false);
+    expect((await store.getVolume(v.id))?.status).to.equal('available');
+  });
+
+  it('lets exactly one of many concurrent deletes win', async () => {
+    const v = volume();
+    await store.insertVolume(v);
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.transitionVolume(v.id, 'delete')));
+    expect(outcomes.filter((o) => o.changed)).to.have.length(1);
+  });
+
+  it('refuses to delete a volume while a snapshot of it is pending, naming the guard', async () => {
+    const v = volume();
+    await store.insertVolume(v);
+    expect(await store.insertSnapshot(snapshot(v.id))).to.equal(true);
+    const o = await store.transitionVolume(v.id, 'delete');
+    expect(o.changed).to.equal(false);
+    expect(o.changed === false && o.blockedBy).to.equal('volumeHasPendingSnapshot');
+  });
+
+  it('refuses a snapshot of a volume that is not available or in-use', async () => {
+    const v = volume({ status: 'creating' });
+    await store.insertVolume(v);
+    expect(await store.insertSnapshot(snapshot(v.id))).to.equal(false);
+    expect(await store.findSnapshots({})).to.have.length(0);
+  });
+
+  it('makes a volume from a snapshot only while it is completed, and then guards the snapshot', async () => {
+    const v = volume();
+    await store.insertVolume(v);
+    const s = snapshot(v.id);
+    await store.insertSnapshot(s);
+    expect(await store.insertVolume(volume({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
+    await store.transitionSnapshot(s.id, 'copied', { progress: 100 });
+    const restored = volume({ snapshotId: s.id, status: 'creating' });
+    expect(await store.insertVolume(restored)).to.equal(true);
+    const o = await store.transitionSnapshot(s.id, 'delete');
+    expect(o.changed === false && o.blockedBy).to.equal('snapshotHasCreatingVolume');
+    await store.transitionVolume(restored.id, 'provisioned');
+    expect((await store.transitionSnapshot(s.id, 'delete')).changed).to.equal(true);
+    expect(await store.insertVolume(volume({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
+  });
+
+  it('never moves snapshot progress backwards', async () => {
+    const v = volume();
+    await store.insertVolume(v);
+    const s = snapshot(v.id);
+    await store.insertSnapshot(s);
+    await store.transitionSnapshot(s.id, 'progressed', { progress: 80 });
+    await store.transitionSnapshot(s.id, 'progressed', { progress: 40 });
+    expect((await store.getSnapshot(s.id))?.progress).to.equal(80);
+  });
+
+  it('scopes lists by owner and hides deleted rows', async () => {
+    const mine = volume();
+    const theirs = volume({ ownerId: 'bob' });
+    const gone = volume();
+    for (const v of [mine, theirs, gone]) await store.insertVolume(v);
+    await store.transitionVolume(gone.id, 'delete');
+    await store.transitionVolume(gone.id, 'deleted');
+    expect((await store.findVolumes({ ownerId: 'alice' })).map((v) => v.id)).to.deep.equal([mine.id]);
+    expect((await store.findVolumes({})).map((v) => v.id)).to.have.members([mine.id, theirs.id]);
+    expect(await store.findVolumes({ ids: [theirs.id], ownerId: 'alice' })).to.have.length(0);
+  });
+
+  it('keeps what it acknowledged after the process is gone (a second connection sees it)', async () => {
+    const v = volume();
+    await store.insertVolume(v);
+    const other = new SqliteStore(join(dir, 'vbs.sqlite'));
+    expect((await other.getVolume(v.id))?.id).to.equal(v.id);
+    await other.close();
+  });
+
+  it('finds jobs with no word since a time, for the deadline', async () => {
+    const old = volume({ status: 'creating', updatedAt: Date.now() - 60_000 });
+    const fresh = volume({ status: 'creating' });
+    await store.insertVolume(old);
+    await store.insertVolume(fresh);
+    expect((await store.volumesUnchangedSince('creating', Date.now() - 30_000)).map((v) => v.id)).to.deep.equal([old.id]);
+    await store.transitionVolume(old.id, 'progressed');
+    expect(await store.volumesUnchangedSince('creating', Date.now() - 30_000)).to.have.length(0);
+  });
+});

@@ -1,0 +1,46 @@
+/** A typed client of the frontend for tests, and small waits on resource states. */
+import { SoapClient, SoapFault } from '../../src/soap/client.js';
+import { schema, type AmazonEC2PortTypeOperations } from '../../src/generated/frontend.js';
+
+export type Ec2Client = SoapClient<AmazonEC2PortTypeOperations>;
+
+export function ec2Client(url: string, caPem: string): Ec2Client {
+  return new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', { url, caPem });
+}
+
+export async function faultOf(p: Promise<unknown>): Promise<SoapFault> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SoapFault) return e;
+    throw e;
+  }
+  throw new Error('expected a SOAP fault, got an answer');
+}
+
+export async function volumeStatus(c: Ec2Client, volumeId: string): Promise<string | undefined> {
+  const r = await c.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } });
+  return r.volumeSet.item?.[0]?.status;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+export async function waitForVolume(c: Ec2Client, volumeId: string, statuses: readonly string[], timeoutMs?: number): Promise<string> {
+  const s = await waitFor(`volume ${volumeId}`, () => volumeStatus(c, volumeId), (v) => v !== undefined && statuses.includes(v), timeoutMs);
+  return s ?? '';
+}
+
+export async function waitForSnapshot(c: Ec2Client, snapshotId: string, statuses: readonly string[], timeoutMs?: number): Promise<string> {
+  const probe = async (): Promise<string | undefined> =>
+    (await c.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId }] } })).snapshotSet.item?.[0]?.status;
+  return (await waitFor(`snapshot ${snapshotId}`, probe, (v) => v !== undefined && statuses.includes(v), timeoutMs)) ?? '';
+}

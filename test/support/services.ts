@@ -1,0 +1,141 @@
+/**
+ * Starts real VBS services as separate processes on loopback, each with its own config file in a
+ * temporary home, as an operator would run them on a cluster; and stops them by their own PIDs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { SERVER_BIN } from './repo.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServiceProcess {
+  readonly name: string;
+  readonly configFile: string;
+  readonly logFile: string;
+  child: ChildProcess;
+}
+
+export interface Cluster {
+  readonly home: string;
+  readonly frontendUrl: string;
+  readonly caPem: string;
+  readonly frontend: ServiceProcess;
+  readonly delegates: ServiceProcess[];
+  /** Starts a stopped (or killed) service again with the same config. */
+  restart(service: ServiceProcess, extraEnv?: NodeJS.ProcessEnv): Promise<void>;
+  kill(service: ServiceProcess, signal?: NodeJS.Signals): Promise<void>;
+  logLines(service: ServiceProcess): Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  readonly delegates?: number;
+  readonly frontend?: Record<string, unknown>;
+  readonly delegate?: (index: number) => Record<string, unknown>;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+async function waitForLog(logFile: string, message: string, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${logFile}: process exited with ${child.exitCode}`);
+    if (existsSync(logFile) && readFileSync(logFile, 'utf8').includes(`"message":"${message}"`)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${logFile}: no "${message}" within ${timeoutMs} ms`);
+}
+
+function launch(name: string, service: string, configFile: string, logFile: string, env: NodeJS.ProcessEnv, startedMessage: string): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [SERVER_BIN, service, '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const proc: ServiceProcess = { name, configFile, logFile, child };
+  return waitForLog(logFile, startedMessage, child).then(() => proc, (e: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${String(e)}\n${stderr}`);
+  });
+}
+
+function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.kill(signal);
+  });
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const home = mkdtempSync(join(tmpdir(), 'vbs-it-'));
+  const env = { ...process.env, ...options.env, VBS_HOME: home };
+  const frontendPort = await freePort();
+  const count = options.delegates ?? 1;
+  const delegateSpecs = await Promise.all(Array.from({ length: count }, async (_, i) => ({ id: `vd-${i + 1}`, port: await freePort() })));
+  const frontendConfig = {
+    home, port: frontendPort, logFile: join(home, 'frontend.log'), sweepIntervalSeconds: 1,
+    volumeDelegates: delegateSpecs.map((d) => ({ id: d.id, url: `https://127.0.0.1:${d.port}/volume-delegate` })),
+    ...options.frontend,
+  };
+  const frontendFile = join(home, 'frontend.json');
+  writeFileSync(frontendFile, JSON.stringify(frontendConfig, null, 2));
+  const delegates: ServiceProcess[] = [];
+  try {
+    for (const [i, d] of delegateSpecs.entries()) {
+      const file = join(home, `${d.id}.json`);
+      const logFile = join(home, `${d.id}.log`);
+      writeFileSync(file, JSON.stringify({
+        home, id: d.id, port: d.port, logFile, frontendCallbackUrl: `https://127.0.0.1:${frontendPort}/vbs/callback`, heartbeatSeconds: 1,
+        ...options.delegate?.(i),
+      }, null, 2));
+      delegates.push(await launch(d.id, 'volume-delegate', file, logFile, env, 'volume delegate started'));
+    }
+  } catch (e) {
+    await Promise.all(delegates.map((d) => stopProcess(d.child, 'SIGKILL')));
+    throw e;
+  }
+  const frontend = await launch('frontend', 'frontend', frontendFile, frontendConfig.logFile as string, env, 'frontend started')
+    .catch(async (e: unknown) => {
+      await Promise.all(delegates.map((d) => stopProcess(d.child, 'SIGKILL')));
+      throw e;
+    });
+  const all = [frontend, ...delegates];
+  const started = (s: ServiceProcess): string => (s === frontend ? 'frontend started' : 'volume delegate started');
+  return {
+    home,
+    frontendUrl: `https://127.0.0.1:${frontendPort}/vbs`,
+    caPem: readFileSync(join(home, 'certs', 'ca.pem'), 'utf8'),
+    frontend,
+    delegates,
+    async restart(s, extraEnv = {}) {
+      const before = existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8') : '';
+      writeFileSync(s.logFile, '');
+      writeFileSync(`${s.logFile}.before-restart`, before);
+      const fresh = await launch(s.name, s === frontend ? 'frontend' : 'volume-delegate', s.configFile, s.logFile, { ...env, ...extraEnv }, started(s));
+      s.child = fresh.child;
+    },
+    async kill(s, signal = 'SIGKILL') {
+      await stopProcess(s.child, signal);
+    },
+    logLines(s) {
+      const text = [`${s.logFile}.before-restart`, s.logFile].filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('\n');
+      return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    async stop() {
+      await Promise.all(all.map((s) => stopProcess(s.child, 'SIGTERM')));
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
