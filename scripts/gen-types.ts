@@ -43,14 +43,19 @@ function parseElement(e: Element): ElementSpec {
   const name = e.getAttribute('name');
   const type = e.getAttribute('type');
   if (!name || !type) throw new Error(`element without name or type in sequence`);
+  if (e.getAttribute('minOccurs') !== '0' && e.getElementsByTagNameNS(XS, 'documentation')[0]?.textContent?.trim().startsWith('VBS extension')) {
+    throw new Error(`${name}: a VBS extension must be optional, or clients of the extended API break`);
+  }
   const simple = SIMPLE[type];
   const max = e.getAttribute('maxOccurs') ?? '1';
   const min = e.getAttribute('minOccurs') ?? '1';
+  const doc = e.getElementsByTagNameNS(XS, 'documentation')[0]?.textContent ?? '';
   return {
     name,
     type: simple ?? { complex: localRef(type) },
     optional: min === '0',
     repeated: max === 'unbounded',
+    ...(doc.trim().startsWith('VBS extension') ? { extension: true as const } : {}),
   };
 }
 

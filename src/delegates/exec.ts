@@ -12,6 +12,8 @@ export interface RunOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Told the child's PID as soon as it runs, e.g. to watch its progress in /proc. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -65,7 +67,7 @@ export async function run(
 ): Promise<RunResult> {
   const [file, ...args] = argv;
   try {
-    const result = await execa(file, args, {
+    const subprocess = execa(file, args, {
       shell: false,
       // Children must never wait for a terminal the delegate does not have.
       stdin: 'ignore',
@@ -73,6 +75,8 @@ export async function run(
       ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       ...(options.signal !== undefined ? { cancelSignal: options.signal } : {}),
     });
+    if (options.onSpawn && subprocess.pid !== undefined) options.onSpawn(subprocess.pid);
+    const result = await subprocess;
     return { stdout: toText(result.stdout), stderr: toText(result.stderr) };
   } catch (error) {
     if (!(error instanceof ExecaError)) {

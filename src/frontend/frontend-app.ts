@@ -1,6 +1,7 @@
 /**
  * Starts the frontend: the metadata store, the Volume Delegate pool, the EC2-shaped SOAP endpoint at
- * /vbs, the delegates' callback endpoint at /vbs/callback, and the sweeper, all on one HTTPS port.
+ * /vbs (and its strict EC2 twin at /ec2), the delegates' callback endpoint at /vbs/callback, and the
+ * sweeper, all on one HTTPS port.
  */
 import type { FrontendConfig } from '../config/config.js';
 import type { Principal } from '../core/principal.js';
@@ -12,6 +13,7 @@ import { startHttpsHost, type RunningHost } from '../soap/https-host.js';
 import { SoapEndpoint, type Authenticator } from '../soap/server.js';
 import { WSDL_DIR } from '../soap/wsdl-dir.js';
 import { callbackHandlers } from './soap/callback-handlers.js';
+import { EC2_PATH, ec2Schema, ec2Wsdl } from './soap/ec2-compat.js';
 import { frontendHandlers } from './soap/frontend-handlers.js';
 import { unregisteredInstanceHandlers } from './soap/attachment-handlers.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -41,9 +43,15 @@ export async function startFrontend(config: FrontendConfig, logger: Logger = cre
     store, delegates, logger, now: () => new Date(),
     settings: { zones: config.zones, region: config.region, maxVolumeSizeGiB: config.maxVolumeSizeGiB, defaultVolumeType: config.defaultVolumeType },
   };
+  const handlers = frontendHandlers(deps, unregisteredInstanceHandlers(deps));
   const api = new SoapEndpoint<AmazonEC2PortTypeOperations>({
     path: '/vbs', schema: frontendSchema, portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
-    handlers: frontendHandlers(deps, unregisteredInstanceHandlers(deps)), authenticate: localUser, logger,
+    handlers, authenticate: localUser, logger,
+  });
+  // The same operations in exactly Amazon's shapes, for strict clients built from Amazon's WSDL.
+  const ec2 = new SoapEndpoint<AmazonEC2PortTypeOperations>({
+    path: EC2_PATH, schema: ec2Schema(frontendSchema), portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
+    wsdlTransform: ec2Wsdl, handlers, authenticate: localUser, logger,
   });
   const callback = new SoapEndpoint<VolumeDelegateCallbackPortTypeOperations>({
     path: '/vbs/callback', schema: delegateSchema, portType: 'VolumeDelegateCallbackPortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
@@ -51,7 +59,7 @@ export async function startFrontend(config: FrontendConfig, logger: Logger = cre
   });
   let host: RunningHost;
   try {
-    host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, callback] });
+    host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, ec2, callback] });
   } catch (error) {
     delegates.close();
     await store.close();
@@ -65,7 +73,7 @@ export async function startFrontend(config: FrontendConfig, logger: Logger = cre
       .catch((e: unknown) => logger.error('sweep failed', { error: String(e) }))
       .finally(() => { sweeping = false; });
   }, config.sweepIntervalSeconds * 1000);
-  logger.info('frontend started', { url: `${host.origin}/vbs`, wsdl: `${host.origin}/vbs?wsdl`, database: config.database });
+  logger.info('frontend started', { url: `${host.origin}/vbs`, ec2Url: `${host.origin}${EC2_PATH}`, wsdl: `${host.origin}/vbs?wsdl`, database: config.database });
   return {
     origin: host.origin,
     deps,

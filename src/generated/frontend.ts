@@ -293,7 +293,8 @@ export const schema: ServiceSchema = {
           "name": "volumeType",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },
@@ -345,7 +346,8 @@ export const schema: ServiceSchema = {
           "name": "volumeType",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },
@@ -557,7 +559,8 @@ export const schema: ServiceSchema = {
           "name": "volumeType",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },
@@ -615,13 +618,15 @@ export const schema: ServiceSchema = {
           "name": "attachMode",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         },
         {
           "name": "vmmHost",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },
@@ -677,13 +682,15 @@ export const schema: ServiceSchema = {
           "name": "attachMode",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         },
         {
           "name": "vmmHost",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },
@@ -729,7 +736,8 @@ export const schema: ServiceSchema = {
           "name": "attachMode",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },
@@ -803,7 +811,8 @@ export const schema: ServiceSchema = {
           "name": "attachMode",
           "type": "string",
           "optional": true,
-          "repeated": false
+          "repeated": false,
+          "extension": true
         }
       ]
     },

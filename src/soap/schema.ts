@@ -11,6 +11,8 @@ export interface ElementSpec {
   readonly type: SimpleType | { readonly complex: string };
   readonly optional: boolean;
   readonly repeated: boolean;
+  /** A VBS addition to someone else's contract (EC2's), marked "VBS extension" in the WSDL. */
+  readonly extension?: true;
 }
 
 export interface ComplexTypeSpec {
@@ -33,3 +35,13 @@ export interface ServiceSchema {
 
 /** What a port type's operations take and give, as the generated code declares it. */
 export type OperationMap = Record<string, { input: object; output: object }>;
+
+/**
+ * The same schema without VBS's extension elements: exactly the contract of the API we extend.
+ * A client that knows only that contract (e.g. one generated from Amazon's WSDL, with zeep's strict
+ * parsing) is given this, so that no element it does not know ever reaches it.
+ */
+export function withoutExtensions(schema: ServiceSchema): ServiceSchema {
+  const types = Object.fromEntries(Object.entries(schema.types).map(([name, t]) => [name, { elements: t.elements.filter((e) => !e.extension) }]));
+  return { ...schema, types };
+}

@@ -36,6 +36,8 @@ export interface SoapEndpointOptions<Ops extends OperationsOf<Ops>> {
   readonly schema: ServiceSchema;
   readonly portType: string;
   readonly wsdlFile: string;
+  /** Rewrites the WSDL file's text once, before it is served (e.g. to drop extensions). */
+  readonly wsdlTransform?: (text: string) => string;
   readonly handlers: Handlers<Ops>;
   readonly authenticate: Authenticator;
   readonly logger: Logger;
@@ -58,7 +60,8 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
     const ops = options.schema.portTypes[options.portType];
     if (!ops) throw new Error(`schema has no port type ${options.portType}`);
     for (const [name, spec] of Object.entries(ops)) this.byInputElement.set(spec.input, { name, ...spec });
-    this.wsdlText = readFileSync(options.wsdlFile, 'utf8');
+    const text = readFileSync(options.wsdlFile, 'utf8');
+    this.wsdlText = options.wsdlTransform ? options.wsdlTransform(text) : text;
   }
 
   get path(): string {

@@ -31,6 +31,8 @@ export interface ServiceProcess {
 export interface Cluster {
   readonly home: string;
   readonly frontendUrl: string;
+  /** The strict EC2 endpoint: Amazon's 2010-08-31 shapes without VBS extensions. */
+  readonly ec2Url: string;
   readonly caPem: string;
   readonly frontend: ServiceProcess;
   readonly delegates: ServiceProcess[];
@@ -116,6 +118,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return {
     home,
     frontendUrl: `https://127.0.0.1:${frontendPort}/vbs`,
+    ec2Url: `https://127.0.0.1:${frontendPort}/ec2`,
     caPem: readFileSync(join(home, 'certs', 'ca.pem'), 'utf8'),
     frontend,
     delegates,

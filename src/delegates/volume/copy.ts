@@ -9,7 +9,7 @@
  * snapshot's size and must reach the size the user asked for.
  */
 import { constants as fsc } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { run } from '../exec.js';
 import {
   checkSize,
@@ -37,11 +37,23 @@ export async function copyFile(
   report(0);
   // What cp will have to write, at most. Read first: a missing source fails here, before cp runs.
   const total = await allocatedBytes(src);
-  const sample = async (): Promise<number> => (total === 0 ? 0 : ((await allocatedBytes(dst)) * 100) / total);
+  const size = (await stat(src)).size;
+  const source = await realpath(src);
+  let cpPid: number | undefined;
+  // Two measures, the larger wins: the data written so far (meaningful for sparse sources), and how
+  // far cp has read its source (for thick sources, whose zeros cp reads but does not write).
+  const sample = async (): Promise<number> => {
+    const written = total === 0 ? 0 : ((await allocatedBytes(dst)) * 100) / total;
+    const read = cpPid === undefined || size === 0 ? 0 : ((await readOffset(cpPid, source)) * 100) / size;
+    return Math.max(written, read);
+  };
+  const onSpawn = (pid: number): void => {
+    cpPid = pid;
+  };
   try {
     // '--' so that no path, whatever it looks like, is read as an option.
     await pollWhile(
-      run(['cp', '--reflink=auto', '--sparse=always', '--', src, dst], signal ? { signal } : {}),
+      run(['cp', '--reflink=auto', '--sparse=always', '--', src, dst], { ...(signal ? { signal } : {}), onSpawn }),
       sample,
       report,
     );
@@ -51,6 +63,20 @@ export async function copyFile(
   }
   await syncFileAndDir(dst);
   report(100);
+}
+
+/** The file offset at which process `pid` has `path` open (0 when it has not, or no longer). */
+async function readOffset(pid: number, path: string): Promise<number> {
+  try {
+    for (const fd of await readdir(`/proc/${pid}/fd`)) {
+      if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) !== path) continue;
+      const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      return Number(/^pos:\s*(\d+)/m.exec(info)?.[1] ?? 0);
+    }
+  } catch {
+    // The process ended between two looks: the copy's end is reported by the caller.
+  }
+  return 0;
 }
 
 async function writeZeros(filePath: string, from: number, to: number): Promise<void> {

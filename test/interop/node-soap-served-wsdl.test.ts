@@ -1,0 +1,79 @@
+/**
+ * Interop: a node-soap client built only from the WSDL the running frontend serves (https …/vbs?wsdl),
+ * trusting only the cluster's CA, drives the whole volume/snapshot life cycle against the real
+ * frontend and Volume Delegate processes.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, get } from 'node:https';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { createClientAsync } from 'soap';
+import { REPO_ROOT } from '../support/repo.js';
+import { startCluster, type Cluster } from '../support/services.js';
+import { defineLifecycle, nodeSoapApi, type Ec2Api } from './ec2-lifecycle.js';
+
+const OPERATIONS = [
+  'AttachVolume', 'CreateSnapshot', 'CreateVolume', 'DeleteSnapshot', 'DeleteVolume',
+  'DescribeAvailabilityZones', 'DescribeSnapshots', 'DescribeVolumes', 'DetachVolume',
+];
+
+function fetchText(url: string, agent: Agent): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+describe('interop: node-soap client from the served WSDL', function () {
+  this.timeout(40_000);
+  let cluster: Cluster | undefined;
+  let agent: Agent;
+  let api: Ec2Api | undefined;
+
+  before(async function () {
+    this.timeout(30_000);
+    cluster = await startCluster();
+    agent = new Agent({ ca: cluster.caPem });
+    const client = await createClientAsync(`${cluster.frontendUrl}?wsdl`, { wsdl_options: { httpsAgent: agent } });
+    api = nodeSoapApi(client, agent);
+  });
+
+  after(async () => {
+    agent?.destroy();
+    await cluster?.stop();
+  });
+
+  const ready = (): Ec2Api => api ?? expect.fail('no client');
+
+  it('serves its WSDL with soap:address rewritten to the real endpoint, otherwise as in wsdl/frontend.wsdl', async () => {
+    const url = cluster?.frontendUrl ?? expect.fail('no cluster');
+    const port = new URL(url).port;
+    expect(port).to.match(/^\d+$/).and.not.equal('8443');
+    const served = await fetchText(`${url}?wsdl`, agent);
+    expect(served.status).to.equal(200);
+    expect(served.type).to.match(/^text\/xml/);
+    const locations = [...served.body.matchAll(/<soap:address location="([^"]*)"/g)].map((m) => m[1]);
+    expect(locations).to.deep.equal([url]);
+    expect(new URL(locations[0] ?? '').port).to.equal(port);
+    const source = readFileSync(join(REPO_ROOT, 'wsdl', 'frontend.wsdl'), 'utf8');
+    expect(served.body).to.equal(source.replace(/(<soap:address location=")[^"]*(")/, `$1${url}$2`));
+  });
+
+  it('gives node-soap all nine EBS operations and sends them to the advertised address', async () => {
+    const url = cluster?.frontendUrl ?? expect.fail('no cluster');
+    const client = await createClientAsync(`${url}?wsdl`, { wsdl_options: { httpsAgent: agent } });
+    const described: unknown = client.describe();
+    const port = (described as Record<string, Record<string, Record<string, unknown>>>)['AmazonEC2']?.['AmazonEC2Port'] ?? {};
+    expect(Object.keys(port).sort()).to.deep.equal(OPERATIONS);
+    // No endpoint was given to the client: it must have taken the served soap:address.
+    await nodeSoapApi(client, agent).call('DescribeAvailabilityZones', { availabilityZoneSet: {} });
+    expect(client.lastEndpoint).to.equal(url);
+  });
+
+  defineLifecycle(ready, 'node-soap served-WSDL interop');
+});
