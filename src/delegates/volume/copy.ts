@@ -1,16 +1,22 @@
 /*
  * Copies between volumes and snapshots. The paper used a plain `cp`, which on
- * a thick or sparse volume writes every byte, holes included. Here cp is asked
- * to clone when the file system can (XFS, btrfs) and otherwise to leave a hole
- * wherever the source reads as zeros, so a copy allocates only what was really
- * written. (cp 9.1 seeks over holes only in sources whose st_blocks look
- * sparse; in a thick source it still reads the unwritten extents, as zeros.)
+ * a thick or sparse volume writes every byte, holes included. A snapshot must
+ * never cost more than the data written, so copyFile tries, in order:
+ *  1. a clone (`cp --reflink=always`): constant time on XFS and btrfs;
+ *  2. where the file system refuses to clone (ext4, Lustre, two file
+ *     systems), a copy of the written extents only (extent-copy.ts): cp 9.1
+ *     seeks over holes only in sources whose st_blocks look sparse, so on a
+ *     thick (fallocated) volume it would read every unwritten extent, as zeros;
+ *  3. where there is no usable extent map (no filefrag, no FIEMAP as on tmpfs
+ *     or NFS, output not recognised), `cp --reflink=auto --sparse=always`,
+ *     which still leaves a hole wherever the source reads as zeros.
  * growFile exists because a volume made from a snapshot starts at the
  * snapshot's size and must reach the size the user asked for.
  */
-import { constants as fsc } from 'node:fs';
-import { open, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
-import { run } from '../exec.js';
+import { constants as fsc, type Stats } from 'node:fs';
+import { open, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { ExecError, run } from '../exec.js';
+import { copyWrittenExtents, FILE_MODE } from './extent-copy.js';
 import {
   checkSize,
   isFallocateUnsupported,
@@ -21,6 +27,14 @@ import {
 } from './provision.js';
 
 const ZERO_CHUNK = 4 * 1024 * 1024;
+/**
+ * cp's words when FICLONE is refused: EOPNOTSUPP (ext4, tmpfs, Lustre), EXDEV (source and copy on
+ * two file systems), EINVAL (e.g. btrfs nodatacow to datacow), ENOTTY/ENOSYS (no such ioctl).
+ */
+const CLONE_REFUSED =
+  /failed to clone .*: (?:Operation not supported|Invalid cross-device link|Invalid argument|Inappropriate ioctl for device|Function not implemented)$/m;
+// The messages above are matched in English.
+const C_LOCALE = { LC_ALL: 'C' };
 
 async function allocatedBytes(filePath: string): Promise<number> {
   return (await stat(filePath)).blocks * 512;
@@ -35,10 +49,65 @@ export async function copyFile(
   signal?.throwIfAborted();
   const report = monotonicPercent(onProgress);
   report(0);
-  // What cp will have to write, at most. Read first: a missing source fails here, before cp runs.
-  const total = await allocatedBytes(src);
-  const size = (await stat(src)).size;
+  // Read first: a missing source fails here, before anything is created.
+  const st = await stat(src);
   const source = await realpath(src);
+  const created = await createPrivate(dst);
+  try {
+    if (!(await cloneFile(src, dst, signal))) {
+      const extentOptions = { report: (p: number) => report(Math.min(99, p)), ...(signal ? { signal } : {}) };
+      const copied = st.isFile() && (await copyWrittenExtents(source, dst, extentOptions));
+      if (!copied) await copyWithCp(src, dst, source, st, report, signal);
+    }
+  } catch (error) {
+    // No half-made copy is left behind; a file that was there before (a Lustre layout) is the caller's.
+    if (created) await rm(dst, { force: true }).catch(() => undefined);
+    signal?.throwIfAborted();
+    throw error;
+  }
+  await syncFileAndDir(dst);
+  report(100);
+}
+
+/**
+ * Creates dst empty and private (0600) unless something is there already; true when it did.
+ * cp would create it with the source's mode; every later step writes into this file. Where dst
+ * cannot be made (no such directory...), cp is left to fail and say why, as it always has.
+ */
+async function createPrivate(dst: string): Promise<boolean> {
+  try {
+    await (await open(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, FILE_MODE)).close();
+    return true;
+  } catch {
+    // EEXIST: an existing file, e.g. an empty one made by `lfs setstripe`, keeps its inode and layout.
+    return false;
+  }
+}
+
+/** True when dst is now a clone of src; false when the file system cannot clone (dst is then left empty). */
+async function cloneFile(src: string, dst: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    // '--' so that no path, whatever it looks like, is read as an option.
+    await run(['cp', '--reflink=always', '--', src, dst], { env: C_LOCALE, ...(signal ? { signal } : {}) });
+    return true;
+  } catch (error) {
+    if (error instanceof ExecError && error.exitCode === 1 && CLONE_REFUSED.test(error.stderr)) return false;
+    throw error;
+  }
+}
+
+/** The copy of last resort: cp reads the whole source, writing only what is not zeros. */
+async function copyWithCp(
+  src: string,
+  dst: string,
+  source: string,
+  st: Stats,
+  report: (percent: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  // What cp will have to write, at most.
+  const total = st.blocks * 512;
+  const size = st.size;
   let cpPid: number | undefined;
   // Two measures, the larger wins: the data written so far (meaningful for sparse sources), and how
   // far cp has read its source (for thick sources, whose zeros cp reads but does not write).
@@ -50,19 +119,11 @@ export async function copyFile(
   const onSpawn = (pid: number): void => {
     cpPid = pid;
   };
-  try {
-    // '--' so that no path, whatever it looks like, is read as an option.
-    await pollWhile(
-      run(['cp', '--reflink=auto', '--sparse=always', '--', src, dst], { ...(signal ? { signal } : {}), onSpawn }),
-      sample,
-      report,
-    );
-  } catch (error) {
-    signal?.throwIfAborted();
-    throw error;
-  }
-  await syncFileAndDir(dst);
-  report(100);
+  await pollWhile(
+    run(['cp', '--reflink=auto', '--sparse=always', '--', src, dst], { env: C_LOCALE, ...(signal ? { signal } : {}), onSpawn }),
+    sample,
+    report,
+  );
 }
 
 /** The file offset at which process `pid` has `path` open (0 when it has not, or no longer). */

@@ -81,4 +81,19 @@ describe('Volume Delegate crash and restart', function () {
     expect(fault?.code).to.equal('Unavailable');
     expect(await recordedIds(client)).to.deep.equal(before);
   });
+
+  it('accepts a deletion while no delegate answers, keeps the volume deleting, and finishes when one is back', async () => {
+    const { volumeId } = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE });
+    expect(await waitForVolume(client, volumeId, ['available'])).to.equal('available');
+    const delegate = cluster.delegates[0];
+    if (!delegate) throw new Error('no delegate');
+    await cluster.kill(delegate, 'SIGKILL');
+    const answer = await client.call('DeleteVolume', { volumeId });
+    expect(answer.return).to.equal(true);
+    expect(await waitForVolume(client, volumeId, ['deleting'])).to.equal('deleting');
+    expect(filesOnDisk(cluster)).to.include(volumeId);
+    await cluster.restart(delegate);
+    await waitFor('volume gone', () => recordedIds(client), (ids) => !ids.includes(volumeId), 30_000);
+    expect(filesOnDisk(cluster)).to.not.include(volumeId);
+  });
 });
