@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as independent peers or real tools: Python zeep and xmlsec (an
-# independent SOAP/WS-Security client), xmlsec1, xfsprogs (a reflink file system on a loop device).
+# independent SOAP/WS-Security client), xmlsec1, xfsprogs (a reflink file system on a loop device),
+# QEMU under TCG for real VMs, and cpio to pack the tiny test guest's initrd.
 # Installed non-interactively, only when missing.
 set -euo pipefail
-packages=(python3-zeep python3-xmlsec xmlsec1 xfsprogs)
+packages=(python3-zeep python3-xmlsec xmlsec1 xfsprogs qemu-system-x86 qemu-utils cpio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

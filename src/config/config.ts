@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { hostname } from 'node:os';
 import { VOLUME_TYPES, type VolumeType } from '../core/records.js';
 
 export interface Listen {
@@ -43,6 +44,24 @@ export interface VolumeDelegateConfig extends Listen {
   readonly logFile: string | undefined;
 }
 
+export interface VmmDelegateConfig extends Listen {
+  readonly home: string;
+  readonly certDir: string;
+  /** This node's name in the frontend's registry and in attachments (vmmHost). */
+  readonly vmmHost: string;
+  readonly storageRoot: string;
+  readonly driver: 'qemu' | 'xen' | 'libvirt';
+  readonly qemuSocketDir: string;
+  readonly qemuBus: 'auto' | 'scsi' | 'virtio-blk';
+  readonly libvirtUri: string | undefined;
+  readonly frontendRegistryUrl: string;
+  /** How the frontend reaches this delegate; default https://HOST:PORT/vmm-delegate. */
+  readonly advertisedUrl: string | undefined;
+  readonly heartbeatSeconds: number;
+  readonly inventoryPollSeconds: number;
+  readonly logFile: string | undefined;
+}
+
 export function defaultHome(): string {
   return resolve(process.env['VBS_HOME'] ?? 'var');
 }
@@ -62,6 +81,15 @@ export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
     journal: join(home, 'volume-delegate-vd-1.journal'), frontendCallbackUrl: 'https://127.0.0.1:8443/vbs/callback',
     lustre: 'auto', stripeSizeBytes: 4 * 1024 * 1024, stripeCount: 2, sparseOvercommit: 8, maxAttempts: 2, heartbeatSeconds: 5,
     logFile: undefined,
+  };
+}
+
+export function vmmDelegateDefaults(home: string): VmmDelegateConfig {
+  return {
+    home, host: '127.0.0.1', port: 8445, certDir: join(home, 'certs'), vmmHost: hostname(), storageRoot: join(home, 'volumes'),
+    driver: 'qemu', qemuSocketDir: join(home, 'qemu'), qemuBus: 'auto', libvirtUri: undefined,
+    frontendRegistryUrl: 'https://127.0.0.1:8443/vbs/vmm-registry', advertisedUrl: undefined, heartbeatSeconds: 10,
+    inventoryPollSeconds: 2, logFile: undefined,
   };
 }
 
@@ -87,6 +115,13 @@ const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
   storageRoot: isStr, journal: isStr, frontendCallbackUrl: isStr, lustre: (v) => v === 'auto' || v === 'on' || v === 'off',
   stripeSizeBytes: (v) => Number.isInteger(v) && isPos(v), stripeCount: (v) => Number.isInteger(v) && isPos(v),
   sparseOvercommit: isPos, maxAttempts: (v) => Number.isInteger(v) && isPos(v), heartbeatSeconds: isPos, logFile: isOptStr,
+};
+
+const VMM_SHAPE: Shape<VmmDelegateConfig> = {
+  home: isStr, host: isStr, port: isPort, certDir: isStr, vmmHost: (v) => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(v),
+  storageRoot: isStr, driver: (v) => v === 'qemu' || v === 'xen' || v === 'libvirt', qemuSocketDir: isStr,
+  qemuBus: (v) => v === 'auto' || v === 'scsi' || v === 'virtio-blk', libvirtUri: isOptStr, frontendRegistryUrl: isStr,
+  advertisedUrl: isOptStr, heartbeatSeconds: isPos, inventoryPollSeconds: isPos, logFile: isOptStr,
 };
 
 function merge<T extends object>(defaults: T, shape: Shape<T>, given: Record<string, unknown>, source: string): T {
@@ -123,4 +158,9 @@ export function loadVolumeDelegateConfig(file?: string): VolumeDelegateConfig {
   const id = typeof given['id'] === 'string' ? given['id'] : 'vd-1';
   const defaults = { ...volumeDelegateDefaults(home), id, journal: join(home, `volume-delegate-${id}.journal`) };
   return merge(defaults, DELEGATE_SHAPE, given, file ?? 'defaults');
+}
+
+export function loadVmmDelegateConfig(file?: string): VmmDelegateConfig {
+  const given = readJson(file);
+  return merge(vmmDelegateDefaults(homeOf(given)), VMM_SHAPE, given, file ?? 'defaults');
 }

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'InvalidSnapshot.NotFound',
   'InvalidSnapshotID.Malformed',
   'InvalidInstanceID.NotFound',
+  'InvalidInstanceID.Malformed',
   'InvalidAttachment.NotFound',
   'InvalidZone.NotFound',
   'IncorrectState',

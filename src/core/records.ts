@@ -41,6 +41,7 @@ export interface SnapshotRecord {
 }
 
 export interface AttachmentRecord {
+  readonly id: number;
   readonly volumeId: string;
   readonly instanceId: string;
   readonly device: string;
@@ -48,4 +49,24 @@ export interface AttachmentRecord {
   readonly mode: AttachMode;
   readonly vmmHost: string;
   readonly attachTime: string;
+  readonly updatedAt: number;
+  /** Why an attachment ended other than by DetachVolume (e.g. the hypervisor lost it). */
+  readonly statusMessage: string | null;
+}
+
+/** A VMM Delegate as it last registered. */
+export interface VmmHostRecord {
+  readonly host: string;
+  readonly endpoint: string;
+  readonly driver: string;
+  readonly healthy: boolean;
+  readonly lastSeen: number;
+}
+
+/** Where an instance runs, as its VMM Delegate reported it. */
+export interface InstanceLocation {
+  readonly instanceId: string;
+  readonly vmmHost: string;
+  readonly endpoint: string;
+  readonly state: string;
 }

@@ -64,7 +64,10 @@ export const ATTACHMENT_TRANSITIONS = {
   attached: { from: ['attaching'], to: 'attached' },
   attachFailed: { from: ['attaching'], to: 'detached' },
   detach: { from: ['attached'], to: 'detaching' },
-  detached: { from: ['detaching', 'attached'], to: 'detached' },
+  /** The node did not detach: the disk may still be in the guest, so the attachment stands. */
+  detachFailed: { from: ['detaching'], to: 'attached' },
+  /** Also from attaching/attached: reconciliation found the hypervisor no longer holds the disk. */
+  detached: { from: ['detaching', 'attached', 'attaching'], to: 'detached' },
 } as const satisfies Record<string, Transition<AttachmentStatus>>;
 
 export type VolumeEvent = keyof typeof VOLUME_TRANSITIONS;
@@ -89,6 +92,19 @@ export function refusalFor<S extends string>(transition: Transition<S>, current:
 
 export function allows<S extends string>(transition: Transition<S>, current: S): boolean {
   return transition.from.includes(current);
+}
+
+/** A volume may be attached in these statuses. */
+export const ATTACHABLE_VOLUME_STATUSES: readonly VolumeStatus[] = ['available', 'in-use'];
+
+/**
+ * Paper 4.3: a volume attached read-write has no other attachment; a volume attached read-only may
+ * be attached read-only to more instances; a mix is refused. The store checks this inside the INSERT
+ * of the attachment (so that concurrent requests cannot both pass); this function is the rule in
+ * words, for the use cases' messages and the tests.
+ */
+export function modesCompatible(existing: readonly ('rw' | 'ro')[], wanted: 'rw' | 'ro'): boolean {
+  return existing.length === 0 || (wanted === 'ro' && existing.every((m) => m === 'ro'));
 }
 
 /** A snapshot may be taken of a volume in these statuses (EC2 allows in-use volumes too). */

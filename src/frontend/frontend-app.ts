@@ -7,6 +7,7 @@ import type { FrontendConfig } from '../config/config.js';
 import type { Principal } from '../core/principal.js';
 import { schema as frontendSchema, type AmazonEC2PortTypeOperations } from '../generated/frontend.js';
 import { schema as delegateSchema, type VolumeDelegateCallbackPortTypeOperations } from '../generated/volume-delegate.js';
+import { schema as vmmSchema, type VmmRegistryPortTypeOperations } from '../generated/vmm-delegate.js';
 import { createLogger, type Logger } from '../log.js';
 import { ensureServiceTls } from '../security/ca/local-tls.js';
 import { startHttpsHost, type RunningHost } from '../soap/https-host.js';
@@ -15,7 +16,9 @@ import { WSDL_DIR } from '../soap/wsdl-dir.js';
 import { callbackHandlers } from './soap/callback-handlers.js';
 import { EC2_PATH, ec2Schema, ec2Wsdl } from './soap/ec2-compat.js';
 import { frontendHandlers } from './soap/frontend-handlers.js';
-import { unregisteredInstanceHandlers } from './soap/attachment-handlers.js';
+import { attachmentHandlers } from './soap/attachment-handlers.js';
+import { registryHandlers } from './soap/registry-handlers.js';
+import { VmmDelegatePool } from './vmm-delegates.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Deps } from './usecases/deps.js';
 import { sweep } from './usecases/sweep.js';
@@ -28,6 +31,7 @@ import { VolumeDelegatePool } from './volume-delegate-pool.js';
 export const LOCAL_USER: Principal = { userId: 'vbs-local', admin: false };
 const localUser: Authenticator = async () => LOCAL_USER;
 const localDelegate: Authenticator = async () => ({ userId: 'volume-delegate', admin: false, service: 'volume-delegate' });
+const localVmm: Authenticator = async () => ({ userId: 'vmm-delegate', admin: false, service: 'vmm-delegate' });
 
 export interface RunningFrontend {
   readonly origin: string;
@@ -39,11 +43,12 @@ export async function startFrontend(config: FrontendConfig, logger: Logger = cre
   const tls = ensureServiceTls(config.certDir, 'frontend');
   const store = new SqliteStore(config.database);
   const delegates = new VolumeDelegatePool(config.volumeDelegates, tls.caPem, logger);
+  const vmms = new VmmDelegatePool(tls.caPem);
   const deps: Deps = {
-    store, delegates, logger, now: () => new Date(),
+    store, delegates, vmms, logger, now: () => new Date(),
     settings: { zones: config.zones, region: config.region, maxVolumeSizeGiB: config.maxVolumeSizeGiB, defaultVolumeType: config.defaultVolumeType },
   };
-  const handlers = frontendHandlers(deps, unregisteredInstanceHandlers(deps));
+  const handlers = frontendHandlers(deps, attachmentHandlers(deps));
   const api = new SoapEndpoint<AmazonEC2PortTypeOperations>({
     path: '/vbs', schema: frontendSchema, portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
     handlers, authenticate: localUser, logger,
@@ -57,11 +62,16 @@ export async function startFrontend(config: FrontendConfig, logger: Logger = cre
     path: '/vbs/callback', schema: delegateSchema, portType: 'VolumeDelegateCallbackPortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
     handlers: callbackHandlers(deps, config.volumeDelegates.map((d) => d.id)), authenticate: localDelegate, logger,
   });
+  const registry = new SoapEndpoint<VmmRegistryPortTypeOperations>({
+    path: '/vbs/vmm-registry', schema: vmmSchema, portType: 'VmmRegistryPortType', wsdlFile: `${WSDL_DIR}vmm-delegate.wsdl`,
+    handlers: registryHandlers(deps), authenticate: localVmm, logger,
+  });
   let host: RunningHost;
   try {
-    host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, ec2, callback] });
+    host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, ec2, callback, registry] });
   } catch (error) {
     delegates.close();
+    vmms.close();
     await store.close();
     throw error;
   }
@@ -81,6 +91,7 @@ export async function startFrontend(config: FrontendConfig, logger: Logger = cre
       clearInterval(timer);
       await host.close();
       delegates.close();
+      vmms.close();
       await store.close();
     },
   };

@@ -19,6 +19,7 @@ export const FAULTS: Readonly<Record<ErrorCode, FaultSpec>> = {
   'InvalidSnapshot.NotFound': { side: 'Client', httpStatus: 500 },
   'InvalidSnapshotID.Malformed': { side: 'Client', httpStatus: 500 },
   'InvalidInstanceID.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidInstanceID.Malformed': { side: 'Client', httpStatus: 500 },
   'InvalidAttachment.NotFound': { side: 'Client', httpStatus: 500 },
   'InvalidZone.NotFound': { side: 'Client', httpStatus: 500 },
   IncorrectState: { side: 'Client', httpStatus: 500 },

@@ -36,6 +36,7 @@ export interface Cluster {
   readonly caPem: string;
   readonly frontend: ServiceProcess;
   readonly delegates: ServiceProcess[];
+  readonly vmms: ServiceProcess[];
   /** Starts a stopped (or killed) service again with the same config. */
   restart(service: ServiceProcess, extraEnv?: NodeJS.ProcessEnv): Promise<void>;
   kill(service: ServiceProcess, signal?: NodeJS.Signals): Promise<void>;
@@ -47,7 +48,11 @@ export interface ClusterOptions {
   readonly delegates?: number;
   readonly frontend?: Record<string, unknown>;
   readonly delegate?: (index: number) => Record<string, unknown>;
+  /** VMM Delegates to start (named vmm-1, vmm-2, ...), each with these config overrides. */
+  readonly vmms?: readonly Record<string, unknown>[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Runs after the services stopped and before the home is removed (e.g. to stop test VMs). */
+  readonly beforeRemove?: (home: string) => Promise<void>;
 }
 
 async function waitForLog(logFile: string, message: string, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
@@ -113,8 +118,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await Promise.all(delegates.map((d) => stopProcess(d.child, 'SIGKILL')));
       throw e;
     });
-  const all = [frontend, ...delegates];
-  const started = (s: ServiceProcess): string => (s === frontend ? 'frontend started' : 'volume delegate started');
+  const vmms: ServiceProcess[] = [];
+  try {
+    for (const [i, overrides] of (options.vmms ?? []).entries()) {
+      const name = `vmm-${i + 1}`;
+      const file = join(home, `${name}.json`);
+      const logFile = join(home, `${name}.log`);
+      writeFileSync(file, JSON.stringify({
+        home, vmmHost: name, port: await freePort(), logFile, qemuSocketDir: join(home, 'qemu', name),
+        frontendRegistryUrl: `https://127.0.0.1:${frontendPort}/vbs/vmm-registry`, heartbeatSeconds: 2, inventoryPollSeconds: 0.5,
+        ...overrides,
+      }, null, 2));
+      vmms.push(await launch(name, 'vmm-delegate', file, logFile, env, 'vmm delegate started'));
+    }
+  } catch (e) {
+    await Promise.all([frontend, ...delegates, ...vmms].map((d) => stopProcess(d.child, 'SIGKILL')));
+    throw e;
+  }
+  const all = [frontend, ...delegates, ...vmms];
+  const started = (s: ServiceProcess): string =>
+    s === frontend ? 'frontend started' : vmms.includes(s) ? 'vmm delegate started' : 'volume delegate started';
+  const serviceOf = (s: ServiceProcess): string => (s === frontend ? 'frontend' : vmms.includes(s) ? 'vmm-delegate' : 'volume-delegate');
   return {
     home,
     frontendUrl: `https://127.0.0.1:${frontendPort}/vbs`,
@@ -122,11 +146,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     caPem: readFileSync(join(home, 'certs', 'ca.pem'), 'utf8'),
     frontend,
     delegates,
+    vmms,
     async restart(s, extraEnv = {}) {
       const before = existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8') : '';
       writeFileSync(s.logFile, '');
       writeFileSync(`${s.logFile}.before-restart`, before);
-      const fresh = await launch(s.name, s === frontend ? 'frontend' : 'volume-delegate', s.configFile, s.logFile, { ...env, ...extraEnv }, started(s));
+      const fresh = await launch(s.name, serviceOf(s), s.configFile, s.logFile, { ...env, ...extraEnv }, started(s));
       s.child = fresh.child;
     },
     async kill(s, signal = 'SIGKILL') {
@@ -138,7 +163,20 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     async stop() {
       await Promise.all(all.map((s) => stopProcess(s.child, 'SIGTERM')));
+      await options.beforeRemove?.(home);
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** Waits until a VMM Delegate has registered these instances with the frontend (its log says so). */
+export async function waitForInstances(cluster: Cluster, vmm: ServiceProcess, instanceIds: readonly string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const registered = cluster.logLines(vmm).filter((l) => l['message'] === 'registered with the frontend');
+    const last = registered[registered.length - 1]?.['instances'];
+    if (Array.isArray(last) && instanceIds.every((id) => last.includes(id))) return;
+    if (Date.now() > deadline) throw new Error(`${vmm.name}: instances ${instanceIds.join(', ')} not registered within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,32 +1,62 @@
-/**
- * AttachVolume and DetachVolume as the frontend answers them before any VMM Delegate has registered
- * an instance: the volume is checked as usual, and an instance that no hypervisor node has reported
- * does not exist (InvalidInstanceID.NotFound); a volume with no attachment cannot be detached
- * (IncorrectState), as in EC2. The VMM Delegate work replaces the instance lookup.
- */
+/** AttachVolume and DetachVolume on the wire: EC2's shapes plus VBS's attachMode and vmmHost. */
 import { VbsError } from '../../core/errors.js';
-import { clip, requireVolumeId } from '../../core/ids.js';
+import { clip } from '../../core/ids.js';
+import type { AttachmentRecord, AttachMode } from '../../core/records.js';
 import type * as Wire from '../../generated/frontend.js';
 import type { RequestContext } from '../../soap/server.js';
+import { attachVolume } from '../usecases/attach-volume.js';
 import type { Deps } from '../usecases/deps.js';
-import { ownVolume } from '../usecases/ownership.js';
+import { detachVolume } from '../usecases/detach-volume.js';
 
 export interface AttachmentHandlers {
   AttachVolume(req: Wire.AttachVolumeType, ctx: RequestContext): Promise<Wire.AttachVolumeResponseType>;
   DetachVolume(req: Wire.DetachVolumeType, ctx: RequestContext): Promise<Wire.DetachVolumeResponseType>;
 }
 
-export function unregisteredInstanceHandlers(deps: Deps): AttachmentHandlers {
+/** Instance IDs are the hypervisor's names (a QMP socket's, a Xen or libvirt domain's). */
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Linux block device names a guest may be given: /dev/sdf, /dev/vdb, /dev/xvdb, /dev/hdc. */
+const DEVICE = /^\/dev\/(?:sd|vd|xvd|hd)[a-z]{1,2}$/;
+
+export function parseInstanceId(raw: string): string {
+  const t = raw.trim();
+  if (!INSTANCE_ID.test(t)) throw new VbsError('InvalidInstanceID.Malformed', `Invalid id: "${clip(t)}"`);
+  return t;
+}
+
+export function parseDevice(raw: string): string {
+  const t = raw.trim();
+  if (!DEVICE.test(t)) throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter device is invalid. Expected a name like /dev/vdb, /dev/sdf or /dev/xvdb.`);
+  return t;
+}
+
+function parseMode(raw: string | undefined): AttachMode {
+  const t = (raw ?? 'rw').trim();
+  if (t !== 'rw' && t !== 'ro') throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter attachMode is invalid. Expected rw or ro.`);
+  return t;
+}
+
+function answer(requestId: string, a: AttachmentRecord): Wire.AttachVolumeResponseType {
+  return { requestId, volumeId: a.volumeId, instanceId: a.instanceId, device: a.device, status: a.status, attachTime: a.attachTime, attachMode: a.mode };
+}
+
+export function attachmentHandlers(deps: Deps): AttachmentHandlers {
   return {
-    AttachVolume: async (req, { principal }) => {
-      await ownVolume(deps, principal, requireVolumeId(req.volumeId));
-      throw new VbsError('InvalidInstanceID.NotFound', `The instance ID '${clip(req.instanceId)}' does not exist.`);
+    AttachVolume: async (req, { requestId, principal }) => {
+      const attachment = await attachVolume(deps, principal, {
+        volumeId: req.volumeId, instanceId: parseInstanceId(req.instanceId), device: parseDevice(req.device), mode: parseMode(req.attachMode),
+        vmmHost: req.vmmHost === undefined || req.vmmHost.trim() === '' ? undefined : req.vmmHost.trim(),
+      });
+      return answer(requestId, attachment);
     },
-    DetachVolume: async (req, { principal }) => {
-      const volume = await ownVolume(deps, principal, requireVolumeId(req.volumeId));
-      const attachments = await deps.store.attachmentsOf([volume.id]);
-      if (attachments.length === 0) throw new VbsError('IncorrectState', `Volume '${volume.id}' is in the '${volume.status}' state and is not attached.`);
-      throw new VbsError('InvalidInstanceID.NotFound', `The instance ID '${clip(req.instanceId ?? '')}' does not exist.`);
+    DetachVolume: async (req, { requestId, principal }) => {
+      const attachment = await detachVolume(deps, principal, {
+        volumeId: req.volumeId,
+        instanceId: req.instanceId === undefined || req.instanceId.trim() === '' ? undefined : parseInstanceId(req.instanceId),
+        device: req.device === undefined || req.device.trim() === '' ? undefined : parseDevice(req.device),
+        force: req.force ?? false,
+      });
+      return answer(requestId, attachment);
     },
   };
 }

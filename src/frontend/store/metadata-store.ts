@@ -3,8 +3,8 @@
  * store for several frontends are interchangeable without touching a use case. Every status change is
  * a named transition of src/core/state.ts, applied as one conditional update.
  */
-import type { SnapshotRecord, VolumeRecord, AttachmentRecord } from '../../core/records.js';
-import type { Guard, SnapshotEvent, VolumeEvent } from '../../core/state.js';
+import type { AttachmentRecord, AttachMode, InstanceLocation, SnapshotRecord, VmmHostRecord, VolumeRecord } from '../../core/records.js';
+import type { AttachmentEvent, Guard, SnapshotEvent, VolumeEvent } from '../../core/state.js';
 
 /**
  * changed=false: the transition was not allowed. `current` is the row as it is now, if it exists, and
@@ -33,6 +33,22 @@ export interface SnapshotChanges {
   readonly progress?: number;
 }
 
+export interface NewAttachment {
+  readonly volumeId: string;
+  readonly instanceId: string;
+  readonly vmmHost: string;
+  readonly device: string;
+  readonly mode: AttachMode;
+  readonly attachTime: string;
+}
+
+/** Why an attachment was not admitted: each maps to one EC2 error in the attach use case. */
+export type AttachRefusal = 'volume-state' | 'mode-conflict' | 'already-attached' | 'device-in-use';
+
+export type AttachAdmission =
+  | { readonly admitted: true; readonly attachment: AttachmentRecord }
+  | { readonly admitted: false; readonly reason: AttachRefusal };
+
 export interface MetadataStore {
   /** Inserts a new volume; when it comes from a snapshot, only while that snapshot is completed. */
   insertVolume(volume: VolumeRecord): Promise<boolean>;
@@ -55,6 +71,28 @@ export interface MetadataStore {
   /** Volumes in `status` whose last change is older than `before` (ms since the epoch). */
   volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]>;
   snapshotsUnchangedSince(status: SnapshotRecord['status'], before: number): Promise<SnapshotRecord[]>;
+
+  /**
+   * Records a new attachment as "attaching" and the volume as in-use, in one transaction, only if the
+   * volume is attachable, the modes are compatible (state.ts: modesCompatible), the instance does not
+   * hold the volume already and the device is free in the instance. Concurrent calls cannot both pass.
+   */
+  beginAttachment(attachment: NewAttachment): Promise<AttachAdmission>;
+  transitionAttachment(id: number, event: AttachmentEvent, statusMessage?: string): Promise<Outcome<AttachmentRecord>>;
+  /**
+   * Ends an attachment (event attachFailed or detached) and, when it was the volume's last one, makes
+   * the volume available again, in one transaction.
+   */
+  endAttachment(id: number, event: 'attachFailed' | 'detached', statusMessage?: string): Promise<Outcome<AttachmentRecord>>;
+  getAttachment(id: number): Promise<AttachmentRecord | undefined>;
+  /** Live (not detached) attachments that a VMM host holds. */
+  attachmentsOnHost(vmmHost: string): Promise<AttachmentRecord[]>;
+
+  /** A VMM Delegate's registration: the host, and the instances it has now (replacing the old list). */
+  registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void>;
+  /** Where an instance runs: one entry per host that reported it. */
+  findInstance(instanceId: string): Promise<InstanceLocation[]>;
+  getVmmHost(host: string): Promise<VmmHostRecord | undefined>;
 
   /** Which delegate took a resource's job (not a status change). */
   recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void>;

@@ -46,4 +46,37 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (volume_id, instance_id)
    );
    CREATE INDEX attachments_instance ON attachments (instance_id, device);`,
+  // 2: the VMM Delegates that registered and the instances they reported; attachments get their own
+  // ID (a volume may be attached to the same instance again after a detach) and a time of last change.
+  `CREATE TABLE vmm_hosts (
+     host TEXT PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     driver TEXT NOT NULL,
+     healthy INTEGER NOT NULL,
+     last_seen INTEGER NOT NULL
+   );
+   CREATE TABLE instances (
+     instance_id TEXT NOT NULL,
+     vmm_host TEXT NOT NULL REFERENCES vmm_hosts (host) ON DELETE CASCADE,
+     state TEXT NOT NULL,
+     PRIMARY KEY (instance_id, vmm_host)
+   );
+   CREATE TABLE attachments_v2 (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     volume_id TEXT NOT NULL REFERENCES volumes (id),
+     instance_id TEXT NOT NULL,
+     device TEXT NOT NULL,
+     status TEXT NOT NULL,
+     mode TEXT NOT NULL CHECK (mode IN ('rw', 'ro')),
+     vmm_host TEXT NOT NULL,
+     attach_time TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     status_message TEXT
+   );
+   INSERT INTO attachments_v2 (volume_id, instance_id, device, status, mode, vmm_host, attach_time, updated_at)
+     SELECT volume_id, instance_id, device, status, mode, vmm_host, attach_time, 0 FROM attachments;
+   DROP TABLE attachments;
+   ALTER TABLE attachments_v2 RENAME TO attachments;
+   CREATE INDEX attachments_volume ON attachments (volume_id, status);
+   CREATE INDEX attachments_instance ON attachments (instance_id, vmm_host, device, status);`,
 ];

@@ -1,5 +1,5 @@
 /** Rows of the SQLite store turned into records, checking what the database hands back. */
-import type { AttachmentRecord, AttachMode, SnapshotRecord, VolumeRecord, VolumeType } from '../../core/records.js';
+import type { AttachmentRecord, AttachMode, InstanceLocation, SnapshotRecord, VmmHostRecord, VolumeRecord, VolumeType } from '../../core/records.js';
 import { VOLUME_TYPES } from '../../core/records.js';
 import {
   ATTACHMENT_STATUSES, SNAPSHOT_STATUSES, VOLUME_STATUSES,
@@ -69,6 +69,7 @@ export function snapshotFromRow(row: Row): SnapshotRecord {
 
 export function attachmentFromRow(row: Row): AttachmentRecord {
   return {
+    id: num(row, 'id'),
     volumeId: str(row, 'volume_id'),
     instanceId: str(row, 'instance_id'),
     device: str(row, 'device'),
@@ -76,5 +77,15 @@ export function attachmentFromRow(row: Row): AttachmentRecord {
     mode: oneOf<AttachMode>(['rw', 'ro'], row, 'mode'),
     vmmHost: str(row, 'vmm_host'),
     attachTime: str(row, 'attach_time'),
+    updatedAt: num(row, 'updated_at'),
+    statusMessage: strOrNull(row, 'status_message'),
   };
+}
+
+export function vmmHostFromRow(row: Row): VmmHostRecord {
+  return { host: str(row, 'host'), endpoint: str(row, 'endpoint'), driver: str(row, 'driver'), healthy: num(row, 'healthy') === 1, lastSeen: num(row, 'last_seen') };
+}
+
+export function instanceFromRow(row: Row): InstanceLocation {
+  return { instanceId: str(row, 'instance_id'), vmmHost: str(row, 'vmm_host'), endpoint: str(row, 'endpoint'), state: str(row, 'state') };
 }

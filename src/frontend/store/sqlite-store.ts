@@ -7,13 +7,14 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AttachmentRecord, SnapshotRecord, VolumeRecord } from '../../core/records.js';
+import type { AttachmentRecord, InstanceLocation, SnapshotRecord, VmmHostRecord, VolumeRecord } from '../../core/records.js';
 import {
   RESTORABLE_SNAPSHOT_STATUSES, SNAPSHOT_TRANSITIONS, SNAPSHOTTABLE_VOLUME_STATUSES, VOLUME_TRANSITIONS,
   HIDDEN_SNAPSHOT_STATUSES, HIDDEN_VOLUME_STATUSES,
-  type Guard, type SnapshotEvent, type Transition, type VolumeEvent,
+  type AttachmentEvent, type Guard, type SnapshotEvent, type Transition, type VolumeEvent,
 } from '../../core/state.js';
-import type { MetadataStore, Outcome, ResourceQuery, SnapshotChanges, VolumeChanges } from './metadata-store.js';
+import type { AttachAdmission, MetadataStore, NewAttachment, Outcome, ResourceQuery, SnapshotChanges, VolumeChanges } from './metadata-store.js';
+import { SqliteAttachments } from './sqlite-attachments.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
 
@@ -35,6 +36,7 @@ function transitionSql(table: 'volumes' | 'snapshots', t: Transition<string>, se
 
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
+  private readonly attachments: SqliteAttachments;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -44,6 +46,7 @@ export class SqliteStore implements MetadataStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    this.attachments = new SqliteAttachments(this.db);
   }
 
   private migrate(): void {
@@ -164,6 +167,38 @@ export class SqliteStore implements MetadataStore {
       (this.db.prepare(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)?.held === 1;
     const blockedBy = t.from.includes(status) ? (t.unless ?? []).find(held) : undefined;
     return blockedBy ? { changed: false, current: toRecord(row), blockedBy } : { changed: false, current: toRecord(row) };
+  }
+
+  async beginAttachment(a: NewAttachment): Promise<AttachAdmission> {
+    return this.attachments.begin(a);
+  }
+
+  async transitionAttachment(id: number, event: AttachmentEvent, statusMessage?: string): Promise<Outcome<AttachmentRecord>> {
+    return this.attachments.transition(id, event, statusMessage);
+  }
+
+  async endAttachment(id: number, event: 'attachFailed' | 'detached', statusMessage?: string): Promise<Outcome<AttachmentRecord>> {
+    return this.attachments.end(id, event, statusMessage);
+  }
+
+  async getAttachment(id: number): Promise<AttachmentRecord | undefined> {
+    return this.attachments.get(id);
+  }
+
+  async attachmentsOnHost(vmmHost: string): Promise<AttachmentRecord[]> {
+    return this.attachments.onHost(vmmHost);
+  }
+
+  async registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void> {
+    this.attachments.register(host, instances);
+  }
+
+  async findInstance(instanceId: string): Promise<InstanceLocation[]> {
+    return this.attachments.findInstance(instanceId);
+  }
+
+  async getVmmHost(host: string): Promise<VmmHostRecord | undefined> {
+    return this.attachments.vmmHost(host);
   }
 
   async recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void> {

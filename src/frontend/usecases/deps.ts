@@ -3,6 +3,7 @@ import type { VolumeType } from '../../core/records.js';
 import type { Logger } from '../../log.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { VolumeDelegates } from '../volume-delegate-pool.js';
+import type { VmmDelegates } from '../vmm-delegates.js';
 
 export interface FrontendSettings {
   readonly zones: readonly string[];
@@ -14,6 +15,7 @@ export interface FrontendSettings {
 export interface Deps {
   readonly store: MetadataStore;
   readonly delegates: VolumeDelegates;
+  readonly vmms: VmmDelegates;
   readonly settings: FrontendSettings;
   readonly logger: Logger;
   readonly now: () => Date;

@@ -1,0 +1,17 @@
+/** Picks the hypervisor driver a VMM Delegate's config names. */
+import type { VmmDelegateConfig } from '../../../config/config.js';
+import type { VmmDriver } from '../driver.js';
+import { LibvirtDriver } from './libvirt.js';
+import { QemuDriver } from './qemu.js';
+import { XenDriver } from './xen.js';
+
+export function createDriver(config: VmmDelegateConfig): VmmDriver {
+  switch (config.driver) {
+    case 'qemu':
+      return new QemuDriver({ socketDir: config.qemuSocketDir, busPreference: config.qemuBus });
+    case 'xen':
+      return new XenDriver();
+    case 'libvirt':
+      return new LibvirtDriver(config.libvirtUri !== undefined ? { connectUri: config.libvirtUri } : {});
+  }
+}

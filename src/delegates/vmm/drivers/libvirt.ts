@@ -1,0 +1,186 @@
+/**
+ * The libvirt driver of the VMM Delegate, through `virsh`. Instances are the active domains
+ * `virsh list` shows; a volume is attached live as
+ *   virsh attach-disk DOMAIN /path/vol-….img vdb --sourcetype file --driver qemu --subdriver raw
+ *         --serial vol-… [--mode readonly] --live
+ * and detached with `virsh detach-disk DOMAIN vdb --live`, which is done only once the disk has left
+ * the live XML (libvirt itself waits for the guest only briefly). The format is always given (raw), so
+ * libvirt never probes the image, and the serial is the volume ID, so the guest sees which volume a
+ * disk is (/dev/disk/by-id/virtio-vol-…). The disks an instance holds come from `virsh dumpxml`,
+ * libvirt's own live view; they are never remembered here. An optional connection URI (-c) picks the
+ * libvirt daemon, e.g. qemu:///system.
+ *
+ * Every call goes through exec.run() as an argv array: no shell ever sees a path or an ID.
+ */
+import { isId } from '../../../core/ids.js';
+import { run, type RunResult } from '../../exec.js';
+import { DriverError, UNREACHABLE_STATE, type AttachRequest, type DetachRequest, type DiskAttachment, type InstanceInfo, type VmmDriver } from '../driver.js';
+import { instanceArg, volumePathArg } from './tool-args.js';
+import { toolFailure, type FailureRule } from './tool-failure.js';
+import { bareDeviceName, guestDevice, volumeIdOfFile } from './vbs-disk.js';
+import { parseDomainDisks, parseVirshList, type VirshDisk } from './virsh-output.js';
+
+export interface LibvirtDriverOptions {
+  /** The virsh executable (default "virsh", looked up on PATH). */
+  readonly command?: string;
+  /** The libvirt connection URI passed as `-c`, e.g. qemu:///system; virsh's default when absent. */
+  readonly connectUri?: string;
+  /** Variables for virsh's environment, on top of this process's. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long one virsh call may take (default 60 s). */
+  readonly timeoutMs?: number;
+  /** Bound on waiting, after detach-disk, for the guest to let the disk go (default 10000 ms). */
+  readonly unplugTimeoutMs?: number;
+}
+
+const UNPLUG_POLL_MS = 250;
+
+/** Hot-pluggable buses by target prefix: vd -> virtio, sd -> scsi. */
+const LIBVIRT_DEVICE_PREFIXES = ['vd', 'sd'] as const;
+
+/** What virsh and libvirtd print, and what it means (tools/virsh-util.c, virsh-domain.c, qemu_hotplug.c). */
+const VIRSH_FAILURES: readonly FailureRule[] = [
+  { pattern: /failed to get domain|Domain not found/, kind: 'instance-not-found' },
+  { pattern: /target \S+ already exists|target '\S+' duplicated/, kind: 'device-in-use' },
+  { pattern: /No disk found whose source path or target is/, kind: 'disk-not-found' },
+  { pattern: /failed to connect to the hypervisor|Failed to connect socket|no valid connection|Cannot recv data|End of file while reading data/, kind: 'unavailable' },
+  { pattern: /Timed out during operation|cannot acquire state change lock/, kind: 'unavailable' },
+];
+
+export class LibvirtDriver implements VmmDriver {
+  readonly name = 'libvirt';
+  private readonly command: string;
+  private readonly connectUri: string | undefined;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly timeoutMs: number;
+  private readonly unplugTimeoutMs: number;
+
+  constructor(options: LibvirtDriverOptions = {}) {
+    this.command = options.command ?? 'virsh';
+    this.connectUri = options.connectUri;
+    this.env = options.env;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.unplugTimeoutMs = options.unplugTimeoutMs ?? 10_000;
+  }
+
+  async listInstances(): Promise<InstanceInfo[]> {
+    const table = (await this.virsh(['list'])).stdout;
+    const instances: InstanceInfo[] = [];
+    for (const domain of readable(() => parseVirshList(table))) {
+      let disks: DiskAttachment[];
+      try {
+        disks = await this.disksOf(domain.name);
+      } catch (error) {
+        if (error instanceof DriverError && error.kind === 'instance-not-found') continue; // gone meanwhile
+        // Listed but not questionable now: its disks are unknown, not none.
+        if (error instanceof DriverError && error.kind === 'unavailable') {
+          instances.push({ instanceId: domain.name, state: UNREACHABLE_STATE, disks: [] });
+          continue;
+        }
+        throw error;
+      }
+      instances.push({ instanceId: domain.name, state: domain.state, disks });
+    }
+    return instances;
+  }
+
+  async attach(request: AttachRequest): Promise<DiskAttachment> {
+    const domain = instanceArg(request.instanceId);
+    const path = volumePathArg(request.path);
+    const target = bareDeviceName(request.device, LIBVIRT_DEVICE_PREFIXES);
+    await this.virsh([
+      'attach-disk', domain, path, target,
+      '--sourcetype', 'file', '--driver', 'qemu', '--subdriver', 'raw', '--serial', request.volumeId,
+      ...(request.mode === 'ro' ? ['--mode', 'readonly'] : []),
+      '--live',
+    ]);
+    return { instanceId: request.instanceId, volumeId: request.volumeId, device: request.device, mode: request.mode };
+  }
+
+  async detach(request: DetachRequest): Promise<void> {
+    const domain = instanceArg(request.instanceId);
+    const asked = guestDevice(bareDeviceName(request.device, LIBVIRT_DEVICE_PREFIXES));
+    // Only ever detach the VBS volume asked for: never a root disk, never another volume.
+    const held = await this.disksOf(domain);
+    const disk = held.find((d) => d.volumeId === request.volumeId && d.device === asked) ?? held.find((d) => d.volumeId === request.volumeId);
+    if (disk === undefined) {
+      if (request.force) return;
+      throw new DriverError('disk-not-found', `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`);
+    }
+    const target = bareDeviceName(disk.device, LIBVIRT_DEVICE_PREFIXES);
+    try {
+      await this.virsh(['detach-disk', domain, target, '--live']);
+    } catch (error) {
+      if (request.force && error instanceof DriverError && error.kind === 'disk-not-found') return;
+      // An earlier detach that is still waiting for the guest: wait for it like for a new one.
+      if (!(error instanceof DriverError && /already in the process of unplug/.test(error.message))) throw error;
+    }
+    await this.waitUntilReleased(domain, disk);
+  }
+
+  async health(): Promise<{ readonly healthy: boolean; readonly message: string }> {
+    try {
+      const table = (await this.virsh(['list'])).stdout;
+      const domains = readable(() => parseVirshList(table));
+      return { healthy: true, message: `libvirt answers${this.connectUri ? ` at ${this.connectUri}` : ''}: ${domains.length} active domain(s)` };
+    } catch (error) {
+      return { healthy: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held between calls: every call is one virsh process with its own connection.
+  }
+
+  /**
+   * libvirt returns from a live detach once QEMU was asked, and waits only briefly for the guest; the
+   * disk stays in the live XML until the guest lets it go. The detach is done only when it is gone.
+   */
+  private async waitUntilReleased(domain: string, disk: DiskAttachment): Promise<void> {
+    const deadline = Date.now() + this.unplugTimeoutMs;
+    for (;;) {
+      const held = await this.disksOf(domain);
+      if (!held.some((d) => d.device === disk.device && d.volumeId === disk.volumeId)) return;
+      if (Date.now() >= deadline) {
+        throw new DriverError('unavailable', `${domain} did not release ${disk.device} (${disk.volumeId}) within ${this.unplugTimeoutMs} ms: ` +
+          'the unplug waits for the guest OS; it stays requested, and the disk leaves the listing once the guest lets go');
+      }
+      await new Promise((resolve) => setTimeout(resolve, UNPLUG_POLL_MS));
+    }
+  }
+
+  private async disksOf(instanceId: string): Promise<DiskAttachment[]> {
+    // By name (--domain): listed names come from libvirt and may be anything, even "--all".
+    const xml = (await this.virsh(['dumpxml', '--domain', instanceId])).stdout;
+    return vbsDisks(instanceId, readable(() => parseDomainDisks(xml)));
+  }
+
+  private async virsh(args: readonly string[]): Promise<RunResult> {
+    const argv: [string, ...string[]] = [this.command, ...(this.connectUri !== undefined ? ['-c', this.connectUri] : []), ...args];
+    try {
+      return await run(argv, { timeoutMs: this.timeoutMs, ...(this.env ? { env: this.env } : {}) });
+    } catch (error) {
+      throw toolFailure(error, VIRSH_FAILURES);
+    }
+  }
+}
+
+/** An answer of virsh that cannot be read is as good as none. */
+function readable<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new DriverError('unavailable', error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+/** The VBS volumes among a domain's disks: by the volume file's name, else by the serial VBS gave it. */
+function vbsDisks(instanceId: string, disks: readonly VirshDisk[]): DiskAttachment[] {
+  const out: DiskAttachment[] = [];
+  for (const d of disks) {
+    if (d.device !== 'disk' && d.device !== 'lun') continue;
+    const volumeId = (d.source !== undefined ? volumeIdOfFile(d.source) : undefined) ?? (d.serial !== undefined && isId('vol', d.serial) ? d.serial : undefined);
+    if (volumeId !== undefined) out.push({ instanceId, volumeId, device: guestDevice(d.target), mode: d.readonly ? 'ro' : 'rw' });
+  }
+  return out;
+}

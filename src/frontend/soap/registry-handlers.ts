@@ -1,0 +1,18 @@
+/** The frontend's registry endpoint: VMM Delegates register their instances and disks here. */
+import type * as Wire from '../../generated/vmm-delegate.js';
+import type { Handlers } from '../../soap/server.js';
+import type { Deps } from '../usecases/deps.js';
+import { reconcile, recordInventory } from '../usecases/register-vmm.js';
+
+export const HEARTBEAT_SECONDS = 10;
+
+export function registryHandlers(deps: Deps): Handlers<Wire.VmmRegistryPortTypeOperations> {
+  return {
+    RegisterVmm: async (req) => {
+      await recordInventory(deps, req);
+      // Repairs may call back into the same VMM Delegate, so they run after the answer.
+      void reconcile(deps, req).catch((e: unknown) => deps.logger.error('VMM registration failed', { vmmHost: req.vmmHost, error: String(e) }));
+      return { acknowledged: true, heartbeatSeconds: HEARTBEAT_SECONDS };
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The attachment and VMM registry part of the SQLite store. The attach rules of paper 4.3 are the
+ * WHERE clause of the INSERT that records an attachment, so two concurrent AttachVolume calls can
+ * never both pass: SQLite runs one writer at a time and the check is part of the write.
+ */
+import type Database from 'better-sqlite3';
+import type { AttachmentRecord, InstanceLocation, VmmHostRecord } from '../../core/records.js';
+import { ATTACHABLE_VOLUME_STATUSES, ATTACHMENT_TRANSITIONS, VOLUME_TRANSITIONS, type AttachmentEvent } from '../../core/state.js';
+import type { AttachAdmission, AttachRefusal, NewAttachment, Outcome } from './metadata-store.js';
+import { attachmentFromRow, instanceFromRow, vmmHostFromRow, type Row } from './sqlite-rows.js';
+
+const LIVE = `status <> 'detached'`;
+
+function quoted(values: readonly string[]): string {
+  return `(${values.map((v) => `'${v}'`).join(', ')})`;
+}
+
+export class SqliteAttachments {
+  constructor(private readonly db: Database.Database) {}
+
+  begin(a: NewAttachment): AttachAdmission {
+    const params = { ...a, now: Date.now() };
+    const run = this.db.transaction((): AttachAdmission => {
+      const row = this.db.prepare(
+        `INSERT INTO attachments (volume_id, instance_id, device, status, mode, vmm_host, attach_time, updated_at)
+         SELECT @volumeId, @instanceId, @device, 'attaching', @mode, @vmmHost, @attachTime, @now
+         WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @volumeId AND status IN ${quoted(ATTACHABLE_VOLUME_STATUSES)})
+           -- modesCompatible: nothing else attached, or only read-only attachments and a read-only request
+           AND NOT EXISTS (SELECT 1 FROM attachments WHERE volume_id = @volumeId AND ${LIVE} AND (mode = 'rw' OR @mode = 'rw'))
+           AND NOT EXISTS (SELECT 1 FROM attachments WHERE instance_id = @instanceId AND vmm_host = @vmmHost AND ${LIVE}
+                             AND (device = @device OR volume_id = @volumeId))
+         RETURNING *`,
+      ).get(params) as Row | undefined;
+      if (!row) return { admitted: false, reason: this.whyRefused(a) };
+      const t = VOLUME_TRANSITIONS.attach;
+      this.db.prepare(`UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}`).run(params);
+      return { admitted: true, attachment: attachmentFromRow(row) };
+    });
+    return run.immediate();
+  }
+
+  /** Read after the INSERT decided, only to tell the client why. */
+  private whyRefused(a: NewAttachment): AttachRefusal {
+    const volume = this.db.prepare(`SELECT status FROM volumes WHERE id = ?`).get(a.volumeId) as { status: string } | undefined;
+    if (!volume || !(ATTACHABLE_VOLUME_STATUSES as readonly string[]).includes(volume.status)) return 'volume-state';
+    const same = this.db.prepare(`SELECT 1 FROM attachments WHERE volume_id = ? AND instance_id = ? AND vmm_host = ? AND ${LIVE}`)
+      .get(a.volumeId, a.instanceId, a.vmmHost);
+    if (same) return 'already-attached';
+    const device = this.db.prepare(`SELECT 1 FROM attachments WHERE instance_id = ? AND vmm_host = ? AND device = ? AND ${LIVE}`)
+      .get(a.instanceId, a.vmmHost, a.device);
+    return device ? 'device-in-use' : 'mode-conflict';
+  }
+
+  transition(id: number, event: AttachmentEvent, statusMessage?: string): Outcome<AttachmentRecord> {
+    const t = ATTACHMENT_TRANSITIONS[event];
+    const row = this.db.prepare(
+      `UPDATE attachments SET status = '${t.to}', updated_at = @now${statusMessage !== undefined ? ', status_message = @msg' : ''}
+       WHERE id = @id AND status IN ${quoted(t.from)} RETURNING *`,
+    ).get({ id, now: Date.now(), msg: statusMessage ?? null }) as Row | undefined;
+    return row ? { changed: true, record: attachmentFromRow(row) } : { changed: false, current: this.get(id) };
+  }
+
+  end(id: number, event: 'attachFailed' | 'detached', statusMessage?: string): Outcome<AttachmentRecord> {
+    const run = this.db.transaction((): Outcome<AttachmentRecord> => {
+      const outcome = this.transition(id, event, statusMessage);
+      if (outcome.changed) {
+        const t = VOLUME_TRANSITIONS.lastDetached;
+        this.db.prepare(
+          `UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}
+           AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.volume_id = volumes.id AND a.${LIVE})`,
+        ).run({ volumeId: outcome.record.volumeId, now: Date.now() });
+      }
+      return outcome;
+    });
+    return run.immediate();
+  }
+
+  get(id: number): AttachmentRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM attachments WHERE id = ?`).get(id) as Row | undefined;
+    return row && attachmentFromRow(row);
+  }
+
+  onHost(vmmHost: string): AttachmentRecord[] {
+    return (this.db.prepare(`SELECT * FROM attachments WHERE vmm_host = ? AND ${LIVE} ORDER BY id`).all(vmmHost) as Row[]).map(attachmentFromRow);
+  }
+
+  register(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): void {
+    this.db.transaction(() => {
+      this.db.prepare(
+        `INSERT INTO vmm_hosts (host, endpoint, driver, healthy, last_seen) VALUES (@host, @endpoint, @driver, @healthy, @lastSeen)
+         ON CONFLICT (host) DO UPDATE SET endpoint = @endpoint, driver = @driver, healthy = @healthy, last_seen = @lastSeen`,
+      ).run({ ...host, healthy: host.healthy ? 1 : 0 });
+      this.db.prepare(`DELETE FROM instances WHERE vmm_host = ?`).run(host.host);
+      const insert = this.db.prepare(`INSERT OR REPLACE INTO instances (instance_id, vmm_host, state) VALUES (?, ?, ?)`);
+      for (const i of instances) insert.run(i.instanceId, host.host, i.state);
+    }).immediate();
+  }
+
+  findInstance(instanceId: string): InstanceLocation[] {
+    return (this.db.prepare(
+      `SELECT i.instance_id, i.vmm_host, i.state, h.endpoint FROM instances i JOIN vmm_hosts h ON h.host = i.vmm_host WHERE i.instance_id = ? ORDER BY i.vmm_host`,
+    ).all(instanceId) as Row[]).map(instanceFromRow);
+  }
+
+  vmmHost(host: string): VmmHostRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM vmm_hosts WHERE host = ?`).get(host) as Row | undefined;
+    return row && vmmHostFromRow(row);
+  }
+}

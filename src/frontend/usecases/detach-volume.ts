@@ -1,0 +1,47 @@
+/**
+ * DetachVolume (paper 4.1 (4)): the attachment goes "detaching" by a conditional update, the node's
+ * VMM Delegate detaches the disk, and the attachment ends; the volume is available after its last
+ * one. force=true detaches even when the hypervisor no longer knows the device. If the node does not
+ * answer, the attachment is "attached" again: a disk that may still be in a guest is never forgotten.
+ */
+import { VbsError } from '../../core/errors.js';
+import { clip, requireVolumeId } from '../../core/ids.js';
+import type { Principal } from '../../core/principal.js';
+import type { AttachmentRecord } from '../../core/records.js';
+import type { Deps } from './deps.js';
+import { ownVolume } from './ownership.js';
+
+export interface DetachVolumeRequest {
+  readonly volumeId: string;
+  readonly instanceId: string | undefined;
+  readonly device: string | undefined;
+  readonly force: boolean;
+}
+
+export async function detachVolume(deps: Deps, principal: Principal, req: DetachVolumeRequest): Promise<AttachmentRecord> {
+  const volume = await ownVolume(deps, principal, requireVolumeId(req.volumeId));
+  const live = await deps.store.attachmentsOf([volume.id]);
+  if (live.length === 0) throw new VbsError('IncorrectState', `Volume '${volume.id}' is in the '${volume.status}' state and is not attached.`);
+  const matching = live.filter((a) => (req.instanceId === undefined || a.instanceId === req.instanceId) && (req.device === undefined || a.device === req.device));
+  const target = matching[0];
+  if (!target) {
+    throw new VbsError('InvalidAttachment.NotFound', `Volume '${volume.id}' is not attached to '${clip(req.instanceId ?? '')}' as '${clip(req.device ?? '')}'.`);
+  }
+  if (matching.length > 1) {
+    throw new VbsError('InvalidParameterCombination', `Volume '${volume.id}' is attached to several instances (${matching.map((a) => a.instanceId).join(', ')}); name one with instanceId.`);
+  }
+  const begun = await deps.store.transitionAttachment(target.id, 'detach');
+  if (!begun.changed) throw new VbsError('IncorrectState', `The attachment of '${volume.id}' to '${target.instanceId}' is ${begun.current?.status ?? 'gone'}.`);
+  const host = await deps.store.getVmmHost(target.vmmHost);
+  try {
+    if (!host) throw new VbsError('Unavailable', `The hypervisor node '${target.vmmHost}' is not registered now.`);
+    await deps.vmms.detach(host.endpoint, { instanceId: target.instanceId, volumeId: volume.id, device: target.device, force: req.force });
+  } catch (error) {
+    await deps.store.transitionAttachment(target.id, 'detachFailed');
+    deps.logger.warn('detach failed', { volumeId: volume.id, instanceId: target.instanceId, error: String(error) });
+    throw error;
+  }
+  const ended = await deps.store.endAttachment(target.id, 'detached');
+  deps.logger.info('volume detached', { volumeId: volume.id, instanceId: target.instanceId, vmmHost: target.vmmHost, force: req.force });
+  return ended.changed ? ended.record : begun.record;
+}

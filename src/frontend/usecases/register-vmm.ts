@@ -1,0 +1,105 @@
+/**
+ * A VMM Delegate registers (at its start, when its instances change, and on a heartbeat) with what its
+ * hypervisor really holds. The frontend updates its instance registry and reconciles attachments, so
+ * that nothing is silently lost:
+ *  - a record the hypervisor no longer has (the instance stopped, the disk was removed by hand) ends as
+ *    detached, with the reason kept and logged; the volume is available again;
+ *  - an "attaching"/"detaching" record that no call is finishing any more is settled by what the
+ *    hypervisor holds;
+ *  - a VBS disk the hypervisor holds without a record is adopted when the rules allow it, or else
+ *    detached from the hypervisor; both are logged.
+ */
+import type { InventoryType } from '../../generated/vmm-delegate.js';
+import type { AttachMode } from '../../core/records.js';
+import { isId } from '../../core/ids.js';
+import type { Deps } from './deps.js';
+
+/** The state a driver gives an instance it lists but cannot question (see the QEMU driver). */
+export const UNREACHABLE = 'unreachable';
+
+/** An attaching/detaching record younger than this belongs to a call still under way. */
+export const IN_FLIGHT_GRACE_MS = 60_000;
+
+interface HeldDisk {
+  readonly instanceId: string;
+  readonly volumeId: string;
+  readonly device: string;
+  readonly mode: AttachMode;
+}
+
+export interface ReconcileReport {
+  readonly lost: number;
+  readonly settled: number;
+  readonly adopted: number;
+  readonly detachedStrays: number;
+}
+
+/** Records the node and the instances it runs now, so that AttachVolume finds them at once. */
+export async function recordInventory(deps: Deps, inv: InventoryType): Promise<void> {
+  await deps.store.registerVmm(
+    { host: inv.vmmHost, endpoint: inv.endpoint, driver: inv.driver, healthy: inv.healthy, lastSeen: deps.now().getTime() },
+    (inv.instanceSet.item ?? []).map((i) => ({ instanceId: i.instanceId, state: i.state })),
+  );
+}
+
+/** Compares what the hypervisor holds with the attachment records of its node, and repairs. */
+export async function reconcile(deps: Deps, inv: InventoryType): Promise<ReconcileReport> {
+  const instances = inv.instanceSet.item ?? [];
+  // An unhealthy hypervisor's silence is not evidence that disks are gone.
+  if (!inv.healthy) return { lost: 0, settled: 0, adopted: 0, detachedStrays: 0 };
+  const held: HeldDisk[] = instances.flatMap((i) => (i.diskSet.item ?? []).map((d) => ({
+    instanceId: i.instanceId, volumeId: d.volumeId, device: d.device, mode: d.attachMode === 'ro' ? 'ro' as const : 'rw' as const,
+  })));
+  // A listed instance whose hypervisor did not answer has unknown disks, not none: leave its records be.
+  const unknown = new Set(instances.filter((i) => i.state === UNREACHABLE).map((i) => i.instanceId));
+  const key = (instanceId: string, volumeId: string): string => `${instanceId}\u0000${volumeId}`;
+  const heldKeys = new Map(held.map((d) => [key(d.instanceId, d.volumeId), d]));
+  const now = deps.now().getTime();
+  let lost = 0;
+  let settled = 0;
+  const records = await deps.store.attachmentsOnHost(inv.vmmHost);
+  for (const rec of records) {
+    if (unknown.has(rec.instanceId)) continue;
+    const isHeld = heldKeys.has(key(rec.instanceId, rec.volumeId));
+    heldKeys.delete(key(rec.instanceId, rec.volumeId));
+    const log = { vmmHost: inv.vmmHost, volumeId: rec.volumeId, instanceId: rec.instanceId, device: rec.device };
+    if (rec.status === 'attached' && !isHeld) {
+      const reason = `the hypervisor on ${inv.vmmHost} no longer holds this disk`;
+      if ((await deps.store.endAttachment(rec.id, 'detached', reason)).changed) {
+        lost++;
+        deps.logger.warn('attachment lost: marked detached', { ...log, reason });
+      }
+    } else if (rec.status !== 'attached' && now - rec.updatedAt > IN_FLIGHT_GRACE_MS) {
+      const outcome = isHeld
+        ? await deps.store.transitionAttachment(rec.id, rec.status === 'attaching' ? 'attached' : 'detachFailed')
+        : await deps.store.endAttachment(rec.id, 'detached', `settled by reconciliation: the hypervisor does not hold the disk`);
+      if (outcome.changed) {
+        settled++;
+        deps.logger.warn('attachment settled by reconciliation', { ...log, was: rec.status, now: outcome.record.status });
+      }
+    }
+  }
+  let adopted = 0;
+  let detachedStrays = 0;
+  for (const disk of heldKeys.values()) {
+    const log = { vmmHost: inv.vmmHost, ...disk };
+    const volume = isId('vol', disk.volumeId) ? await deps.store.getVolume(disk.volumeId) : undefined;
+    if (volume && volume.status !== 'deleted' && volume.status !== 'deleting') {
+      const admission = await deps.store.beginAttachment({ ...disk, vmmHost: inv.vmmHost, attachTime: deps.now().toISOString() });
+      if (admission.admitted) {
+        await deps.store.transitionAttachment(admission.attachment.id, 'attached');
+        adopted++;
+        deps.logger.warn('attachment adopted: the hypervisor held a disk without a record', log);
+        continue;
+      }
+    }
+    try {
+      await deps.vmms.detach(inv.endpoint, { instanceId: disk.instanceId, volumeId: disk.volumeId, device: disk.device, force: true });
+      detachedStrays++;
+      deps.logger.warn('stray disk detached: the hypervisor held a disk that no attachment allows', log);
+    } catch (error) {
+      deps.logger.error('stray disk could not be detached', { ...log, error: String(error) });
+    }
+  }
+  return { lost, settled, adopted, detachedStrays };
+}

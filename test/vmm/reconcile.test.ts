@@ -1,0 +1,85 @@
+/**
+ * A VMM Delegate that restarts reconciles with the frontend: attachments the hypervisor no longer has
+ * end (logged, and the volume is available again), disks it has without a record are adopted when the
+ * rules allow or detached from the hypervisor; an instance that went away takes its attachments along.
+ */
+import { expect } from 'chai';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCluster, waitForInstances, type Cluster } from '../support/services.js';
+import { ec2Client, waitFor, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
+import { startTestVm, type TestVm } from '../support/qemu-vm.js';
+import { QemuDriver } from '../../src/delegates/vmm/drivers/qemu.js';
+
+const ZONE = 'vbs-local-1a';
+const A = 'i-recon0000000001';
+const B = 'i-recon0000000002';
+
+describe('VMM Delegate restart: reconciliation', function () {
+  this.timeout(120_000);
+  let cluster: Cluster;
+  let client: Ec2Client;
+  let dir: string;
+  const vms: TestVm[] = [];
+
+  async function newVolume(): Promise<string> {
+    const { volumeId } = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE });
+    await waitForVolume(client, volumeId, ['available']);
+    return volumeId;
+  }
+  const describe1 = async (volumeId: string) => (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
+  const fileOf = (volumeId: string): string => join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
+
+  before(async () => {
+    cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await Promise.all(vms.map((v) => v.stop())); } });
+    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    dir = join(cluster.home, 'qemu', 'vmm-1');
+    mkdirSync(dir, { recursive: true });
+    vms.push(await startTestVm(dir, A, { scsi: true }), await startTestVm(dir, B, { scsi: true }));
+    await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), [A, B]);
+  });
+  after(async () => {
+    client?.close();
+    await Promise.all(vms.map((v) => v.stop()));
+    await cluster?.stop();
+  });
+
+  it('repairs what changed behind its back while it was down, and says so', async () => {
+    const lost = await newVolume();
+    const stray = await newVolume();
+    await client.call('AttachVolume', { volumeId: lost, instanceId: A, device: '/dev/sdb' });
+    const vmm = cluster.vmms[0] ?? expect.fail('no vmm');
+    await cluster.kill(vmm, 'SIGKILL');
+    // While the delegate is down, an operator removes one disk and plugs in two by hand.
+    const hand = new QemuDriver({ socketDir: dir });
+    await hand.detach({ instanceId: A, volumeId: lost, device: '/dev/sdb', force: false });
+    await hand.attach({ instanceId: B, volumeId: stray, path: fileOf(stray), device: '/dev/sdc', mode: 'ro' });
+    const unknownVolume = 'vol-0000000000000dead';
+    await hand.attach({ instanceId: B, volumeId: unknownVolume, path: fileOf(stray), device: '/dev/sdd', mode: 'ro' });
+    await cluster.restart(vmm);
+
+    const lostView = await waitFor('lost attachment ended', () => describe1(lost), (v) => v?.status === 'available', 20_000);
+    expect(lostView?.attachmentSet.item ?? []).to.deep.equal([]);
+    const adopted = await waitFor('stray adopted', () => describe1(stray), (v) => v?.status === 'in-use', 20_000);
+    expect(adopted?.attachmentSet.item?.[0]).to.include({ instanceId: B, device: '/dev/sdc', attachMode: 'ro', status: 'attached' });
+    await waitFor('unknown disk detached', async () => (await hand.listInstances()).find((i) => i.instanceId === B)?.disks.map((d) => d.volumeId) ?? [],
+      (ids) => !ids.includes(unknownVolume), 20_000);
+    // Each repair is logged (the file transport writes a moment after the repair is done).
+    const logged = (message: string): Promise<Record<string, unknown> | undefined> =>
+      waitFor(message, async () => cluster.logLines(cluster.frontend).find((l) => String(l['message']).startsWith(message)), (l) => l !== undefined, 10_000);
+    expect(await logged('attachment lost: marked detached')).to.include({ volumeId: lost, instanceId: A });
+    expect(await logged('attachment adopted')).to.include({ volumeId: stray, instanceId: B });
+    expect(await logged('stray disk detached')).to.include({ volumeId: unknownVolume, instanceId: B });
+    await client.call('DetachVolume', { volumeId: stray });
+    await hand.close();
+  });
+
+  it('ends the attachments of an instance that went away', async () => {
+    const volumeId = await newVolume();
+    await client.call('AttachVolume', { volumeId, instanceId: A, device: '/dev/sde' });
+    const vm = vms[0] ?? expect.fail('no vm');
+    await vm.stop();
+    const view = await waitFor('attachment ended', () => describe1(volumeId), (v) => v?.status === 'available', 20_000);
+    expect(view?.attachmentSet.item ?? []).to.deep.equal([]);
+  });
+});
