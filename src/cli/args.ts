@@ -27,6 +27,8 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 export const GLOBAL_OPTIONS: OptionSpecs = {
   endpoint: { type: 'string', value: 'URL', help: 'frontend URL (default $VBS_ENDPOINT or https://127.0.0.1:8443/vbs)' },
   ca: { type: 'string', value: 'FILE', help: 'CA certificate to trust (default $VBS_CA or $VBS_HOME/certs/ca.pem)' },
+  cert: { type: 'string', value: 'FILE', help: 'your certificate (default $VBS_CERT or $VBS_HOME/users/admin/admin.pem)' },
+  key: { type: 'string', value: 'FILE', help: 'your private key (default $VBS_KEY or $VBS_HOME/users/admin/admin.key)' },
   json: { type: 'boolean', help: 'print the response as JSON' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
 };

@@ -1,7 +1,7 @@
 /**
  * The one place where the CLI turns its options into a connection to the frontend: which endpoint,
- * which CA to trust, and (in a later issue) how each request is signed. Commands see only the
- * Frontend interface, so adding --cert/--key or message signing changes this file and nothing else.
+ * which CA to trust, and the user's certificate and key, with which every request is signed
+ * (WS-Security X.509). Commands see only the Frontend interface.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,8 @@ export interface Frontend {
 export interface ConnectionOptions {
   readonly endpoint?: string;
   readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export const DEFAULT_ENDPOINT = 'https://127.0.0.1:8443/vbs';
@@ -48,18 +50,36 @@ export function resolveCaFile(options: ConnectionOptions, env: NodeJS.ProcessEnv
   return options.ca ?? nonEmpty(env['VBS_CA']) ?? join(defaultHome(), 'certs', 'ca.pem');
 }
 
+/**
+ * The user's certificate and key: --cert/--key, else $VBS_CERT/$VBS_KEY, else the admin credentials
+ * that `npm start` makes on a fresh machine ($VBS_HOME/users/admin/admin.pem and admin.key).
+ */
+export function resolveIdentity(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): { certFile: string; keyFile: string } {
+  const admin = join(defaultHome(), 'users', 'admin');
+  const certFile = options.cert ?? nonEmpty(env['VBS_CERT']) ?? join(admin, 'admin.pem');
+  const keyFile = options.key ?? nonEmpty(env['VBS_KEY']) ?? join(admin, 'admin.key');
+  return { certFile, keyFile };
+}
+
+function readOrExplain(file: string, what: string, hint: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
+    throw new ConnectionSetupError(`cannot read ${what} ${file} (${reason}); ${hint}`);
+  }
+}
+
 export function connect(options: ConnectionOptions): Frontend {
   const endpoint = resolveEndpoint(options);
   const caFile = resolveCaFile(options);
-  let caPem: string;
-  try {
-    caPem = readFileSync(caFile, 'utf8');
-  } catch (e) {
-    const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
-    throw new ConnectionSetupError(`cannot read CA certificate ${caFile} (${reason}); give --ca FILE or set $VBS_CA or $VBS_HOME`);
-  }
-  // Client identity (--cert/--key, mutual TLS or signed messages) goes here, when it comes.
-  const client = new SoapClient<Ops>(schema, 'AmazonEC2PortType', { url: endpoint, caPem, timeoutMs: REQUEST_TIMEOUT_MS });
+  const caPem = readOrExplain(caFile, 'CA certificate', 'give --ca FILE or set $VBS_CA or $VBS_HOME');
+  const { certFile, keyFile } = resolveIdentity(options);
+  const signer = {
+    certPem: readOrExplain(certFile, 'your certificate', 'give --cert FILE or set $VBS_CERT (an admin enrolls users with vbs-admin user add)'),
+    keyPem: readOrExplain(keyFile, 'your private key', 'give --key FILE or set $VBS_KEY'),
+  };
+  const client = new SoapClient<Ops>(schema, 'AmazonEC2PortType', { url: endpoint, caPem, timeoutMs: REQUEST_TIMEOUT_MS, signer });
   return {
     endpoint,
     call: (operation, input) => client.call(operation, input),

@@ -31,7 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (!command) throw new UsageError('no command given');
     const wait = waitRequest(args.flag('wait'), args.string('timeout'), command.waits === true, command.name);
-    const options = { endpoint: args.string('endpoint'), ca: args.string('ca') };
+    const options = { endpoint: args.string('endpoint'), ca: args.string('ca'), cert: args.string('cert'), key: args.string('key') };
     const ctx: CommandContext = {
       args,
       out: processOutput(args.flag('json')),

@@ -25,6 +25,13 @@ export interface FrontendConfig extends Listen {
   readonly jobDeadlineSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly volumeDelegates: readonly { readonly id: string; readonly url: string }[];
+  /** The user trust store (SQLite), shared with vbs-admin. */
+  readonly trustStore: string;
+  /** User IDs that may see and act on every user's resources. */
+  readonly admins: readonly string[];
+  readonly clockSkewSeconds: number;
+  /** Accept rsa-sha1/sha1 signatures, for EC2-era tooling. Off unless turned on. */
+  readonly allowSha1Signatures: boolean;
   readonly logFile: string | undefined;
 }
 
@@ -71,7 +78,8 @@ export function frontendDefaults(home: string): FrontendConfig {
     home, host: '127.0.0.1', port: 8443, certDir: join(home, 'certs'), database: join(home, 'vbs.sqlite'),
     zones: ['vbs-local-1a'], region: 'vbs-local-1', maxVolumeSizeGiB: 16384, defaultVolumeType: 'sparse',
     jobDeadlineSeconds: 120, sweepIntervalSeconds: 5,
-    volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }], logFile: undefined,
+    volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }], trustStore: join(home, 'trust.sqlite'),
+    admins: ['admin'], clockSkewSeconds: 60, allowSha1Signatures: false, logFile: undefined,
   };
 }
 
@@ -86,11 +94,16 @@ export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
 
 export function vmmDelegateDefaults(home: string): VmmDelegateConfig {
   return {
-    home, host: '127.0.0.1', port: 8445, certDir: join(home, 'certs'), vmmHost: hostname(), storageRoot: join(home, 'volumes'),
+    home, host: '127.0.0.1', port: 8445, certDir: join(home, 'certs'), vmmHost: defaultVmmHost(), storageRoot: join(home, 'volumes'),
     driver: 'qemu', qemuSocketDir: join(home, 'qemu'), qemuBus: 'auto', libvirtUri: undefined,
     frontendRegistryUrl: 'https://127.0.0.1:8443/vbs/vmm-registry', advertisedUrl: undefined, heartbeatSeconds: 10,
     inventoryPollSeconds: 2, logFile: undefined,
   };
+}
+
+/** The host name, as a VBS service name can carry it (lower case letters, digits and dashes). */
+function defaultVmmHost(): string {
+  return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 48) || 'vmm';
 }
 
 type Shape<T> = { readonly [K in keyof T]: (v: unknown) => boolean };
@@ -107,6 +120,8 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
   jobDeadlineSeconds: isPos, sweepIntervalSeconds: isPos,
   volumeDelegates: (v) => Array.isArray(v) && v.length > 0 && v.every((d: unknown) => typeof d === 'object' && d !== null &&
     isStr((d as Record<string, unknown>)['id']) && isStr((d as Record<string, unknown>)['url'])),
+  trustStore: isStr, admins: (v) => Array.isArray(v) && v.every(isStr), clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
+  allowSha1Signatures: (v) => typeof v === 'boolean',
   logFile: isOptStr,
 };
 
@@ -118,7 +133,7 @@ const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
 };
 
 const VMM_SHAPE: Shape<VmmDelegateConfig> = {
-  home: isStr, host: isStr, port: isPort, certDir: isStr, vmmHost: (v) => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(v),
+  home: isStr, host: isStr, port: isPort, certDir: isStr, vmmHost: (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,47}$/.test(v),
   storageRoot: isStr, driver: (v) => v === 'qemu' || v === 'xen' || v === 'libvirt', qemuSocketDir: isStr,
   qemuBus: (v) => v === 'auto' || v === 'scsi' || v === 'virtio-blk', libvirtUri: isOptStr, frontendRegistryUrl: isStr,
   advertisedUrl: isOptStr, heartbeatSeconds: isPos, inventoryPollSeconds: isPos, logFile: isOptStr,

@@ -4,6 +4,7 @@
  */
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
+import type { Signer } from '../security/wssec/sign.js';
 import { schema, type AttachDiskType, type DetachDiskType, type DiskType, type VmmDelegatePortTypeOperations } from '../generated/vmm-delegate.js';
 
 export interface VmmDelegates {
@@ -15,12 +16,12 @@ export interface VmmDelegates {
 export class VmmDelegatePool implements VmmDelegates {
   private readonly clients = new Map<string, SoapClient<VmmDelegatePortTypeOperations>>();
 
-  constructor(private readonly caPem: string, private readonly timeoutMs = 30_000) {}
+  constructor(private readonly caPem: string, private readonly signer: Signer, private readonly timeoutMs = 30_000) {}
 
   private client(endpoint: string): SoapClient<VmmDelegatePortTypeOperations> {
     let c = this.clients.get(endpoint);
     if (!c) {
-      c = new SoapClient<VmmDelegatePortTypeOperations>(schema, 'VmmDelegatePortType', { url: endpoint, caPem: this.caPem, timeoutMs: this.timeoutMs });
+      c = new SoapClient<VmmDelegatePortTypeOperations>(schema, 'VmmDelegatePortType', { url: endpoint, caPem: this.caPem, timeoutMs: this.timeoutMs, signer: this.signer });
       this.clients.set(endpoint, c);
     }
     return c;

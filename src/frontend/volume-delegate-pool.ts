@@ -8,6 +8,7 @@ import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
 import { schema, type VolumeDelegatePortTypeOperations, type CreateVolumeFileType, type CreateSnapshotFileType } from '../generated/volume-delegate.js';
 import type { Logger } from '../log.js';
+import type { Signer } from '../security/wssec/sign.js';
 
 export interface DelegateEndpoint {
   readonly id: string;
@@ -16,9 +17,15 @@ export interface DelegateEndpoint {
 
 type Client = SoapClient<VolumeDelegatePortTypeOperations>;
 
+/**
+ * Called with each delegate before it is asked to take a job, so that the resource names the delegate
+ * whose reports it will accept (src/frontend/usecases/report-job.ts) before that delegate can report.
+ */
+export type ClaimJob = (delegateId: string) => Promise<void>;
+
 export interface VolumeDelegates {
-  createVolumeFile(request: CreateVolumeFileType): Promise<string>;
-  createSnapshotFile(request: CreateSnapshotFileType): Promise<string>;
+  createVolumeFile(request: CreateVolumeFileType, claim: ClaimJob): Promise<string>;
+  createSnapshotFile(request: CreateSnapshotFileType, claim: ClaimJob): Promise<string>;
   deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void>;
   close(): void;
 }
@@ -27,16 +34,16 @@ export class VolumeDelegatePool implements VolumeDelegates {
   private readonly clients: { readonly id: string; readonly client: Client }[];
   private next = 0;
 
-  constructor(endpoints: readonly DelegateEndpoint[], caPem: string, private readonly logger: Logger, timeoutMs = 10_000) {
-    this.clients = endpoints.map((e) => ({ id: e.id, client: new SoapClient(schema, 'VolumeDelegatePortType', { url: e.url, caPem, timeoutMs }) }));
+  constructor(endpoints: readonly DelegateEndpoint[], caPem: string, signer: Signer, private readonly logger: Logger, timeoutMs = 10_000) {
+    this.clients = endpoints.map((e) => ({ id: e.id, client: new SoapClient(schema, 'VolumeDelegatePortType', { url: e.url, caPem, timeoutMs, signer }) }));
   }
 
-  createVolumeFile(request: CreateVolumeFileType): Promise<string> {
-    return this.place(request.volumeId, (c) => c.call('CreateVolumeFile', request));
+  createVolumeFile(request: CreateVolumeFileType, claim: ClaimJob): Promise<string> {
+    return this.place(request.volumeId, claim, (c) => c.call('CreateVolumeFile', request));
   }
 
-  createSnapshotFile(request: CreateSnapshotFileType): Promise<string> {
-    return this.place(request.snapshotId, (c) => c.call('CreateSnapshotFile', request));
+  createSnapshotFile(request: CreateSnapshotFileType, claim: ClaimJob): Promise<string> {
+    return this.place(request.snapshotId, claim, (c) => c.call('CreateSnapshotFile', request));
   }
 
   async deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void> {
@@ -55,15 +62,16 @@ export class VolumeDelegatePool implements VolumeDelegates {
   }
 
   /** Tries each delegate once, starting after the last one used, and returns the one that took the job. */
-  private async place(resourceId: string, ask: (c: Client) => Promise<{ accepted: boolean; delegateId: string }>): Promise<string> {
+  private async place(resourceId: string, claim: ClaimJob, ask: (c: Client) => Promise<{ accepted: boolean; delegateId: string }>): Promise<string> {
     let full = false;
     const start = this.next++;
     for (let i = 0; i < this.clients.length; i++) {
       const entry = this.clients[(start + i) % this.clients.length];
       if (!entry) continue;
       try {
+        await claim(entry.id);
         const answer = await ask(entry.client);
-        if (answer.accepted) return answer.delegateId;
+        if (answer.accepted) return entry.id;
       } catch (error) {
         if (error instanceof SoapFault && error.code === 'InsufficientVolumeCapacity') {
           full = true;

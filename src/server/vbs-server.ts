@@ -8,7 +8,7 @@
  * the embedded defaults under $VBS_HOME (SQLite, var/volumes, a local CA in var/certs); a file
  * $VBS_HOME/<service>.json, when present, is that service's config.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadFrontendConfig, loadVmmDelegateConfig, loadVolumeDelegateConfig, defaultHome } from '../config/config.js';
 import { startVmmDelegate } from '../delegates/vmm/vmm-delegate-app.js';
@@ -45,32 +45,70 @@ async function runOne(service: string, configFile: string | undefined): Promise<
   process.once('SIGINT', stop);
 }
 
+/**
+ * The first start of a one-machine VBS makes an admin user, so that the quick start needs nothing
+ * else: exactly what `vbs-admin user add admin` does, run as that command.
+ */
+function ensureAdminCredentials(home: string): string {
+  const base = join(home, 'users', 'admin', 'admin');
+  if (!existsSync(`${base}.pem`)) {
+    const admin = fileURLToPath(new URL('../cli/vbs-admin.js', import.meta.url));
+    const r = spawnSync(process.execPath, [admin, 'user', 'add', 'admin', '--home', home], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error('could not make the admin credentials (vbs-admin user add admin failed)');
+  }
+  return base;
+}
+
 /** One machine: every service in its own process, so that one crashing does not take the rest. */
 function runAll(): void {
   const home = defaultHome();
   ensureLocalCa(join(home, 'certs'));
+  const admin = ensureAdminCredentials(home);
   const self = fileURLToPath(import.meta.url);
+  const configOf = (name: string): string | undefined => (existsSync(join(home, `${name}.json`)) ? join(home, `${name}.json`) : undefined);
+  // Read here too, to say where each service really is (and to refuse a bad file before starting).
+  const frontend = loadFrontendConfig(configOf('frontend'));
+  const volume = loadVolumeDelegateConfig(configOf('volume-delegate'));
+  const vmm = loadVmmDelegateConfig(configOf('vmm-delegate'));
   const children: ChildProcess[] = SERVICES.map((service) => {
-    const file = join(home, `${service}.json`);
-    const args = existsSync(file) ? [self, service, '--config', file] : [self, service];
-    return spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, VBS_HOME: home } });
+    const file = configOf(service);
+    return spawn(process.execPath, file ? [self, service, '--config', file] : [self, service], { stdio: 'inherit', env: { ...process.env, VBS_HOME: home } });
   });
-  console.log(`VBS is starting on 127.0.0.1 (state in ${home}):
-  frontend          https://127.0.0.1:8443/vbs   (WSDL: https://127.0.0.1:8443/vbs?wsdl)
-  volume delegate   https://127.0.0.1:8444/volume-delegate   (volumes in ${join(home, 'volumes')})
-  VMM delegate      https://127.0.0.1:8445/vmm-delegate      (QEMU instances: QMP sockets in ${join(home, 'qemu')})
+  const api = `https://${frontend.host}:${frontend.port}/vbs`;
+  const endpointHint = api === 'https://127.0.0.1:8443/vbs' ? '' : ` --endpoint ${api}`;
+  console.log(`VBS is starting (state in ${home}):
+  frontend          ${api}   (WSDL: ${api}?wsdl; strict EC2 shapes at /ec2)
+  volume delegate   https://${volume.host}:${volume.port}/volume-delegate   (volumes in ${volume.storageRoot})
+  VMM delegate      https://${vmm.host}:${vmm.port}/vmm-delegate   (${vmm.driver}${vmm.driver === 'qemu' ? `: QMP sockets in ${vmm.qemuSocketDir}` : ''})
   clients trust     ${join(home, 'certs', 'ca.pem')}
-  try:              npx vbs create-volume --size 1 --wait
+  admin identity    ${admin}.pem and .key (vbs signs with them by default; enroll users with vbs-admin)
+  try:              npx vbs${endpointHint} create-volume --size 1 --wait
 Ctrl-C stops everything.`);
   let stopping = false;
+  const exited = (c: ChildProcess): Promise<void> =>
+    new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
   const stop = (code: number): void => {
     if (stopping) return;
     stopping = true;
+    process.exitCode = code;
     for (const c of children) c.kill('SIGTERM');
-    setTimeout(() => process.exit(code), 3000).unref();
-    Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))))).then(() => process.exit(code));
+    // A service that does not stop in time is killed; the exit code stays what it was.
+    const timer = setTimeout(() => {
+      for (const c of children) c.kill('SIGKILL');
+    }, 5000);
+    void Promise.all(children.map(exited)).then(() => {
+      clearTimeout(timer);
+      process.exit(code);
+    });
   };
-  for (const c of children) c.once('exit', (code) => { if (!stopping) { console.error(`a VBS service exited (${code ?? 'signal'}); stopping`); stop(1); } });
+  for (const c of children) {
+    c.once('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`a VBS service exited (${code ?? signal ?? 'unknown'}); stopping the others`);
+        stop(1);
+      }
+    });
+  }
   process.once('SIGINT', () => stop(0));
   process.once('SIGTERM', () => stop(0));
 }

@@ -9,6 +9,8 @@ import { decodeElement } from './decode.js';
 import { encodeElement } from './encode.js';
 import { elementChildren, parseXml, SOAP_ENV_NS } from './envelope.js';
 import type { ServiceSchema } from './schema.js';
+import { plainEnvelope } from './faults.js';
+import { signEnvelope, type Signer } from '../security/wssec/sign.js';
 import type { OperationsOf } from './server.js';
 
 export class SoapFault extends Error {
@@ -35,6 +37,8 @@ export class TransportError extends Error {
   override readonly name = 'TransportError';
 }
 
+class StaleSocketError extends TransportError {}
+
 export interface ClientOptions {
   readonly url: string;
   readonly caPem: string;
@@ -42,6 +46,8 @@ export interface ClientOptions {
   /** Client certificate for mutual TLS, when a service asks for one. */
   readonly certPem?: string;
   readonly keyPem?: string;
+  /** Signs every request (WS-Security X.509) with this identity. */
+  readonly signer?: Signer;
 }
 
 export class SoapClient<Ops extends OperationsOf<Ops>> {
@@ -61,8 +67,8 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
   async call<K extends keyof Ops & string>(operation: K, input: Ops[K]['input']): Promise<Ops[K]['output']> {
     const spec = this.schema.portTypes[this.portType]?.[operation];
     if (!spec) throw new Error(`no operation ${operation} in ${this.portType}`);
-    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="${SOAP_ENV_NS}"><soap:Body>` +
-      `${encodeElement(this.schema, spec.input, input)}</soap:Body></soap:Envelope>`;
+    const request = encodeElement(this.schema, spec.input, input);
+    const body = this.options.signer ? signEnvelope(request, this.options.signer) : plainEnvelope(request);
     const { status, text } = await this.post(operation, body);
     const doc = parseXml(text);
     const envelope = doc.documentElement;
@@ -78,7 +84,18 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
     this.agent.destroy();
   }
 
-  private post(operation: string, body: string): Promise<{ status: number; text: string }> {
+  private async post(operation: string, body: string): Promise<{ status: number; text: string }> {
+    try {
+      return await this.postOnce(operation, body);
+    } catch (error) {
+      // A kept-alive socket the server had already closed fails before the request reached it:
+      // Node's documented case for sending again, once, on a fresh socket.
+      if (error instanceof StaleSocketError) return this.postOnce(operation, body);
+      throw error;
+    }
+  }
+
+  private postOnce(operation: string, body: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       const req = request(this.url, {
         method: 'POST',
@@ -92,7 +109,10 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
         res.on('error', (e) => reject(new TransportError(e.message)));
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 30_000} ms`)));
-      req.on('error', (e) => reject(new TransportError(`${this.url.origin}: ${e.message}`)));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const stale = req.reusedSocket && e.code === 'ECONNRESET';
+        reject(stale ? new StaleSocketError(e.message) : new TransportError(`${this.url.origin}: ${e.message}`));
+      });
       req.end(body);
     });
   }

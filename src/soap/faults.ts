@@ -55,9 +55,19 @@ export function faultFor(error: unknown): Fault {
   return { code, faultcode: `${spec.side}.${code}`, message, httpStatus: spec.httpStatus };
 }
 
-export function faultEnvelope(fault: Fault, requestId: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="${SOAP_ENV_NS}"><soap:Body><soap:Fault>` +
+/** The soap:Fault element alone (xmlns declared on it), so that it can be signed like any body. */
+export function faultElement(fault: Fault, requestId: string): string {
+  return `<soap:Fault xmlns:soap="${SOAP_ENV_NS}">` +
     `<faultcode>soap:${fault.faultcode}</faultcode><faultstring>${escapeXml(fault.message)}</faultstring>` +
     `<detail><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors>` +
-    `<RequestID>${escapeXml(requestId)}</RequestID></detail></soap:Fault></soap:Body></soap:Envelope>`;
+    `<RequestID>${escapeXml(requestId)}</RequestID></detail></soap:Fault>`;
+}
+
+export function faultEnvelope(fault: Fault, requestId: string): string {
+  return plainEnvelope(faultElement(fault, requestId));
+}
+
+/** An unsigned SOAP 1.1 envelope around one body element. */
+export function plainEnvelope(bodyXml: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="${SOAP_ENV_NS}"><soap:Body>${bodyXml}</soap:Body></soap:Envelope>`;
 }

@@ -13,8 +13,9 @@ import type { Principal } from '../core/principal.js';
 import type { Logger } from '../log.js';
 import { decodeElement } from './decode.js';
 import { encodeElement } from './encode.js';
-import { parseEnvelope, SOAP_ENV_NS, type ParsedEnvelope } from './envelope.js';
-import { faultEnvelope, faultFor } from './faults.js';
+import { parseEnvelope, type ParsedEnvelope } from './envelope.js';
+import { signEnvelope, type Signer } from '../security/wssec/sign.js';
+import { faultElement, faultFor, plainEnvelope } from './faults.js';
 import type { ServiceSchema } from './schema.js';
 
 export interface RequestContext {
@@ -42,6 +43,8 @@ export interface SoapEndpointOptions<Ops extends OperationsOf<Ops>> {
   readonly authenticate: Authenticator;
   readonly logger: Logger;
   readonly maxBodyBytes?: number;
+  /** Signs every answer, faults too, with this service's certificate (WS-Security), when set. */
+  readonly signer?: Signer;
 }
 
 interface Operation {
@@ -97,13 +100,12 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
       const input = decodeElement<object>(this.options.schema, message.payload, op.input);
       const handler = this.options.handlers[op.name as keyof Ops] as (i: object, c: RequestContext) => Promise<object>;
       const output = await handler(input, { requestId, principal });
-      responseText = `<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="${SOAP_ENV_NS}"><soap:Body>` +
-        `${encodeElement(this.options.schema, op.output, output)}</soap:Body></soap:Envelope>`;
+      responseText = this.envelope(encodeElement(this.options.schema, op.output, output));
     } catch (error) {
       const fault = faultFor(error);
       outcome = fault.code;
       status = fault.httpStatus;
-      responseText = faultEnvelope(fault, requestId);
+      responseText = this.envelope(faultElement(fault, requestId));
       if (fault.code === 'InternalError') {
         this.options.logger.error('internal error', { requestId, operation, error: describe(error) });
       }
@@ -112,6 +114,10 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
     res.end(responseText);
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.options.logger.info('request', { requestId, operation, caller, durationMs: Math.round(durationMs * 1000) / 1000, outcome });
+  }
+
+  private envelope(bodyXml: string): string {
+    return this.options.signer ? signEnvelope(bodyXml, this.options.signer) : plainEnvelope(bodyXml);
   }
 
   private operationOf(message: ParsedEnvelope, req: IncomingMessage): Operation {

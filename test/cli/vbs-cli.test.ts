@@ -45,7 +45,11 @@ describe('vbs CLI', function () {
   before(async () => {
     cluster = await startCluster();
     // The CA comes from $VBS_HOME/certs/ca.pem, as for a user on the frontend's own machine.
-    env = { ...process.env, VBS_HOME: cluster.home, VBS_ENDPOINT: cluster.frontendUrl, VBS_CA: '' };
+    // Requests are signed as alice, whose files vbs-admin would have given her.
+    env = {
+      ...process.env, VBS_HOME: cluster.home, VBS_ENDPOINT: cluster.frontendUrl, VBS_CA: '',
+      VBS_CERT: join(cluster.home, 'users', 'alice', 'alice.pem'), VBS_KEY: join(cluster.home, 'users', 'alice', 'alice.key'),
+    };
   });
 
   after(async () => {

@@ -9,9 +9,11 @@ import { gzipSync } from 'node:zlib';
 import { startCluster, type Cluster } from '../support/services.js';
 import { ec2Client, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { EC2_NS, envelope, faultCode, rawPost } from '../support/raw-soap.js';
+import { signEnvelope } from '../../src/security/wssec/sign.js';
 
 const ZONE = 'vbs-local-1a';
-const op = (name: string, inner: string): string => envelope(`<${name} xmlns="${EC2_NS}">${inner}</${name}>`);
+/** An operation's element; the test signs it as alice before sending. */
+const op = (name: string, inner: string): string => `<${name} xmlns="${EC2_NS}">${inner}</${name}>`;
 const createVolume = (size: string, zone = ZONE, extra = ''): string =>
   op('CreateVolume', `${size === '' ? '' : `<size>${size}</size>`}<availabilityZone>${zone}</availabilityZone>${extra}`);
 
@@ -30,7 +32,7 @@ describe('bad input to the frontend', function () {
 
   before(async () => {
     cluster = await startCluster();
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
     volumeId = (await client.call('CreateVolume', { size: '1', availabilityZone: ZONE })).volumeId;
     await waitForVolume(client, volumeId, ['available']);
   });
@@ -63,30 +65,42 @@ describe('bad input to the frontend', function () {
     ['describing an unknown snapshot', op('DescribeSnapshots', '<snapshotSet><item><snapshotId>snap-0123abcd</snapshotId></item></snapshotSet>'), 'InvalidSnapshot.NotFound'],
     ['detaching a volume that is not attached', op('DetachVolume', '<volumeId>VOLUME</volumeId>'), 'IncorrectState'],
     ['attaching to an instance no hypervisor knows', op('AttachVolume', '<volumeId>VOLUME</volumeId><instanceId>i-12345678</instanceId><device>/dev/vdb</device>'), 'InvalidInstanceID.NotFound'],
+    ['an unknown operation', op('RunInstances', '<imageId>ami-1</imageId>'), 'InvalidAction'],
+    ['an operation in another namespace', '<CreateVolume xmlns="urn:evil"><size>1</size></CreateVolume>', 'InvalidAction'],
+    ['a SOAPAction naming another operation', op('DeleteVolume', '<volumeId>VOLUME</volumeId>'), 'InvalidAction', { soapaction: '"CreateVolume"' }],
+  ];
+
+  /** Bytes no SOAP client would send: refused before anyone is authenticated. */
+  const rawCases: readonly [string, string, string][] = [
     ['malformed XML', '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><CreateVolume>', 'InvalidRequest'],
     ['not SOAP at all', '{"Action":"CreateVolume"}', 'InvalidRequest'],
-    ['a DOCTYPE with entities', `<!DOCTYPE x [<!ENTITY big "${'a'.repeat(100)}">]>${createVolume('1')}`, 'InvalidRequest'],
-    ['an unknown operation', op('RunInstances', '<imageId>ami-1</imageId>'), 'InvalidAction'],
-    ['an operation in another namespace', envelope('<CreateVolume xmlns="urn:evil"><size>1</size></CreateVolume>'), 'InvalidAction'],
-    ['a SOAPAction naming another operation', op('DeleteVolume', '<volumeId>VOLUME</volumeId>'), 'InvalidAction', { soapaction: '"CreateVolume"' }],
+    ['a DOCTYPE with entities', `<!DOCTYPE x [<!ENTITY big "${'a'.repeat(100)}">]>${envelope(createVolume('1'))}`, 'InvalidRequest'],
     ['two Bodies', `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${`<DeleteVolume xmlns="${EC2_NS}"><volumeId>VOLUME</volumeId></DeleteVolume>`}</soap:Body><soap:Body/></soap:Envelope>`, 'InvalidRequest'],
   ];
 
-  for (const [name, body, code, headers] of cases) {
-    it(`answers ${name} with ${code}, and changes nothing`, async () => {
-      const before = await state();
-      const answer = await rawPost(cluster.frontendUrl, cluster.caPem, body.replace(/VOLUME/g, volumeId), headers);
-      expect(answer.status).to.equal(500);
-      expect(faultCode(answer)).to.equal(code);
-      expect(answer.body).to.match(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
-      expect(answer.body).to.not.match(/\bat .*\.js|\/work\/|node_modules|Error:/);
-      expect(await state()).to.equal(before);
-    });
+  const signed = (payload: string): string => signEnvelope(payload.replace(/VOLUME/g, volumeId), cluster.users.alice);
+
+  const expectFault = async (body: string, code: string, headers?: Record<string, string>): Promise<void> => {
+    const before = await state();
+    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, body, headers);
+    expect(answer.status).to.equal(500);
+    expect(faultCode(answer)).to.equal(code);
+    expect(answer.body).to.match(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
+    expect(answer.body).to.not.match(/\bat .*\.js|\/work\/|node_modules|Error:/);
+    expect(await state()).to.equal(before);
+  };
+
+  for (const [name, payload, code, headers] of cases) {
+    it(`answers ${name} with ${code}, and changes nothing`, () => expectFault(signed(payload), code, headers));
+  }
+
+  for (const [name, body, code] of rawCases) {
+    it(`answers ${name} with ${code}, and changes nothing`, () => expectFault(body.replace(/VOLUME/g, volumeId), code));
   }
 
   it('refuses an oversized body with RequestEntityTooLarge (HTTP 413) before reading it', async () => {
     const before = await state();
-    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, createVolume('1', ZONE, `<!--${'x'.repeat(2 * 1024 * 1024)}-->`));
+    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, signed(createVolume('1', ZONE, `<!--${'x'.repeat(2 * 1024 * 1024)}-->`)));
     expect(answer.status).to.equal(413);
     expect(faultCode(answer)).to.equal('RequestEntityTooLarge');
     expect(await state()).to.equal(before);
@@ -94,14 +108,14 @@ describe('bad input to the frontend', function () {
 
   it('refuses a gzip-encoded body', async () => {
     const before = await state();
-    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, gzipSync(createVolume('1')), { 'content-encoding': 'gzip' });
+    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, gzipSync(signed(createVolume('1'))), { 'content-encoding': 'gzip' });
     expect(faultCode(answer)).to.equal('InvalidRequest');
     expect(await state()).to.equal(before);
   });
 
   it('refuses to delete a volume that is still being created (IncorrectState), and deletes it once it is done', async () => {
     const slow = await client.call('CreateVolume', { size: '2', availabilityZone: ZONE, volumeType: 'zero' });
-    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, op('DeleteVolume', `<volumeId>${slow.volumeId}</volumeId>`));
+    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, signed(op('DeleteVolume', `<volumeId>${slow.volumeId}</volumeId>`)));
     expect(faultCode(answer)).to.equal('IncorrectState');
     expect(await waitForVolume(client, slow.volumeId, ['available'], 60_000)).to.equal('available');
     await client.call('DeleteVolume', { volumeId: slow.volumeId });
@@ -111,7 +125,7 @@ describe('bad input to the frontend', function () {
   it('logs one JSON line per request with its ID, operation, caller, duration and outcome', () => {
     const lines = cluster.logLines(cluster.frontend).filter((l) => l['message'] === 'request');
     const fault = lines.find((l) => l['outcome'] === 'InvalidZone.NotFound');
-    expect(fault).to.include({ operation: 'CreateVolume', caller: 'vbs-local' });
+    expect(fault).to.include({ operation: 'CreateVolume', caller: 'alice' });
     expect(fault?.['requestId']).to.match(/^[0-9a-f-]{36}$/);
     expect(fault?.['durationMs']).to.be.a('number');
     expect(lines.filter((l) => l['operation'] === 'DescribeVolumes' && l['outcome'] === 'ok').length).to.be.greaterThan(10);

@@ -10,7 +10,7 @@ describe('several Volume Delegates', function () {
 
   before(async () => {
     cluster = await startCluster({ delegates: 2 });
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
   });
   after(async () => {
     client.close();

@@ -1,7 +1,9 @@
 /**
  * Interop: a node-soap client built from Amazon's own EC2 2010-08-31 WSDL, with nothing changed but
  * the endpoint, drives the whole volume/snapshot life cycle against the real frontend and Volume
- * Delegate processes. This is the promise in wsdl/frontend.wsdl: an EC2 client works as it is.
+ * Delegate processes. This is the promise in wsdl/frontend.wsdl: an EC2 client works as it is, once
+ * it signs its requests (WS-Security X.509, as EC2's SOAP API required): here as alice, with
+ * node-soap's WSSecurityCert in its `wsu:Id` mode (idMode 'wssecurity').
  */
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
@@ -9,6 +11,8 @@ import { expect } from 'chai';
 import { createClientAsync, type Client } from 'soap';
 import { EC2_WSDL } from '../support/repo.js';
 import { startCluster, type Cluster } from '../support/services.js';
+import { frontendCertPem, signedBy } from '../security/e2e/signed-answer.js';
+import { signAs } from './node-soap-signing.js';
 import { defineLifecycle, items, nodeSoapApi, text, until, ZONE, type Ec2Api } from './ec2-lifecycle.js';
 
 describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', function () {
@@ -23,6 +27,7 @@ describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', functio
     cluster = await startCluster();
     agent = new Agent({ ca: cluster.caPem });
     client = await createClientAsync(EC2_WSDL, { endpoint: cluster.ec2Url });
+    signAs(client, cluster.users.alice, 'wssecurity');
     api = nodeSoapApi(client, agent);
   });
 
@@ -45,6 +50,9 @@ describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', functio
     const zones = await ready().call('DescribeAvailabilityZones', { availabilityZoneSet: {} });
     expect(zones).to.have.property('requestId');
     expect(c.lastEndpoint).to.equal(cluster?.ec2Url);
+    // Signed with wsu:Id; answered, signed by the frontend.
+    expect(c.lastRequest ?? '').to.match(/<soap:Body [^>]*wsu:Id="/);
+    expect(signedBy(c.lastResponse ?? '', frontendCertPem(cluster?.home ?? expect.fail('no cluster')))).to.equal('signed:signer');
   });
 
   it('sends EC2-shaped requests only (no VBS extension elements)', async () => {

@@ -1,7 +1,9 @@
 /**
  * Interop: a node-soap client built only from the WSDL the running frontend serves (https …/vbs?wsdl),
  * trusting only the cluster's CA, drives the whole volume/snapshot life cycle against the real
- * frontend and Volume Delegate processes.
+ * frontend and Volume Delegate processes. It signs as alice with node-soap's WSSecurityCert in its
+ * default Id mode (plain `Id`), as a node-soap user would, and checks that the answers it gets are
+ * signed by the frontend's service certificate.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:https';
@@ -10,7 +12,9 @@ import { expect } from 'chai';
 import { createClientAsync } from 'soap';
 import { REPO_ROOT } from '../support/repo.js';
 import { startCluster, type Cluster } from '../support/services.js';
+import { frontendCertPem, signedBy } from '../security/e2e/signed-answer.js';
 import { defineLifecycle, nodeSoapApi, type Ec2Api } from './ec2-lifecycle.js';
+import { signAs } from './node-soap-signing.js';
 
 const OPERATIONS = [
   'AttachVolume', 'CreateSnapshot', 'CreateVolume', 'DeleteSnapshot', 'DeleteVolume',
@@ -40,6 +44,7 @@ describe('interop: node-soap client from the served WSDL', function () {
     cluster = await startCluster();
     agent = new Agent({ ca: cluster.caPem });
     const client = await createClientAsync(`${cluster.frontendUrl}?wsdl`, { wsdl_options: { httpsAgent: agent } });
+    signAs(client, cluster.users.alice);
     api = nodeSoapApi(client, agent);
   });
 
@@ -65,14 +70,19 @@ describe('interop: node-soap client from the served WSDL', function () {
   });
 
   it('gives node-soap all nine EBS operations and sends them to the advertised address', async () => {
-    const url = cluster?.frontendUrl ?? expect.fail('no cluster');
+    const c = cluster ?? expect.fail('no cluster');
+    const url = c.frontendUrl;
     const client = await createClientAsync(`${url}?wsdl`, { wsdl_options: { httpsAgent: agent } });
+    signAs(client, c.users.alice);
     const described: unknown = client.describe();
     const port = (described as Record<string, Record<string, Record<string, unknown>>>)['AmazonEC2']?.['AmazonEC2Port'] ?? {};
     expect(Object.keys(port).sort()).to.deep.equal(OPERATIONS);
     // No endpoint was given to the client: it must have taken the served soap:address.
     await nodeSoapApi(client, agent).call('DescribeAvailabilityZones', { availabilityZoneSet: {} });
     expect(client.lastEndpoint).to.equal(url);
+    // The request went out signed (plain Id), and the answer came back signed by the frontend.
+    expect(client.lastRequest ?? '').to.match(/<soap:Body [^>]*\bId="/).and.include('xmldsig-more#rsa-sha256');
+    expect(signedBy(client.lastResponse ?? '', frontendCertPem(c.home))).to.equal('signed:signer');
   });
 
   defineLifecycle(ready, 'node-soap served-WSDL interop');

@@ -7,6 +7,11 @@
  * Two clients, both with zeep's default strict parsing: built from the served WSDL (/vbs, with VBS's
  * extensions); and built from Amazon's own EC2 WSDL with only the service address changed, to the
  * strict EC2 endpoint (/ec2), which answers in exactly Amazon's shapes.
+ *
+ * Both sign as alice (BinarySignature rsa-sha256 + a Timestamp plugin), and zeep verifies every answer,
+ * faults too, against the frontend's service certificate (HOME/certs/frontend.pem): a life cycle that
+ * completes also proves that each answer was signed by the frontend. A control run told to expect
+ * another certificate fails at the first answer, so the check is known to be live.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -117,7 +122,11 @@ function expectLifecycle(run: Run, client: { wsdl: string; strict: boolean; addr
   const unknown = step(run, 'unknown-volume-fault');
   expectCleanFault(unknown, 'InvalidVolume.NotFound');
   expect(unknown['faultstring']).to.equal("The volume 'vol-0123456789abcdef0' does not exist.");
-  expect(step(run, 'done')['zeep']).to.be.a('string');
+  const done = step(run, 'done');
+  expect(done['zeep']).to.be.a('string');
+  // One signed request per call, and every answer verified against the frontend's certificate.
+  expect(done['signed']).to.be.a('number').and.above(20);
+  expect(done['verified']).to.equal(done['signed']);
 }
 
 describe('interop: Python zeep client', function () {
@@ -125,6 +134,8 @@ describe('interop: Python zeep client', function () {
   let cluster: Cluster | undefined;
   let dir = '';
   let caFile = '';
+  /** KEY CERT SERVER_CERT: alice's files as vbs-admin user add leaves them, and the frontend's certificate. */
+  let signing: string[] = [];
 
   before(async function () {
     this.timeout(30_000);
@@ -132,6 +143,8 @@ describe('interop: Python zeep client', function () {
     dir = mkdtempSync(join(tmpdir(), 'vbs-zeep-'));
     caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, cluster.caPem);
+    const alice = join(cluster.home, 'users', 'alice');
+    signing = [join(alice, 'alice.key'), join(alice, 'alice.pem'), join(cluster.home, 'certs', 'frontend.pem')];
   });
 
   after(async () => {
@@ -142,14 +155,24 @@ describe('interop: Python zeep client', function () {
   const url = (): string => cluster?.frontendUrl ?? expect.fail('no cluster');
 
   it('built from the served WSDL, runs the whole life cycle', async () => {
-    const run = await runScript([url(), caFile]);
+    const run = await runScript([url(), caFile, ...signing]);
     expectLifecycle(run, { wsdl: 'served', strict: true, address: url() });
   });
 
   const ec2Url = (): string => cluster?.ec2Url ?? expect.fail('no cluster');
 
   it('built from Amazon\'s EC2 WSDL (zeep defaults: strict), pointed at the EC2 endpoint, runs the whole life cycle', async () => {
-    const run = await runScript([ec2Url(), caFile, '--ec2-wsdl', EC2_WSDL]);
+    const run = await runScript([ec2Url(), caFile, ...signing, '--ec2-wsdl', EC2_WSDL]);
     expectLifecycle(run, { wsdl: 'ec2', strict: true, address: ec2Url() });
+  });
+
+  it('fails at the first answer when told to expect another signer than the frontend (control)', async () => {
+    // The request is accepted (signed by alice); the answer is signed by the frontend, not by alice.
+    const [key, cert] = signing;
+    const run = await runScript([url(), caFile, key ?? '', cert ?? '', cert ?? '']);
+    expect(run.exitCode).to.equal(1);
+    expect(step(run, 'failed')).to.deep.include({
+      at: 'zones', error: 'zeep.exceptions.SignatureVerificationFailed', signed: 1, verified: 0,
+    });
   });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The whole VBS volume/snapshot life cycle driven by Python zeep, an independent SOAP stack.
 
-Usage: zeep_lifecycle.py URL CA_PEM [--ec2-wsdl PATH] [--lax]
+Usage: zeep_lifecycle.py URL CA_PEM KEY CERT SERVER_CERT [--ec2-wsdl PATH] [--lax]
 
 By default the client is built from the WSDL the frontend serves (URL?wsdl). With --ec2-wsdl it is
 built from Amazon's own EC2 2010-08-31 WSDL and only the service address is changed to URL.
@@ -9,12 +9,19 @@ built from Amazon's own EC2 2010-08-31 WSDL and only the service address is chan
 of refusing the message); it exists to tell "refused only because of unknown elements" apart from
 any other incompatibility, and is never the default.
 
+Every request is signed as the user whose KEY and CERT are given, the way a zeep user does it: a
+wsu:Timestamp plugin and BinarySignature (rsa-sha256, sha256 digests) composed with
+zeep.wsse.compose.Compose (ClientSigning in ../security/wssec/zeep_wssec.py). zeep checks the signature
+of every answer, faults too, before it looks at it; here against SERVER_CERT, the frontend's service
+certificate, not the client's own. The last line counts the requests signed and the answers verified.
+
 Every step prints one JSON line of what the client saw ({"step": ..., ...}); the script checks each
 answer itself and exits non-zero at the first surprise, after a last line {"step": "failed", ...}.
 Runs only with Debian's /usr/bin/python3 (python3-zeep).
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -23,6 +30,9 @@ import zeep
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'security', 'wssec'))
+from zeep_wssec import ClientSigning  # noqa: E402  (a sibling test helper, found by path)
 
 NS = 'http://ec2.amazonaws.com/doc/2010-08-31/'
 BINDING = '{%s}AmazonEC2Binding' % NS
@@ -117,7 +127,25 @@ def filters(**named):
     return {'item': [{'name': n.replace('_', '-'), 'valueSet': {'item': [{'value': v}]}} for n, v in named.items()]}
 
 
-def build_service(args):
+class CountingSigning(ClientSigning):
+    """ClientSigning that counts what it signed and what it verified, for the last line."""
+
+    def __init__(self, key, cert, server_cert):
+        super().__init__(key, cert, server_cert)
+        self.signed = 0
+        self.verified = 0
+
+    def apply(self, envelope, headers):
+        result = super().apply(envelope, headers)
+        self.signed += 1
+        return result
+
+    def verify(self, envelope):
+        super().verify(envelope)  # raises zeep.exceptions.SignatureVerificationFailed
+        self.verified += 1
+
+
+def build_service(args, wsse):
     session = requests.Session()
     session.verify = args.ca
     # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment replace session.verify;
@@ -126,11 +154,11 @@ def build_service(args):
     settings = zeep.Settings(strict=not args.lax)
     transport = Transport(session=session, timeout=10, operation_timeout=10)
     if args.ec2_wsdl:
-        client = zeep.Client(args.ec2_wsdl, transport=transport, settings=settings)
+        client = zeep.Client(args.ec2_wsdl, transport=transport, settings=settings, wsse=wsse)
         service = client.create_service(BINDING, args.url)
         emit('client', wsdl='ec2', strict=not args.lax, address=args.url)
     else:
-        client = zeep.Client(args.url + '?wsdl', transport=transport, settings=settings)
+        client = zeep.Client(args.url + '?wsdl', transport=transport, settings=settings, wsse=wsse)
         service = client.service
         emit('client', wsdl='served', strict=not args.lax, address=service._binding_options['address'])
     return service
@@ -255,18 +283,23 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('url')
     parser.add_argument('ca')
+    parser.add_argument('key')
+    parser.add_argument('cert')
+    parser.add_argument('server_cert')
     parser.add_argument('--ec2-wsdl')
     parser.add_argument('--lax', action='store_true')
     args = parser.parse_args()
     state = {'at': 'client'}
     started = time.monotonic()
+    wsse = CountingSigning(args.key, args.cert, args.server_cert)
     try:
-        svc = build_service(args)
+        svc = build_service(args, wsse)
         lifecycle(svc, state)
     except Exception as error:  # every surprise, ours or zeep's, ends the run with its exact text
-        emit('failed', at=state['at'], error=type(error).__module__ + '.' + type(error).__name__, message=str(error))
+        emit('failed', at=state['at'], error=type(error).__module__ + '.' + type(error).__name__, message=str(error),
+             signed=wsse.signed, verified=wsse.verified)
         return 1
-    emit('done', zeep=zeep.__version__, seconds=round(time.monotonic() - started, 3))
+    emit('done', zeep=zeep.__version__, seconds=round(time.monotonic() - started, 3), signed=wsse.signed, verified=wsse.verified)
     return 0
 
 

@@ -1,11 +1,13 @@
 /** A typed client of the frontend for tests, and small waits on resource states. */
 import { SoapClient, SoapFault } from '../../src/soap/client.js';
 import { schema, type AmazonEC2PortTypeOperations } from '../../src/generated/frontend.js';
+import type { Cluster, TestUser } from './services.js';
 
 export type Ec2Client = SoapClient<AmazonEC2PortTypeOperations>;
 
-export function ec2Client(url: string, caPem: string): Ec2Client {
-  return new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', { url, caPem });
+/** A client of the cluster's frontend that signs as one of its users (alice by default). */
+export function ec2Client(cluster: Cluster, user: TestUser = 'alice', url: string = cluster.frontendUrl): Ec2Client {
+  return new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', { url, caPem: cluster.caPem, signer: cluster.users[user] });
 }
 
 export async function faultOf(p: Promise<unknown>): Promise<SoapFault> {

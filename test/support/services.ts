@@ -3,11 +3,13 @@
  * temporary home, as an operator would run them on a cluster; and stops them by their own PIDs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { SERVER_BIN } from './repo.js';
+import { ensureLocalCa } from '../../src/security/ca/local-tls.js';
+import { TrustStore } from '../../src/security/truststore/trust-store.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,6 +22,17 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** A user's credentials, as vbs-admin user add gives them. */
+export interface UserCredentials {
+  readonly userId: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** Users every test cluster has: two ordinary users and the configured admin. */
+export const TEST_USERS = ['alice', 'bob', 'admin'] as const;
+export type TestUser = (typeof TEST_USERS)[number];
 
 export interface ServiceProcess {
   readonly name: string;
@@ -34,6 +47,7 @@ export interface Cluster {
   /** The strict EC2 endpoint: Amazon's 2010-08-31 shapes without VBS extensions. */
   readonly ec2Url: string;
   readonly caPem: string;
+  readonly users: Readonly<Record<TestUser, UserCredentials>>;
   readonly frontend: ServiceProcess;
   readonly delegates: ServiceProcess[];
   readonly vmms: ServiceProcess[];
@@ -68,7 +82,11 @@ async function waitForLog(logFile: string, message: string, child: ChildProcess,
 function launch(name: string, service: string, configFile: string, logFile: string, env: NodeJS.ProcessEnv, startedMessage: string): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [SERVER_BIN, service, '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  // Kept beside the log: a service that dies says why there.
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    appendFileSync(`${logFile}.stderr`, d);
+  });
   const proc: ServiceProcess = { name, configFile, logFile, child };
   return waitForLog(logFile, startedMessage, child).then(() => proc, (e: unknown) => {
     child.kill('SIGKILL');
@@ -88,6 +106,19 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const home = mkdtempSync(join(tmpdir(), 'vbs-it-'));
   const env = { ...process.env, ...options.env, VBS_HOME: home };
+  // The CA and the users exist before any service starts, as after `vbs-admin ca init` and `user add`.
+  const ca = ensureLocalCa(join(home, 'certs'));
+  const trust = new TrustStore(join(home, 'trust.sqlite'), ca.certPem);
+  const users = Object.fromEntries(TEST_USERS.map((name) => {
+    const issued = trust.issueUser(name, ca);
+    // Where vbs-admin user add puts them, so that the vbs CLI finds the admin's by default.
+    const dir = join(home, 'users', name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, `${name}.pem`), issued.certPem);
+    writeFileSync(join(dir, `${name}.key`), issued.keyPem, { mode: 0o600 });
+    return [name, { userId: name, certPem: issued.certPem, keyPem: issued.keyPem }];
+  })) as Record<TestUser, UserCredentials>;
+  trust.close();
   const frontendPort = await freePort();
   const count = options.delegates ?? 1;
   const delegateSpecs = await Promise.all(Array.from({ length: count }, async (_, i) => ({ id: `vd-${i + 1}`, port: await freePort() })));
@@ -144,6 +175,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     frontendUrl: `https://127.0.0.1:${frontendPort}/vbs`,
     ec2Url: `https://127.0.0.1:${frontendPort}/ec2`,
     caPem: readFileSync(join(home, 'certs', 'ca.pem'), 'utf8'),
+    users,
     frontend,
     delegates,
     vmms,
@@ -163,6 +195,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     async stop() {
       await Promise.all(all.map((s) => stopProcess(s.child, 'SIGTERM')));
+      if (process.env['VBS_KEEP_TEST_HOME']) return;
       await options.beforeRemove?.(home);
       rmSync(home, { recursive: true, force: true });
     },

@@ -25,7 +25,7 @@ describe('attaching a volume to a running Linux guest', function () {
 
   before(async () => {
     cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await guest?.stop(); } });
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
     guest = await startTinyGuest(join(cluster.home, 'qemu', 'vmm-1'), GUEST);
     // The VMM Delegate notices the new instance and registers it with the frontend.
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), [GUEST]);

@@ -32,7 +32,7 @@ describe('VMM Delegate restart: reconciliation', function () {
 
   before(async () => {
     cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await Promise.all(vms.map((v) => v.stop())); } });
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
     dir = join(cluster.home, 'qemu', 'vmm-1');
     mkdirSync(dir, { recursive: true });
     vms.push(await startTestVm(dir, A, { scsi: true }), await startTestVm(dir, B, { scsi: true }));

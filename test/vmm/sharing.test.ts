@@ -33,7 +33,7 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
 
   before(async () => {
     cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await Promise.all(vms.map((v) => v.stop())); } });
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
     const dir = join(cluster.home, 'qemu', 'vmm-1');
     for (const id of VMS) vms.push(await startTestVm(dir, id, { scsi: true }));
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), VMS);

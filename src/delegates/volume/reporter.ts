@@ -3,7 +3,7 @@
  * acknowledges them, across restarts; progress is sent while a job runs (throttled, and at least
  * every heartbeat so that the frontend's deadline only catches jobs that really stopped).
  */
-import type { SoapClient } from '../../soap/client.js';
+import { SoapFault, type SoapClient } from '../../soap/client.js';
 import type { VolumeDelegateCallbackPortTypeOperations } from '../../generated/volume-delegate.js';
 import type { Logger } from '../../log.js';
 import type { Journal } from './journal.js';
@@ -65,6 +65,14 @@ export class Reporter {
         });
         this.journal.markReported(job.resourceId);
       } catch (error) {
+        if (error instanceof SoapFault && error.code === 'AuthFailure') {
+          // The frontend gave this job to another delegate (we were too slow to answer): repeating
+          // the report cannot help. The file we made is under the resource's own path and stays
+          // with the resource, whose deletion removes it.
+          this.logger.error('job report refused by the frontend; not repeating it', { resourceId: job.resourceId, error: error.message });
+          this.journal.markReported(job.resourceId);
+          continue;
+        }
         this.logger.warn('job report not delivered; will repeat', { resourceId: job.resourceId, error: String(error) });
         return;
       }

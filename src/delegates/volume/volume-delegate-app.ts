@@ -1,4 +1,7 @@
-/** Starts a Volume Delegate: its journal, job runner, reporter and SOAP endpoint on one HTTPS port. */
+/**
+ * Starts a Volume Delegate: its journal, job runner, reporter and SOAP endpoint on one HTTPS port.
+ * It answers only the frontend's signed requests and signs its reports with its own certificate.
+ */
 import { mkdirSync } from 'node:fs';
 import type { VolumeDelegateConfig } from '../../config/config.js';
 import { schema, type VolumeDelegateCallbackPortTypeOperations, type VolumeDelegatePortTypeOperations } from '../../generated/volume-delegate.js';
@@ -8,6 +11,8 @@ import { SoapClient } from '../../soap/client.js';
 import { startHttpsHost } from '../../soap/https-host.js';
 import { SoapEndpoint } from '../../soap/server.js';
 import { WSDL_DIR } from '../../soap/wsdl-dir.js';
+import { DEFAULT_VERIFICATION, newReplayCache, serviceAuthenticator } from '../../security/authenticators.js';
+import { FRONTEND_IDENTITY, volumeDelegateIdentity } from '../../security/identities.js';
 import { JobRunner } from './job-runner.js';
 import { Journal } from './journal.js';
 import { isLustre } from './lustre.js';
@@ -22,12 +27,13 @@ export interface RunningVolumeDelegate {
 export async function startVolumeDelegate(
   config: VolumeDelegateConfig, logger: Logger = createLogger(`volume-delegate-${config.id}`, { file: config.logFile }),
 ): Promise<RunningVolumeDelegate> {
-  const tls = ensureServiceTls(config.certDir, `volume-delegate-${config.id}`);
+  const tls = ensureServiceTls(config.certDir, volumeDelegateIdentity(config.id));
+  const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
   for (const dir of ['volumes', 'snapshots']) mkdirSync(`${config.storageRoot}/${dir}`, { recursive: true, mode: 0o700 });
   const lustre = config.lustre === 'on' || (config.lustre === 'auto' && (await isLustre(config.storageRoot)));
   const journal = new Journal(config.journal);
   const callback = new SoapClient<VolumeDelegateCallbackPortTypeOperations>(schema, 'VolumeDelegateCallbackPortType', {
-    url: config.frontendCallbackUrl, caPem: tls.caPem, timeoutMs: 10_000,
+    url: config.frontendCallbackUrl, caPem: tls.caPem, timeoutMs: 10_000, signer,
   });
   const reporter = new Reporter(callback, config.id, journal, logger);
   const runner = new JobRunner(journal, reporter, logger, {
@@ -39,7 +45,9 @@ export async function startVolumeDelegate(
   const endpoint = new SoapEndpoint<VolumeDelegatePortTypeOperations>({
     path: '/volume-delegate', schema, portType: 'VolumeDelegatePortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
     handlers: volumeDelegateHandlers({ id: config.id, root: config.storageRoot, lustre, sparseOvercommit: config.sparseOvercommit }, journal, runner, logger),
-    authenticate: async () => ({ userId: 'frontend', admin: false, service: 'frontend' }),
+    // Only the frontend may ask; every answer is signed by this delegate.
+    authenticate: serviceAuthenticator(tls.caPem, (id) => id === FRONTEND_IDENTITY, DEFAULT_VERIFICATION, newReplayCache()),
+    signer,
     logger,
   });
   const host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [endpoint] });

@@ -12,6 +12,7 @@ import type * as Wire from '../../generated/volume-delegate.js';
 import type { Handlers } from '../../soap/server.js';
 import type { Logger } from '../../log.js';
 import { capacity } from './capacity.js';
+import { readExtentMap } from './extent-map.js';
 import type { JobRunner } from './job-runner.js';
 import type { Journal } from './journal.js';
 import { PathRefusedError, resolveInRoot } from './storage-root.js';
@@ -38,6 +39,15 @@ function inRoot(root: string, path: string): string {
 function requireResource(kind: 'vol' | 'snap', id: string): string {
   if (!isId(kind, id)) throw new VbsError('InvalidParameterValue', `Not a ${kind === 'vol' ? 'volume' : 'snapshot'} ID.`);
   return id;
+}
+
+/**
+ * What copying a file will write at most: its data extents (a thick volume's unwritten extents are
+ * not copied), or all it has allocated when there is no extent map. A clone writes even less.
+ */
+async function bytesToCopy(path: string, sizeBytes: number, allocatedBytes: number): Promise<number> {
+  const found = await readExtentMap(path, sizeBytes, allocatedBytes);
+  return 'map' in found ? found.map.data.reduce((n, r) => n + (r.end - r.start), 0) : allocatedBytes;
 }
 
 export function volumeDelegateHandlers(
@@ -68,7 +78,8 @@ export function volumeDelegateHandlers(
       const sizeBytes = req.sizeGiB * GiB;
       if (journal.get(volumeId)) return { delegateId: settings.id, resourceId: volumeId, accepted: true };
       const source = req.sourcePath === undefined ? undefined : inRoot(settings.root, req.sourcePath);
-      const sourceAllocated = source ? (await stat(source)).blocks * 512 : 0;
+      const sourceSt = source ? await stat(source) : undefined;
+      const sourceAllocated = source && sourceSt ? await bytesToCopy(source, sourceSt.size, sourceSt.blocks * 512) : 0;
       await admit(volumeType === 'sparse' ? Math.max(sourceAllocated, sizeBytes / settings.sparseOvercommit) : sizeBytes);
       return accept(volumeId, { resourceId: volumeId, kind: 'volume', path: req.path, sizeBytes, volumeType, sourcePath: req.sourcePath ?? null });
     },
@@ -79,8 +90,7 @@ export function volumeDelegateHandlers(
       if (journal.get(snapshotId)) return { delegateId: settings.id, resourceId: snapshotId, accepted: true };
       const st = await stat(source).catch(() => undefined);
       if (!st) throw new VbsError('InvalidParameterValue', 'The volume file to snapshot does not exist.');
-      // A sparse-aware copy writes only the allocated data.
-      await admit(st.blocks * 512);
+      await admit(await bytesToCopy(source, st.size, st.blocks * 512));
       return accept(snapshotId, { resourceId: snapshotId, kind: 'snapshot', path: req.path, sizeBytes: st.size, volumeType: 'sparse', sourcePath: req.sourcePath });
     },
     DeleteFile: async (req) => {

@@ -2,13 +2,19 @@
 import type * as Wire from '../../generated/vmm-delegate.js';
 import type { Handlers } from '../../soap/server.js';
 import type { Deps } from '../usecases/deps.js';
+import { VbsError } from '../../core/errors.js';
+import { vmmHostOf } from '../../security/identities.js';
 import { reconcile, recordInventory } from '../usecases/register-vmm.js';
 
 export const HEARTBEAT_SECONDS = 10;
 
 export function registryHandlers(deps: Deps): Handlers<Wire.VmmRegistryPortTypeOperations> {
   return {
-    RegisterVmm: async (req) => {
+    RegisterVmm: async (req, { principal }) => {
+      // Any VMM Delegate of the VBS CA may register, but only as the node its certificate names.
+      if (vmmHostOf(principal.service ?? '') !== req.vmmHost) {
+        throw new VbsError('AuthFailure', 'A VMM Delegate may register only as the host its certificate names.');
+      }
       await recordInventory(deps, req);
       // Repairs may call back into the same VMM Delegate, so they run after the answer.
       void reconcile(deps, req).catch((e: unknown) => deps.logger.error('VMM registration failed', { vmmHost: req.vmmHost, error: String(e) }));

@@ -25,12 +25,16 @@ export interface ResourceQuery {
 export interface VolumeChanges {
   readonly statusMessage?: string | null;
   readonly delegateId?: string;
+  /** Only if this delegate has the resource's job (a delegate's report). */
+  readonly reportedBy?: string;
 }
 
 export interface SnapshotChanges {
   readonly statusMessage?: string | null;
   readonly delegateId?: string;
   readonly progress?: number;
+  /** Only if this delegate has the resource's job (a delegate's report). */
+  readonly reportedBy?: string;
 }
 
 export interface NewAttachment {
@@ -43,7 +47,14 @@ export interface NewAttachment {
 }
 
 /** Why an attachment was not admitted: each maps to one EC2 error in the attach use case. */
-export type AttachRefusal = 'volume-state' | 'mode-conflict' | 'already-attached' | 'device-in-use';
+export type AttachRefusal =
+  | 'volume-state'
+  /** The volume is attached read-write: nothing else may attach it. */
+  | 'held-read-write'
+  /** The volume is attached read-only and read-write was asked. */
+  | 'shared-read-only'
+  | 'already-attached'
+  | 'device-in-use';
 
 export type AttachAdmission =
   | { readonly admitted: true; readonly attachment: AttachmentRecord }

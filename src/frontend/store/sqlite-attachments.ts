@@ -48,7 +48,9 @@ export class SqliteAttachments {
     if (same) return 'already-attached';
     const device = this.db.prepare(`SELECT 1 FROM attachments WHERE instance_id = ? AND vmm_host = ? AND device = ? AND ${LIVE}`)
       .get(a.instanceId, a.vmmHost, a.device);
-    return device ? 'device-in-use' : 'mode-conflict';
+    if (device) return 'device-in-use';
+    const rw = this.db.prepare(`SELECT 1 FROM attachments WHERE volume_id = ? AND mode = 'rw' AND ${LIVE}`).get(a.volumeId);
+    return rw ? 'held-read-write' : 'shared-read-only';
   }
 
   transition(id: number, event: AttachmentEvent, statusMessage?: string): Outcome<AttachmentRecord> {

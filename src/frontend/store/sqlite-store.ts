@@ -29,9 +29,10 @@ function inList(values: readonly string[]): string {
   return `(${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')})`;
 }
 
-function transitionSql(table: 'volumes' | 'snapshots', t: Transition<string>, sets: string): string {
+function transitionSql(table: 'volumes' | 'snapshots', t: Transition<string>, sets: string, reportedBy: boolean): string {
   const guards = (t.unless ?? []).map((g) => ` AND NOT ${GUARD_SQL[g]}`).join('');
-  return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${inList(t.from)}${guards} RETURNING *`;
+  const reporter = reportedBy ? ' AND delegate_id = @reporter' : '';
+  return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${inList(t.from)}${guards}${reporter} RETURNING *`;
 }
 
 export class SqliteStore implements MetadataStore {
@@ -141,8 +142,8 @@ export class SqliteStore implements MetadataStore {
       changes.statusMessage !== undefined ? ', status_message = @msg' : '',
       changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
     ].join('');
-    const row = this.db.prepare(transitionSql('volumes', VOLUME_TRANSITIONS[event], sets))
-      .get({ id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null }) as Row | undefined;
+    const row = this.db.prepare(transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined))
+      .get({ id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, reporter: changes.reportedBy ?? null }) as Row | undefined;
     return row ? { changed: true, record: volumeFromRow(row) } : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
   }
 
@@ -153,8 +154,9 @@ export class SqliteStore implements MetadataStore {
       // Progress only moves forward: a late report never turns 80% back into 40%.
       changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
     ].join('');
-    const row = this.db.prepare(transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets)).get({
+    const row = this.db.prepare(transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined)).get({
       id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, progress: changes.progress ?? 0,
+      reporter: changes.reportedBy ?? null,
     }) as Row | undefined;
     return row ? { changed: true, record: snapshotFromRow(row) } : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
   }

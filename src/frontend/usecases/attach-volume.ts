@@ -23,7 +23,8 @@ export interface AttachVolumeRequest {
 
 const REFUSALS: Record<AttachRefusal, { code: ErrorCode; why: string }> = {
   'volume-state': { code: 'IncorrectState', why: 'it is not available' },
-  'mode-conflict': { code: 'VolumeInUse', why: 'it is attached read-write, or attached elsewhere and asked for read-write; only read-only attachments may share a volume' },
+  'held-read-write': { code: 'VolumeInUse', why: 'it is attached read-write, so it may not be attached anywhere else' },
+  'shared-read-only': { code: 'VolumeInUse', why: 'it is attached read-only, so it may be attached again only read-only' },
   'already-attached': { code: 'VolumeInUse', why: 'it is already attached to this instance' },
   'device-in-use': { code: 'InvalidParameterValue', why: 'the device is already in use in this instance' },
 };

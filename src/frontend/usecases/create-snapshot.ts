@@ -34,8 +34,10 @@ export async function createSnapshot(deps: Deps, principal: Principal, volumeId:
     throw new VbsError('IncorrectState', `Volume '${volume.id}' is ${current?.status ?? 'gone'}; it cannot be snapshotted now.`);
   }
   try {
-    const delegateId = await deps.delegates.createSnapshotFile({ snapshotId: id, sourcePath: volume.path, path: snapshot.path });
-    await deps.store.recordDelegate('snapshot', id, delegateId);
+    const delegateId = await deps.delegates.createSnapshotFile(
+      { snapshotId: id, sourcePath: volume.path, path: snapshot.path },
+      (candidate) => deps.store.recordDelegate('snapshot', id, candidate),
+    );
     deps.logger.info('snapshot started', { snapshotId: id, volumeId: volume.id, delegateId });
     return { ...snapshot, delegateId };
   } catch (error) {

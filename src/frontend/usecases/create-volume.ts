@@ -56,8 +56,7 @@ export async function createVolume(deps: Deps, principal: Principal, req: Create
   try {
     const delegateId = await deps.delegates.createVolumeFile({
       volumeId: id, path: volume.path, sizeGiB, volumeType: volume.volumeType, ...(snapshot ? { sourcePath: snapshot.path } : {}),
-    });
-    await deps.store.recordDelegate('volume', id, delegateId);
+    }, (candidate) => deps.store.recordDelegate('volume', id, candidate));
     deps.logger.info('volume creation started', { volumeId: id, delegateId, sizeGiB, volumeType: volume.volumeType });
     return { ...volume, delegateId };
   } catch (error) {

@@ -22,17 +22,26 @@ export async function reportJob(deps: Deps, report: JobReport): Promise<void> {
   const { resourceId: id, outcome } = report;
   const progress = Math.max(0, Math.min(100, Math.trunc(report.progress)));
   const statusMessage = outcome === 'failed' ? `delegate ${report.delegateId}: ${report.message ?? 'failed'}` : null;
-  let changed: boolean;
+  // Only the delegate that has the job may report on it (the frontend named it before asking it).
+  const reportedBy = report.delegateId;
+  let result: { changed: boolean; owner: string | null | undefined };
   if (isId('vol', id)) {
     const event = outcome === 'running' ? 'progressed' : outcome === 'succeeded' ? 'provisioned' : 'provisioningFailed';
-    changed = (await deps.store.transitionVolume(id, event, statusMessage ? { statusMessage } : {})).changed;
+    const o = await deps.store.transitionVolume(id, event, { reportedBy, ...(statusMessage ? { statusMessage } : {}) });
+    result = { changed: o.changed, owner: o.changed ? reportedBy : o.current?.delegateId };
   } else if (isId('snap', id)) {
     const event = outcome === 'running' ? 'progressed' : outcome === 'succeeded' ? 'copied' : 'copyFailed';
     const changes = outcome === 'succeeded' ? { progress: 100 } : statusMessage ? { statusMessage } : { progress };
-    changed = (await deps.store.transitionSnapshot(id, event, changes)).changed;
+    const o = await deps.store.transitionSnapshot(id, event, { reportedBy, ...changes });
+    result = { changed: o.changed, owner: o.changed ? reportedBy : o.current?.delegateId };
   } else {
     throw new VbsError('InvalidParameterValue', 'The report names no volume or snapshot.');
   }
+  if (result.owner !== undefined && result.owner !== reportedBy) {
+    deps.logger.warn('job report refused: another delegate has the job', { resourceId: id, delegateId: reportedBy, jobDelegate: result.owner });
+    throw new VbsError('AuthFailure', 'This delegate does not have that job.');
+  }
+  const changed = result.changed;
   const log = { resourceId: id, delegateId: report.delegateId, outcome, progress, changed };
   if (outcome === 'failed') deps.logger.error('job failed', { ...log, reason: report.message });
   else if (outcome === 'succeeded' || !changed) deps.logger.info('job report', log);

@@ -22,7 +22,7 @@ describe('Volume Delegate on Lustre (fake lfs)', function () {
       delegate: () => ({ lustre: 'on' }),
       env: { PATH: `${FAKE_BIN}:${process.env['PATH'] ?? ''}`, FAKE_LFS_LOG: lfsLog, FAKE_LFS_STATE: `${lfsLog}.state` },
     });
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
   });
   after(async () => {
     client.close();

@@ -27,7 +27,7 @@ describe('Volume Delegate crash and restart', function () {
 
   beforeEach(async () => {
     cluster = await startCluster({ frontend: { jobDeadlineSeconds: 4 } });
-    client = ec2Client(cluster.frontendUrl, cluster.caPem);
+    client = ec2Client(cluster);
   });
   afterEach(async () => {
     client.close();

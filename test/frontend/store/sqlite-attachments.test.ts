@@ -44,7 +44,7 @@ describe('SQLite store: attachments', () => {
     await store.insertVolume(v);
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'rw'))));
     expect(results.filter((r) => r.admitted)).to.have.length(1);
-    expect(results.filter((r) => !r.admitted && r.reason === 'mode-conflict')).to.have.length(99);
+    expect(results.filter((r) => !r.admitted && r.reason === 'held-read-write')).to.have.length(99);
     expect((await store.getVolume(v.id))?.status).to.equal('in-use');
   });
 
@@ -54,7 +54,7 @@ describe('SQLite store: attachments', () => {
     const ro = await Promise.all(Array.from({ length: 20 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'ro'))));
     expect(ro.every((r) => r.admitted)).to.equal(true);
     const rw = await store.beginAttachment(att(v.id, 'i-other', 'rw'));
-    expect(rw.admitted === false && rw.reason).to.equal('mode-conflict');
+    expect(rw.admitted === false && rw.reason).to.equal('shared-read-only');
     expect(await store.attachmentsOf([v.id])).to.have.length(20);
   });
 
