@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, waitForInstances, type Cluster } from '../support/services.js';
-import { ec2Client, faultOf, waitFor, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
+import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { SoapFault } from '../../src/soap/client.js';
 

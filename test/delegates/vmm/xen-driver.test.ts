@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DriverError, UNREACHABLE_STATE } from '../../../src/delegates/vmm/driver.js';
+import { UNREACHABLE_STATE } from '../../../src/delegates/vmm/driver.js';
 import { XenDriver } from '../../../src/delegates/vmm/drivers/xen.js';
 import { vmmDriverConformance, type DriverFixture, kindOf } from '../../conformance/vmm-driver.js';
 import { FAKE_BIN } from '../../support/repo.js';

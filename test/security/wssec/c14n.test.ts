@@ -6,7 +6,6 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Element } from '@xmldom/xmldom';
 import { ExclusiveCanonicalization } from 'xml-crypto';
 import { parseXml } from '../../../src/soap/envelope.js';
