@@ -3,7 +3,7 @@
  * what we issue must be what Node clients and servers accept, and nothing else.
  */
 import { expect } from 'chai';
-import { X509Certificate, createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -155,6 +155,69 @@ describe('security/ca', function () {
     });
   });
 
+  describe('issueCertificate (EC P-256 service keys)', () => {
+    let server: { certPem: string; serialHex: string };
+    let pair: { publicKeyPem: string; privateKeyPem: string };
+    before(() => {
+      pair = generateKeyPair('ec-p256');
+      server = issueCertificate(ca, {
+        commonName: 'frontend', publicKeyPem: pair.publicKeyPem, usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'],
+      });
+    });
+
+    it('is signed by the RSA CA for the EC key, with digitalSignature only and the key\'s own identifier', async () => {
+      const cert = new X509Certificate(server.certPem);
+      const caCert = new X509Certificate(ca.certPem);
+      expect(cert.verify(caCert.publicKey)).to.equal(true);
+      expect(cert.checkIssued(caCert)).to.equal(true);
+      expect(cert.publicKey.asymmetricKeyType).to.equal('ec');
+      expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).to.equal('prime256v1');
+      expect(cert.publicKey.export({ type: 'spki', format: 'der' }).equals(spki(pair.publicKeyPem))).to.equal(true);
+      expect(cert.keyUsage).to.have.members([SERVER_AUTH, CLIENT_AUTH]);
+      expect(cert.serialNumber).to.equal(server.serialHex);
+      // openssl, an independent reader: the chain (AKI/SKI), the purpose, and the extensions as written.
+      const dir = tempDir();
+      writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+      writeFileSync(join(dir, 'cert.pem'), server.certPem);
+      const run = (args: string[]): Promise<string> =>
+        new Promise((resolve, reject) => execFile('openssl', args, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+      expect(await run(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.pem'), join(dir, 'cert.pem')]))
+        .to.include('OK');
+      const text = await run(['x509', '-in', join(dir, 'cert.pem'), '-noout', '-text']);
+      expect(text).to.match(/X509v3 Key Usage: critical\s+Digital Signature\n/);
+      expect(text).to.include('Signature Algorithm: sha256WithRSAEncryption').and.include('ASN1 OID: prime256v1');
+      const jwk = createPublicKey(pair.publicKeyPem).export({ format: 'jwk' });
+      const uncompressed = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
+      const ski = createHash('sha1').update(uncompressed).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+      expect(text).to.match(new RegExp(`Subject Key Identifier:\\s+${ski}\\n`));
+    });
+
+    it('serves HTTPS with the EC certificate to a client trusting only the CA, and to a mutual-TLS server as a client', async () => {
+      const srv = await startServer({ cert: server.certPem, key: pair.privateKeyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+        (req) => String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN));
+      try {
+        expect(await get(srv.port, { ca: ca.certPem, cert: server.certPem, key: pair.privateKeyPem })).to.equal('frontend');
+        const err = await rejection(get(srv.port, { ca: createCa('Other CA').certPem, cert: server.certPem, key: pair.privateKeyPem }));
+        // The server sends the VBS CA along (it is its `ca` for client certificates): a CA this client does not trust.
+        expect(err.code).to.be.oneOf(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
+      } finally {
+        await srv.close();
+      }
+    });
+
+    it('issues EC only on P-256 and only to services: users keep RSA', () => {
+      const base = { commonName: 'x', usage: 'server' as const, dnsNames: ['localhost'] };
+      for (const namedCurve of ['P-384', 'secp256k1']) {
+        const other = generateKeyPairSync('ec', { namedCurve }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+        expect(() => issueCertificate(ca, { ...base, publicKeyPem: other }), namedCurve).to.throw(/RSA of at least 2048 bits or EC P-256/);
+      }
+      const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      expect(() => issueCertificate(ca, { ...base, publicKeyPem: ed })).to.throw(/RSA of at least 2048 bits or EC P-256/);
+      expect(() => issueCertificate(ca, { commonName: 'alice', usage: 'client', publicKeyPem: pair.publicKeyPem }))
+        .to.throw(/^the subject key must be RSA of at least 2048 bits$/);
+    });
+  });
+
   describe('signCsr (user enrollment)', () => {
     it('issues a client certificate for the CSR CN and public key, and nothing else from the request', () => {
       const { csrPem, publicKeyPem } = makeCsr([
@@ -265,6 +328,36 @@ describe('security/ca', function () {
       const c = ensureServiceTls(dir, 'vbs-api', { dnsNames: ['localhost', 'vbs.internal'], ipAddresses: ['127.0.0.1'] });
       expect(c.certPem).to.not.equal(b.certPem);
       expect(new X509Certificate(c.certPem).checkHost('vbs.internal')).to.equal('vbs.internal');
+    });
+
+    it('ensureServiceTls issues EC P-256 keys, reissues an RSA service certificate as EC once, then reuses it', () => {
+      const dir = tempDir();
+      const fresh = ensureServiceTls(dir, 'frontend');
+      expect(new X509Certificate(fresh.certPem).publicKey.asymmetricKeyDetails?.namedCurve).to.equal('prime256v1');
+      expect(createPrivateKey(fresh.keyPem).asymmetricKeyType).to.equal('ec');
+
+      // An installation from before: the same service, an RSA key and certificate from the same CA, valid for a year.
+      const rsa = generateKeyPair('rsa');
+      const old = issueCertificate(ensureLocalCa(dir), {
+        commonName: 'frontend', publicKeyPem: rsa.publicKeyPem, usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'],
+      });
+      writeFileSync(fresh.keyPath, rsa.privateKeyPem);
+      writeFileSync(fresh.certPath, old.certPem);
+
+      const reissued = ensureServiceTls(dir, 'frontend');
+      expect(reissued.certPem).to.not.equal(old.certPem);
+      const cert = new X509Certificate(reissued.certPem);
+      expect(cert.publicKey.asymmetricKeyType).to.equal('ec');
+      expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).to.equal('prime256v1');
+      expect(cert.subject).to.equal('CN=frontend');
+      expect(cert.verify(new X509Certificate(reissued.caPem).publicKey)).to.equal(true);
+      expect(readFileSync(reissued.certPath, 'utf8')).to.equal(reissued.certPem);
+      expect(readFileSync(reissued.keyPath, 'utf8')).to.equal(reissued.keyPem);
+      expect(statSync(reissued.keyPath).mode & 0o777).to.equal(0o600);
+
+      // Once: the next starts find an EC certificate and keep it.
+      expect(ensureServiceTls(dir, 'frontend')).to.deep.equal(reissued);
+      expect(ensureServiceTls(dir, 'frontend')).to.deep.equal(reissued);
     });
 
     it('ensureServiceTls refuses names that are unsafe or collide with other files', () => {

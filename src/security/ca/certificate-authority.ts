@@ -2,15 +2,24 @@
  * The VBS certificate authority: every VBS channel is HTTPS, and every service and (later) every
  * enrolled user holds a certificate issued here, so clients need to trust one thing only: the CA.
  *
- * node-forge builds and signs the certificates (Node's crypto cannot), but RSA keys come from
- * Node's crypto.generateKeyPairSync (forge's JS keygen is far slower), and all checks of what we
- * load use crypto.X509Certificate, never forge's chain verification (see guides/security.md).
- * A user's certificate carries only the CN (the user ID) from their CSR, so nothing else a user
- * writes into a request can end up in a certificate we sign.
+ * The CA itself is RSA. Services hold EC P-256 keys (signing every answer with ECDSA costs a tenth of
+ * RSA-2048) or, from older installations, RSA; users hold RSA keys of at least 2048 bits (enrollment
+ * by CSR reads the request with node-forge, which knows RSA only).
+ *
+ * node-forge writes the certificate's fields (Node's crypto cannot), but it can only write an RSA
+ * SubjectPublicKeyInfo: the subject's own, as Node exports it, is put in its place, and the
+ * TBSCertificate is signed with Node's crypto. Keys come from Node's crypto.generateKeyPairSync
+ * (forge's JS keygen is far slower), and every certificate issued is read back and checked with
+ * crypto.X509Certificate, never forge's chain verification (see guides/security.md). A user's
+ * certificate carries only the CN (the user ID) from their CSR, so nothing else a user writes into a
+ * request can end up in a certificate we sign.
  */
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, hash, randomBytes, sign, type KeyObject,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { describeKeyKind, keyKindOf, MIN_RSA_BITS, type KeyKind } from '../wssec/key-kind.js';
 
 export interface CaMaterial {
   certPem: string;
@@ -36,19 +45,20 @@ const DAY_MS = 86_400_000;
 /** Backdating notBefore tolerates small clock differences between hosts. */
 const BACKDATE_MS = 5 * 60_000;
 const DEFAULT_ISSUE_DAYS = 365;
-const MIN_RSA_BITS = 2048;
+const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
+/** forge.pki.getTBSCertificate exists (forge's own cert.sign uses it) but @types/node-forge omits it. */
+const forgeTbs = forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
 /** sha256/384/512 with RSA: what we accept on a CSR's self-signature. */
 const CSR_SIGNATURE_OIDS = new Set(['1.2.840.113549.1.1.11', '1.2.840.113549.1.1.12', '1.2.840.113549.1.1.13']);
 const DNS_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
-/** PKCS#8 private key and SPKI public key, PEM. */
-export function generateKeyPair(): { publicKeyPem: string; privateKeyPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicExponent: 0x10001,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+/** PKCS#8 private key and SPKI public key, PEM: RSA-2048 (the default) or EC P-256. */
+export function generateKeyPair(kind: KeyKind = 'rsa'): { publicKeyPem: string; privateKeyPem: string } {
+  const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
+  const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
+  const { publicKey, privateKey } = kind === 'rsa'
+    ? generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS, publicExponent: 0x10001, publicKeyEncoding, privateKeyEncoding })
+    : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding });
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
@@ -86,7 +96,7 @@ export function issueCertificate(ca: CaMaterial, req: IssueRequest): IssuedCerti
   checkCommonName(req.commonName);
   const validDays = req.validDays ?? DEFAULT_ISSUE_DAYS;
   checkDays(validDays);
-  checkSubjectKey(req.publicKeyPem);
+  const subjectKey = checkSubjectKey(req.publicKeyPem, req.usage);
   const dnsNames = req.dnsNames ?? [];
   const ipAddresses = req.ipAddresses ?? [];
   if (req.usage === 'client' && dnsNames.length + ipAddresses.length > 0) {
@@ -102,7 +112,9 @@ export function issueCertificate(ca: CaMaterial, req: IssueRequest): IssuedCerti
   const cert = forge.pki.createCertificate();
   const { serialNumber, serialHex } = newSerial();
   cert.serialNumber = serialNumber;
-  cert.publicKey = forge.pki.publicKeyFromPem(req.publicKeyPem);
+  // A stand-in that forge can write; signedCertificate puts the subject's key in its place.
+  cert.publicKey = caCert.publicKey;
+  const subjectSpki = subjectKey.key.export({ type: 'spki', format: 'der' });
   const now = Date.now();
   cert.validity.notBefore = new Date(now - BACKDATE_MS);
   // A certificate must not outlive the CA that vouches for it.
@@ -111,12 +123,13 @@ export function issueCertificate(ca: CaMaterial, req: IssueRequest): IssuedCerti
   cert.setIssuer(caCert.subject.attributes);
   const extensions: object[] = [
     { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'subjectKeyIdentifier' },
+    { name: 'subjectKeyIdentifier', value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, subjectKeyIdentifier(subjectSpki)) },
     { name: 'authorityKeyIdentifier', keyIdentifier: caKeyIdentifier(caCert) },
   ];
   if (req.usage === 'server') {
     extensions.push(
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      // keyEncipherment is RSA key transport; an EC key only signs (RFC 5480 section 3).
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: subjectKey.kind === 'rsa', critical: true },
       // clientAuth too: services also authenticate what they send to each other.
       { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       {
@@ -134,8 +147,51 @@ export function issueCertificate(ca: CaMaterial, req: IssueRequest): IssuedCerti
     );
   }
   cert.setExtensions(extensions);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), serialHex };
+  return { certPem: signedCertificate(cert, subjectSpki, caKey, ca.certPem), serialHex };
+}
+
+/**
+ * The certificate forge describes, with the subject's SubjectPublicKeyInfo in place of forge's
+ * stand-in, signed sha256WithRSA by the CA with Node's crypto; read back and checked before use.
+ */
+function signedCertificate(cert: forge.pki.Certificate, subjectSpki: Buffer, caKey: KeyObject, caPem: string): string {
+  cert.signatureOid = SHA256_WITH_RSA;
+  cert.siginfo.algorithmOid = SHA256_WITH_RSA;
+  const tbs = forgeTbs.getTBSCertificate(cert);
+  // TBSCertificate: version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
+  const fields = tbs.value;
+  if (!Array.isArray(fields) || fields.length < 7) throw new Error('unexpected TBSCertificate from node-forge');
+  fields[6] = forge.asn1.fromDer(forge.util.createBuffer(subjectSpki.toString('binary')));
+  const tbsDer = forge.asn1.toDer(tbs).getBytes();
+  const signature = sign('sha256', Buffer.from(tbsDer, 'binary'), caKey);
+  const { asn1 } = forge;
+  const certificate = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    tbs,
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(SHA256_WITH_RSA).getBytes()),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''),
+    ]),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\u0000${signature.toString('binary')}`),
+  ]);
+  const der = Buffer.from(asn1.toDer(certificate).getBytes(), 'binary');
+  const issued = new X509Certificate(der);
+  const caCert = new X509Certificate(caPem);
+  if (!issued.publicKey.export({ type: 'spki', format: 'der' }).equals(subjectSpki) || !issued.verify(caCert.publicKey) ||
+    !issued.checkIssued(caCert)) {
+    throw new Error('the issued certificate does not read back as signed for its subject key');
+  }
+  return issued.toString();
+}
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bits (as forge does for RSA). */
+function subjectKeyIdentifier(spkiDer: Buffer): string {
+  const spki = forge.asn1.fromDer(forge.util.createBuffer(spkiDer.toString('binary')));
+  // forge keeps a BIT STRING's raw content beside what it decoded from it (an RSA key's SEQUENCE).
+  const bits = (Array.isArray(spki.value) ? spki.value[1] : undefined) as (forge.asn1.Asn1 & { bitStringContents?: string }) | undefined;
+  const content = bits?.type === forge.asn1.Type.BITSTRING ? bits.bitStringContents : undefined;
+  if (content === undefined || content.length < 2) throw new Error('unexpected SubjectPublicKeyInfo');
+  // The first octet of a BIT STRING's content is its count of unused bits, not part of the key.
+  return hash('sha1', Buffer.from(content.slice(1), 'binary'), 'binary');
 }
 
 /**
@@ -169,17 +225,15 @@ export function signCsr(ca: CaMaterial, csrPem: string, usage: 'client', validDa
   return issueCertificate(ca, { commonName: cn, publicKeyPem, usage, ...(validDays === undefined ? {} : { validDays }) });
 }
 
-function loadCa(ca: CaMaterial): { caCert: forge.pki.Certificate; caKey: forge.pki.rsa.PrivateKey; caNotAfter: number } {
+function loadCa(ca: CaMaterial): { caCert: forge.pki.Certificate; caKey: KeyObject; caNotAfter: number } {
   const x509 = new X509Certificate(ca.certPem);
   if (!x509.ca) throw new Error('the CA certificate is not a CA (basicConstraints cA is not set)');
   if (!keyMatchesCertificate(ca.keyPem, ca.certPem)) throw new Error('the CA key does not match the CA certificate');
   const caNotAfter = Date.parse(x509.validTo);
   if (!(caNotAfter > Date.now())) throw new Error(`the CA certificate expired on ${x509.validTo}`);
-  return {
-    caCert: forge.pki.certificateFromPem(ca.certPem),
-    caKey: forge.pki.privateKeyFromPem(ca.keyPem),
-    caNotAfter,
-  };
+  const caKey = createPrivateKey(ca.keyPem);
+  if (caKey.asymmetricKeyType !== 'rsa') throw new Error('the CA key must be RSA');
+  return { caCert: forge.pki.certificateFromPem(ca.certPem), caKey, caNotAfter };
 }
 
 /** The CA's own subjectKeyIdentifier (as bytes), so that authorityKeyIdentifier matches it. */
@@ -221,10 +275,13 @@ function checkDnsName(name: string): void {
   }
 }
 
-function checkSubjectKey(publicKeyPem: string): void {
+/** Services: RSA >= 2048 or EC P-256. Users: RSA >= 2048 only (the user side is unchanged). */
+function checkSubjectKey(publicKeyPem: string, usage: IssueRequest['usage']): { key: KeyObject; kind: KeyKind } {
   const key = createPublicKey(publicKeyPem);
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (key.asymmetricKeyType !== 'rsa' || bits < MIN_RSA_BITS) {
-    throw new Error(`the subject key must be RSA of at least ${MIN_RSA_BITS} bits`);
+  const kind = keyKindOf(key);
+  if (kind === undefined || (usage === 'client' && kind !== 'rsa')) {
+    const allowed = usage === 'client' ? '' : ` or ${describeKeyKind('ec-p256')}`;
+    throw new Error(`the subject key must be RSA of at least ${MIN_RSA_BITS} bits${allowed}`);
   }
+  return { key, kind };
 }

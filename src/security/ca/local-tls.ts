@@ -6,9 +6,11 @@
  * Several services may start at once: every file is written to a temp file and renamed, so no one
  * reads half a file, and the CA key is published with link(), which fails if another process won
  * the race — the loser then loads the winner's CA. A service certificate is reissued when it is not
- * signed by the current CA, does not match its key, lacks a requested host, or expires within 30
- * days. One process per service name: two processes issuing the same service's pair at once may
- * interleave it, which the next start detects (key/cert mismatch) and repairs.
+ * signed by the current CA, does not match its key, lacks a requested host, expires within 30 days,
+ * or holds another key than EC P-256 (services sign every answer; ECDSA P-256 costs a tenth of
+ * RSA-2048, so an installation's RSA service certificates are replaced once, on their next start).
+ * One process per service name: two processes issuing the same service's pair at once may interleave
+ * it, which the next start detects (key/cert mismatch) and repairs.
  */
 import { X509Certificate, randomBytes } from 'node:crypto';
 import {
@@ -16,6 +18,7 @@ import {
   renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { keyKindOf, type KeyKind } from '../wssec/key-kind.js';
 import { createCa, generateKeyPair, issueCertificate, keyMatchesCertificate, type CaMaterial } from './certificate-authority.js';
 
 export interface ServiceTls {
@@ -30,6 +33,8 @@ export interface ServiceTls {
 const CA_COMMON_NAME = 'VBS local CA';
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const RENEW_WITHIN_MS = 30 * 86_400_000;
+/** The key every service certificate holds; one of another kind is reissued. */
+const SERVICE_KEY: KeyKind = 'ec-p256';
 /** How long to wait for another process to finish publishing the CA it just created. */
 const CA_WAIT_MS = 10_000;
 
@@ -78,7 +83,7 @@ export function ensureServiceTls(
     fixKeyMode(keyPath);
     return result(certPem, keyPem);
   }
-  const pair = generateKeyPair();
+  const pair = generateKeyPair(SERVICE_KEY);
   const issued = issueCertificate(ca, {
     commonName: serviceName,
     publicKeyPem: pair.publicKeyPem,
@@ -103,6 +108,7 @@ function isCurrent(
       cert.checkIssued(caCert) &&
       cert.verify(caCert.publicKey) &&
       cert.subject === `CN=${serviceName}` &&
+      keyKindOf(cert.publicKey) === SERVICE_KEY &&
       Date.parse(cert.validFrom) <= now &&
       Date.parse(cert.validTo) - now > RENEW_WITHIN_MS &&
       keyMatchesCertificate(keyPem, certPem) &&

@@ -5,6 +5,7 @@
  * its single subject CN (the user ID), serial and validity.
  */
 import { X509Certificate, hash } from 'node:crypto';
+import { keyKindOf } from '../wssec/key-kind.js';
 import { TrustStoreError } from './user-names.js';
 
 export interface CertificateFacts {
@@ -59,10 +60,14 @@ export function readCertificate(data: string | Buffer): CertificateFacts {
   return factsOf(x509);
 }
 
-/** The verifier accepts RSA keys of 2048 bits or more only: refuse others when they are added. */
-export function hasUsableKey(x509: X509Certificate): boolean {
-  const key = x509.publicKey;
-  return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+/** Users sign with RSA keys of 2048 bits or more: refuse others when they are added. */
+export function hasUsableUserKey(x509: X509Certificate): boolean {
+  return keyKindOf(x509.publicKey) === 'rsa';
+}
+
+/** Services sign with EC P-256 keys, or RSA of 2048 bits or more (certificates issued before EC). */
+export function hasUsableServiceKey(x509: X509Certificate): boolean {
+  return keyKindOf(x509.publicKey) !== undefined;
 }
 
 /** Whether the VBS CA issued this certificate: its issuer name and its signature, both checked. */

@@ -3,12 +3,13 @@
  * a delegate): no store to consult, only the VBS CA. A caller is accepted when the VBS CA issued its
  * certificate, it is valid now, it is a service certificate (serverAuth extended key usage, which
  * ensureServiceTls gives and user certificates never have, so no enrolled user can pass as a
- * service), and `accept` allows its CN. The CA checks are cached by fingerprint; `accept` and the
- * dates are checked on every call.
+ * service), its key is EC P-256 (what ensureServiceTls issues) or RSA >= 2048 (issued before), and
+ * `accept` allows its CN. The CA checks are cached by fingerprint; `accept` and the dates are checked
+ * on every call.
  */
 import { X509Certificate } from 'node:crypto';
 import type { TrustedCertificate } from '../wssec/verify.js';
-import { factsOf, fingerprintOf, hasUsableKey, issuedBy } from './certificate-facts.js';
+import { factsOf, fingerprintOf, hasUsableServiceKey, issuedBy } from './certificate-facts.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 /** Services are few; the bound only keeps a stream of distinct good certificates from growing memory. */
@@ -54,7 +55,7 @@ function serviceEntry(der: Buffer, ca: X509Certificate): ServiceEntry | undefine
   const facts = factsOf(x509);
   const cn = facts.commonName;
   const eku = x509.keyUsage ?? [];
-  if (cn === undefined || cn === '' || x509.ca || !eku.includes(SERVER_AUTH) || !hasUsableKey(x509) || !issuedBy(x509, ca)) {
+  if (cn === undefined || cn === '' || x509.ca || !eku.includes(SERVER_AUTH) || !hasUsableServiceKey(x509) || !issuedBy(x509, ca)) {
     return undefined;
   }
   return { trusted: { x509, userId: cn }, notBefore: facts.notBefore, notAfter: facts.notAfter };

@@ -14,7 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { generateKeyPair, issueCertificate, signCsr, type CaMaterial } from '../ca/certificate-authority.js';
 import type { TrustedCertificate } from '../wssec/verify.js';
-import { fingerprintOf, hasUsableKey, issuedBy, readCertificate, type CertificateFacts } from './certificate-facts.js';
+import { fingerprintOf, hasUsableUserKey, issuedBy, readCertificate, type CertificateFacts } from './certificate-facts.js';
 import { openTrustDatabase } from './schema.js';
 import { evaluateRow, type CertificateSource, type StoredIdentity, type TrustEntry } from './trust-entries.js';
 import { TrustStoreError, checkUserName } from './user-names.js';
@@ -210,7 +210,7 @@ export class TrustStore {
       throw new TrustStoreError('the certificate has no (single) subject CN; the CN is the user ID');
     }
     checkUserName(userId);
-    if (!hasUsableKey(facts.x509)) throw new TrustStoreError('the certificate must hold an RSA key of at least 2048 bits');
+    if (!hasUsableUserKey(facts.x509)) throw new TrustStoreError('the certificate must hold an RSA key of at least 2048 bits');
     if (!(facts.notAfter > this.now())) {
       throw new TrustStoreError(`the certificate expired on ${new Date(facts.notAfter).toISOString()}`);
     }

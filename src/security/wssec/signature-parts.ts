@@ -2,11 +2,13 @@
  * Reads one ds:Signature into plain values, refusing everything VBS's profile does not use rather
  * than interpreting it: exclusive c14n only (for SignedInfo and as each Reference's last transform;
  * the enveloped-signature transform node-soap adds before it is accepted, it removes nothing from a
- * Body or Timestamp), accepted signature and digest methods only (SHA-1 behind allowSha1), no
+ * Body or Timestamp), accepted signature and digest methods only (SHA-1 behind allowSha1; the
+ * signature method also fixes the key kind that may verify it), no
  * ds:Object, and a KeyInfo that is exactly one SecurityTokenReference to a token in this message.
  * No certificate or key is ever taken from KeyInfo itself.
  */
 import type { Element } from '@xmldom/xmldom';
+import type { KeyKind } from './key-kind.js';
 import {
   DIGEST_METHODS, DS_NS, ENVELOPED_SIGNATURE, EXC_C14N, SIGNATURE_METHODS, WSSE_NS, X509_TOKEN, type HashChoice,
 } from './names.js';
@@ -25,6 +27,8 @@ export interface SignatureParts {
   readonly signedInfo: Element;
   readonly inclusivePrefixes: readonly string[];
   readonly hash: HashChoice['hash'];
+  /** The one kind of key the SignatureMethod may be verified with. */
+  readonly keyKind: KeyKind;
   readonly references: readonly SignedReference[];
   readonly signatureValue: Buffer;
   /** The Id of the BinarySecurityToken that KeyInfo's SecurityTokenReference points to. */
@@ -45,11 +49,12 @@ export function readSignature(signature: Element, allowSha1: boolean): Signature
   if (!method || !isElement(method, DS_NS, 'SignatureMethod') || structuralChildren(method, 'SignatureMethod').length > 0) {
     throw authFailure('SignedInfo must name its SignatureMethod after CanonicalizationMethod.');
   }
-  const hash = algorithm(SIGNATURE_METHODS, method, allowSha1, 'signature method');
+  const signatureMethod = algorithm(SIGNATURE_METHODS, method, allowSha1, 'signature method');
   return {
     signedInfo,
     inclusivePrefixes,
-    hash: hash.hash,
+    hash: signatureMethod.hash,
+    keyKind: signatureMethod.key,
     references: refs.map((r) => readReference(r, allowSha1)),
     signatureValue: decodeBase64(textOnly(value, 'SignatureValue'), 'SignatureValue'),
     tokenId: readKeyInfo(keyInfo),
@@ -93,9 +98,11 @@ function readExclusiveC14n(el: Element): string[] {
   return (attribute(inclusive, 'PrefixList') ?? '').split(/[ \t\r\n]+/).filter((p) => p !== '');
 }
 
-function algorithm(table: ReadonlyMap<string, HashChoice>, el: Element, allowSha1: boolean, what: string): HashChoice {
+function algorithm<T extends HashChoice>(table: ReadonlyMap<string, T>, el: Element, allowSha1: boolean, what: string): T {
   const choice = table.get(attribute(el, 'Algorithm') ?? '');
-  if (!choice) throw authFailure(`The ${what} is not supported; use RSA with SHA-256.`);
+  if (!choice) {
+    throw authFailure(`The ${what} is not supported; use ${what === 'digest method' ? 'SHA-256' : 'rsa-sha256 or ecdsa-sha256 (P-256)'}.`);
+  }
   if (choice.legacy && !allowSha1) throw authFailure(`The ${what} uses SHA-1, which this service does not accept; use SHA-256.`);
   return choice;
 }

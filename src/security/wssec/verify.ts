@@ -2,17 +2,25 @@
  * Verifies a WS-Security 1.0 X.509-signed request on the document parseEnvelope already built, in the
  * order of guides/security.md: one Security header with one Signature, no duplicate Ids anywhere, the
  * certificate from the trust store (looked up from the BinarySecurityToken the SecurityTokenReference
- * names, never from KeyInfo), the signature over the exclusive-c14n SignedInfo with Node's crypto, its
- * References covering exactly the Envelope's own Body and the Security header's Timestamp, their
- * digests, the Timestamp's life, and the replay cache. Only the SignedInfo, Body and Timestamp are
- * canonicalized; nothing is parsed again. Every failure is AuthFailure with a client-safe message.
+ * names, never from KeyInfo), the signature over the exclusive-c14n SignedInfo with Node's crypto (the
+ * SignatureMethod must name the certificate's key kind: rsa-* for RSA >= 2048, ecdsa-sha256 for P-256
+ * with a raw r||s value), its References covering exactly the Envelope's own Body and the Security
+ * header's Timestamp, their digests, the Timestamp's life, and the replay cache. Only the SignedInfo,
+ * Body and Timestamp are canonicalized; nothing is parsed again. Every failure is AuthFailure with a
+ * client-safe message.
+ *
+ * The replay cache is keyed on the canonical SignedInfo, not on the signature value: an ECDSA
+ * signature (r, s) has a twin (r, n - s) that verifies as well, so anyone holding a captured message
+ * could replay it with the twin value; the SignedInfo (Ids, digests of Body and Timestamp) cannot be
+ * changed without the signer's key.
  */
-import { hash, verify as verifySignature, type KeyObject, type X509Certificate } from 'node:crypto';
+import { hash, verify as verifySignature, type KeyObject, type VerifyKeyObjectInput, type X509Certificate } from 'node:crypto';
 import type { Element } from '@xmldom/xmldom';
 import { elementChildren, type ParsedEnvelope } from '../../soap/envelope.js';
 import { indexDocument } from './document-index.js';
 import { exclusiveC14n } from './exc-c14n.js';
-import { BASE64_ENCODING, DS_NS, WSSE_NS, WSU_NS, X509_TOKEN } from './names.js';
+import { describeKeyKind, keyKindOf, type KeyKind } from './key-kind.js';
+import { BASE64_ENCODING, DS_NS, P256_SIGNATURE_BYTES, WSSE_NS, WSU_NS, X509_TOKEN } from './names.js';
 import type { ReplayCache } from './replay-cache.js';
 import { readSignature } from './signature-parts.js';
 import { attribute, authFailure, decodeBase64, isElement, structuralChildren, textOnly } from './strict-xml.js';
@@ -45,21 +53,20 @@ export interface VerifiedSender {
 
 interface KeyInfoCache {
   readonly key: KeyObject;
-  /** RSA of at least 2048 bits: the only keys the accepted signature methods name. */
-  readonly usable: boolean;
+  /** RSA of at least 2048 bits or EC P-256: the only keys the accepted signature methods name. */
+  readonly kind: KeyKind | undefined;
   readonly notBefore: number;
   readonly notAfter: number;
 }
 
-// Parsing a certificate's key and dates costs more than the RSA check; certificates are long-lived objects.
+// Parsing a certificate's key and dates costs more than the signature check; certificates are long-lived objects.
 const certificateFacts = new WeakMap<X509Certificate, KeyInfoCache>();
 
 function factsOf(x509: X509Certificate): KeyInfoCache {
   let facts = certificateFacts.get(x509);
   if (!facts) {
     const key = x509.publicKey;
-    const usable = key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
-    facts = { key, usable, notBefore: Date.parse(x509.validFrom), notAfter: Date.parse(x509.validTo) };
+    facts = { key, kind: keyKindOf(key), notBefore: Date.parse(x509.validFrom), notAfter: Date.parse(x509.validTo) };
     certificateFacts.set(x509, facts);
   }
   return facts;
@@ -99,12 +106,24 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
   if (!(now.getTime() >= facts.notBefore && now.getTime() <= facts.notAfter)) {
     throw authFailure('The signing certificate is not valid at this time.');
   }
-  // Otherwise an EC key would verify an ECDSA signature that claims to be rsa-sha256.
-  if (!facts.usable) throw authFailure('The signing certificate must hold an RSA key of at least 2048 bits.');
+  if (!facts.kind) throw authFailure('The signing certificate must hold an RSA key of at least 2048 bits or an EC P-256 key.');
+  // Node's verify goes by the key, not by the label: without this an EC key would check a signature
+  // labelled rsa-sha256, and an RSA key one labelled ecdsa-sha256.
+  if (facts.kind !== parts.keyKind) {
+    throw authFailure(`The SignatureMethod is for ${describeKeyKind(parts.keyKind)} keys; the signing certificate holds ${describeKeyKind(facts.kind)}.`);
+  }
+  let key: KeyObject | VerifyKeyObjectInput = facts.key;
+  if (facts.kind === 'ec-p256') {
+    // XML-DSig's ECDSA value is r || s (IEEE P1363); a DER SEQUENCE is another encoding, refused.
+    if (parts.signatureValue.length !== P256_SIGNATURE_BYTES) {
+      throw authFailure('An ecdsa-sha256 SignatureValue must be the 64 bytes r || s of XML Signature (not DER).');
+    }
+    key = { key: facts.key, dsaEncoding: 'ieee-p1363' };
+  }
   const signedInfo = Buffer.from(exclusiveC14n(parts.signedInfo, parts.inclusivePrefixes), 'utf8');
   let good = false;
   try {
-    good = verifySignature(parts.hash, signedInfo, facts.key, parts.signatureValue);
+    good = verifySignature(parts.hash, signedInfo, key, parts.signatureValue);
   } catch {
     good = false;
   }
@@ -130,8 +149,9 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
   if (window.created + 1000 <= options.replayCache.since) {
     throw authFailure('The request was signed before this service started; sign it again.');
   }
-  // Keyed on the signature's bytes (hashed to keep the cache small): a re-encoded base64 is the same key.
-  const replayKey = hash('sha256', parts.signatureValue, 'base64');
+  // Keyed on what was signed (hashed to keep the cache small), not on the signature value: ECDSA values
+  // are malleable ((r, s) and (r, n - s) both verify). A re-encoded message is the same key too.
+  const replayKey = hash('sha256', signedInfo, 'base64');
   if (options.replayCache.seen(replayKey, window.acceptedUntil)) {
     throw authFailure('This request was already received; sign each request anew.');
   }

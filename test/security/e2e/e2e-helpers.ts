@@ -70,6 +70,8 @@ export async function expectSignedFault(cluster: Cluster, raw: RawAnswer, code: 
 
 export async function expectFrontendSigned(cluster: Cluster, raw: RawAnswer): Promise<void> {
   const cert = frontendCertPem(cluster.home);
+  // The frontend's service key is EC P-256 (ensureServiceTls), so its answers are ECDSA-signed.
+  expect(raw.body, 'the answer is signed with ecdsa-sha256').to.include('<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256">');
   expect(signedBy(raw.body, cert), 'the answer is signed by the frontend (VBS verifier)').to.equal('signed:signer');
   expect(await xmlsec1Verifies(raw.body, cert), 'the answer is signed by the frontend (xmlsec1)').to.equal(true);
 }

@@ -1,10 +1,12 @@
 /**
  * Service-to-service trust: only certificates the VBS CA issued to a service (serverAuth), valid now,
- * whose CN the caller accepts. A user's certificate from the same CA is not a service's.
+ * with an EC P-256 key (what ensureServiceTls issues) or RSA >= 2048 (issued before), whose CN the
+ * caller accepts. A user's certificate from the same CA is not a service's.
  */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa, generateKeyPair, issueCertificate } from '../../../src/security/ca/certificate-authority.js';
 import { ensureServiceTls } from '../../../src/security/ca/local-tls.js';
@@ -31,6 +33,39 @@ describe('serviceResolver', function () {
     expect(resolve(der)?.userId).to.equal('volume-delegate-vd-1');
     expect(resolve(der)?.userId).to.equal('volume-delegate-vd-1'); // from the cache
     expect(resolve(new X509Certificate(frontend.certPem).raw)).to.equal(undefined);
+  });
+
+  it('accepts EC P-256 and RSA service keys, and refuses other curves and small RSA even from the VBS CA', () => {
+    const tls = ensureServiceTls(dir, 'frontend');
+    expect(new X509Certificate(tls.certPem).publicKey.asymmetricKeyDetails?.namedCurve).to.equal('prime256v1');
+    const resolve = serviceResolver(tls.caPem, () => true);
+    expect(resolve(new X509Certificate(tls.certPem).raw)?.userId).to.equal('frontend');
+    const rsa = generateKeyPair('rsa');
+    const rsaCert = issueCertificate({ certPem: tls.caPem, keyPem: readCaKey(dir) }, { commonName: 'frontend', publicKeyPem: rsa.publicKeyPem, usage: 'server', dnsNames: ['localhost'] });
+    expect(resolve(new X509Certificate(rsaCert.certPem).raw)?.userId).to.equal('frontend');
+    // Our CA refuses the last three keys; openssl signs them with the same CA key, as an operator by hand
+    // could. The first, P-256 signed the same way, is the control: only the key differs.
+    const cases: Array<[string[], string | undefined]> = [
+      [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], 'frontend'],
+      [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'], undefined],
+      [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'], undefined],
+      [['-newkey', 'rsa:1024'], undefined],
+    ];
+    for (const [keyArgs, expected] of cases) {
+      const work = tempDir('vbs-service-trust-key-');
+      try {
+        const f = (name: string): string => join(work, name);
+        writeFileSync(f('ext.cnf'), 'extendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n');
+        execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-subj', '/CN=frontend', '-keyout', f('key.pem'), '-out', f('req.csr')], { stdio: 'ignore' });
+        execFileSync('openssl', ['x509', '-req', '-in', f('req.csr'), '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca-key.pem'),
+          '-set_serial', '0x7a11', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('cert.pem')], { stdio: 'ignore' });
+        const cert = new X509Certificate(readFileSync(f('cert.pem'), 'utf8'));
+        expect(cert.checkIssued(new X509Certificate(tls.caPem)) && cert.keyUsage?.includes('1.3.6.1.5.5.7.3.1'), keyArgs.join(' ')).to.equal(true);
+        expect(resolve(cert.raw)?.userId, keyArgs.join(' ')).to.equal(expected);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    }
   });
 
   it('refuses a user certificate of the same CA (no serverAuth)', () => {

@@ -4,8 +4,10 @@
  * vbs-admin in another process would) seen on the very next resolveUser.
  */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import forge from 'node-forge';
@@ -190,6 +192,21 @@ describe('TrustStore', function () {
     // DER works as well as PEM.
     const eve = makeCertificate({ cn: 'eve' });
     expect(store.trustManual(eve.der).userId).to.equal('eve');
+  });
+
+  it('refuses user certificates whose key is not RSA of 2048 bits or more: users keep RSA, EC P-256 is for services', () => {
+    for (const keyArgs of [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ['-newkey', 'rsa:1024']]) {
+      const work = mkdtempSync(join(tmpdir(), 'vbs-trust-key-'));
+      try {
+        execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-subj', '/CN=grace', '-days', '2',
+          '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem')], { stdio: 'ignore' });
+        expect(() => store.trustManual(readFileSync(join(work, 'cert.pem'), 'utf8')), keyArgs.join(' '))
+          .to.throw(/must hold an RSA key of at least 2048 bits/);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    }
+    expect(store.list().filter((r) => r.userId === 'grace')).to.have.length(0);
   });
 
   it('resolves in microseconds (printed, not asserted)', () => {

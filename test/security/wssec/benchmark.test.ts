@@ -1,10 +1,12 @@
 /**
  * A micro-benchmark, printed and never asserted (timings on a shared 2-core machine are noise for a
  * test): the mean cost of verifySignedEnvelope on the parsed request, per client flavour, its parts,
- * and, for comparison, a naive xml-crypto checkSignature (which parses the text again).
+ * and, for comparison, a naive xml-crypto checkSignature (which parses the text again); then the cost
+ * of signing an answer (signEnvelope on a DescribeVolumesResponse of 10 volumes) with an RSA-2048 and
+ * an EC P-256 service key, and its parts.
  * The replay cache is a no-op here so that one message can be verified over and over.
  */
-import { hash, verify, X509Certificate } from 'node:crypto';
+import { createPrivateKey, hash, sign, verify, X509Certificate } from 'node:crypto';
 import type { Element } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import { parseEnvelope } from '../../../src/soap/envelope.js';
@@ -12,6 +14,9 @@ import { MemoryReplayCache } from '../../../src/security/wssec/replay-cache.js';
 import { indexDocument } from '../../../src/security/wssec/document-index.js';
 import { exclusiveC14n } from '../../../src/security/wssec/exc-c14n.js';
 import { signEnvelope } from '../../../src/security/wssec/sign.js';
+import { exclusiveC14nOfText } from '../../../src/security/wssec/text-c14n.js';
+import { schema } from '../../../src/generated/frontend.js';
+import { encodeElement } from '../../../src/soap/encode.js';
 import { readSignature } from '../../../src/security/wssec/signature-parts.js';
 import { verifySignedEnvelope } from '../../../src/security/wssec/verify.js';
 import { CREATE_VOLUME, fixtures, options } from './helpers.js';
@@ -82,5 +87,32 @@ describe('WS-Security: verify cost (printed, not asserted)', function () {
       return sig.checkSignature(text);
     };
     show('naive xml-crypto parse + checkSignature', meanMicros(200, naive));
+  });
+
+  it('prints the mean cost of signing an answer (10 volumes) with RSA-2048 and EC P-256 service keys', () => {
+    const { service, rsaService } = fixtures();
+    const volume = (i: number): object => ({
+      volumeId: `vol-0123456789abcdef${i}`, size: String(1 + i), snapshotId: '', availabilityZone: 'vbs-local-1a', status: 'available',
+      createTime: '2026-11-27T10:08:00.000Z', attachmentSet: {}, volumeType: 'sparse',
+    });
+    const answer = { requestId: 'ba5e0000-0000-4000-8000-000000000000', volumeSet: { item: Array.from({ length: 10 }, (_, i) => volume(i)) } };
+    const body = encodeElement(schema, 'DescribeVolumesResponse', answer);
+    console.log(`      DescribeVolumesResponse: ${body.length} bytes of payload`);
+    for (const [name, who] of [['EC P-256', service], ['RSA-2048', rsaService]] as const) {
+      show(`encode + signEnvelope (${name})`, meanMicros(3000, () => signEnvelope(encodeElement(schema, 'DescribeVolumesResponse', answer), who)));
+      show(`signEnvelope (${name})`, meanMicros(3000, () => signEnvelope(body, who)));
+    }
+    const context = {
+      inScope: new Map([['soap', 'urn:soap'], ['wsse', 'urn:wsse'], ['wsu', 'urn:wsu']]),
+      rendered: new Map([['soap', 'urn:soap'], ['wsu', 'urn:wsu']]),
+    };
+    const signedInfo = Buffer.alloc(900, 'a');
+    const ec = createPrivateKey(service.keyPem);
+    const rsa = createPrivateKey(rsaService.keyPem);
+    console.log('      breakdown:');
+    show('  exclusive c14n of the payload, from its text', meanMicros(3000, () => exclusiveC14nOfText(body, context)));
+    show('  sha256 of the payload', meanMicros(3000, () => hash('sha256', body, 'base64')));
+    show('  ECDSA P-256 sign (r || s)', meanMicros(3000, () => sign('sha256', signedInfo, { key: ec, dsaEncoding: 'ieee-p1363' })));
+    show('  RSA-2048 sign', meanMicros(1000, () => sign('sha256', signedInfo, rsa)));
   });
 });

@@ -1,11 +1,12 @@
 /**
  * A test-only signer that can be told to do the wrong thing: sign with one key while the token holds
  * another certificate, reference the Body twice, leave the Timestamp out, use SHA-1 or inclusive
- * c14n, add a certificate to KeyInfo, add header blocks. The signature it writes is valid for what it
- * signs, so each attack test is refused for the attack, not for a broken signature.
+ * c14n, add a certificate to KeyInfo, add header blocks, label an ECDSA signature as RSA (or the
+ * reverse), write an ECDSA value as DER. The signature it writes is valid for what it signs, so each
+ * attack test is refused for the attack, not for a broken signature.
  * Digests use the verifier's canonicalizer, which the interop tests check against xmlsec1 and zeep.
  */
-import { hash, sign } from 'node:crypto';
+import { createPrivateKey, hash, sign } from 'node:crypto';
 import type { Element } from '@xmldom/xmldom';
 import { parseXml } from '../../../src/soap/envelope.js';
 import { exclusiveC14n } from '../../../src/security/wssec/exc-c14n.js';
@@ -19,7 +20,8 @@ const X509 = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token
 export const EXC = 'http://www.w3.org/2001/10/xml-exc-c14n#';
 export const RSA_SHA1 = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
 export const SHA1 = 'http://www.w3.org/2000/09/xmldsig#sha1';
-const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+export const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+export const ECDSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256';
 const SHA256 = 'http://www.w3.org/2001/04/xmlenc#sha256';
 
 export interface CraftSpec {
@@ -41,6 +43,8 @@ export interface CraftSpec {
   readonly extraHeader?: string;
   /** Added inside the Security header, before the Signature. */
   readonly extraSecurity?: string;
+  /** How an EC key's signature value is written: r || s as XML-DSig says (default), or DER. */
+  readonly ecdsaEncoding?: 'ieee-p1363' | 'der';
 }
 
 const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -75,7 +79,9 @@ export function craft(spec: CraftSpec): string {
   }).join('');
   const inner = `<ds:CanonicalizationMethod Algorithm="${spec.c14n ?? EXC}"></ds:CanonicalizationMethod>` +
     `<ds:SignatureMethod Algorithm="${spec.signatureMethod ?? RSA_SHA256}"></ds:SignatureMethod>${refs}</ds:SignedInfo>`;
-  const value = sign(sha1 ? 'sha1' : 'sha256', Buffer.from(`<ds:SignedInfo xmlns:ds="${DS}">${inner}`), spec.signer.keyPem);
+  const key = createPrivateKey(spec.signer.keyPem);
+  const signingKey = key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: spec.ecdsaEncoding ?? 'ieee-p1363' } : key;
+  const value = sign(sha1 ? 'sha1' : 'sha256', Buffer.from(`<ds:SignedInfo xmlns:ds="${DS}">${inner}`), signingKey);
   const keyInfo = spec.keyInfo ??
     `<wsse:SecurityTokenReference><wsse:Reference URI="#X509-1" ValueType="${X509}"/></wsse:SecurityTokenReference>`;
   const signature = `<ds:Signature xmlns:ds="${DS}"><ds:SignedInfo>${inner}<ds:SignatureValue>${value.toString('base64')}` +

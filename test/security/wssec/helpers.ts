@@ -1,8 +1,9 @@
 /**
  * Fixtures for the WS-Security tests: one CA, an enrolled user (alice), an unenrolled one issued by
- * the same CA (mallory), a self-signed impostor who copies alice's name, and the outcome of a request
- * text as the service would see it (parseEnvelope, then verifySignedEnvelope). Keys are made once per
- * run: RSA key generation is the slow part of these tests.
+ * the same CA (mallory), a self-signed impostor who copies alice's name, a service with an EC P-256
+ * certificate (as ensureServiceTls issues them) and one with an RSA certificate (as it did before),
+ * and the outcome of a request text as the service would see it (parseEnvelope, then
+ * verifySignedEnvelope). Keys are made once per run: RSA key generation is the slow part of these tests.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { isVbsError } from '../../../src/core/errors.js';
 import { createCa, generateKeyPair, issueCertificate, type CaMaterial } from '../../../src/security/ca/certificate-authority.js';
 import { parseEnvelope } from '../../../src/soap/envelope.js';
-import { MemoryReplayCache } from '../../../src/security/wssec/replay-cache.js';
+import { MemoryReplayCache, type ReplayCache } from '../../../src/security/wssec/replay-cache.js';
 import { FingerprintTrustStore } from '../../../src/security/wssec/trust-store.js';
 import { verifySignedEnvelope, type VerifyOptions } from '../../../src/security/wssec/verify.js';
 import { REPO_ROOT } from '../../support/repo.js';
@@ -36,8 +37,10 @@ export interface Fixtures {
   readonly mallory: Identity;
   /** Self-signed, subject CN=alice: the same name as the enrolled user, another key. */
   readonly impostor: Identity;
-  /** A service's own identity (server certificate), for signed answers. */
+  /** A service's own identity (server certificate, EC P-256), for signed answers. */
   readonly service: Identity;
+  /** The same with an RSA-2048 key: a service certificate issued before services moved to EC. */
+  readonly rsaService: Identity;
   readonly store: FingerprintTrustStore;
 }
 
@@ -56,16 +59,27 @@ export function fixtures(): Fixtures {
     const mallory = client(ca, 'mallory');
     // createCa makes a self-signed certificate whose subject is exactly the name given.
     const impostor = createCa('alice');
-    const servicePair = generateKeyPair();
-    const service = {
-      certPem: issueCertificate(ca, { commonName: 'frontend', publicKeyPem: servicePair.publicKeyPem, usage: 'server', dnsNames: ['localhost'] }).certPem,
-      keyPem: servicePair.privateKeyPem,
+    const serviceOf = (kind: 'rsa' | 'ec-p256'): Identity => {
+      const pair = generateKeyPair(kind);
+      const { certPem } = issueCertificate(ca, { commonName: 'frontend', publicKeyPem: pair.publicKeyPem, usage: 'server', dnsNames: ['localhost'] });
+      return { certPem, keyPem: pair.privateKeyPem };
     };
     const store = new FingerprintTrustStore();
     store.add(alice.certPem, 'alice');
-    made = { ca, alice, mallory, impostor, service, store };
+    made = { ca, alice, mallory, impostor, service: serviceOf('ec-p256'), rsaService: serviceOf('rsa'), store };
   }
   return made;
+}
+
+/**
+ * A replay cache of a service that started a little before the test's messages were signed, as a
+ * real one does. A cache made just now would refuse ("signed before this service started") a message
+ * whose whole-second Created (zeep, node-soap) lies in the previous second, which happens whenever a
+ * tool's run crosses a second boundary. Tests of that rule make their own MemoryReplayCache.
+ */
+function runningCache(): ReplayCache {
+  const cache = new MemoryReplayCache();
+  return { seen: (key, expiresAt) => cache.seen(key, expiresAt), since: cache.since - 5_000 };
 }
 
 export function options(overrides: Partial<VerifyOptions> = {}): VerifyOptions {
@@ -73,7 +87,7 @@ export function options(overrides: Partial<VerifyOptions> = {}): VerifyOptions {
     resolveCertificate: fixtures().store.resolve,
     now: () => new Date(),
     clockSkewSeconds: 30,
-    replayCache: new MemoryReplayCache(),
+    replayCache: runningCache(),
     ...overrides,
   };
 }

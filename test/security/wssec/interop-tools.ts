@@ -43,12 +43,21 @@ export async function nodeSoapRequest(who: Identity, certOptions: CertOptions = 
   return captured;
 }
 
-/** zeep's BinarySignature + Timestamp plugin request, rendered without sending. */
+/** zeep's BinarySignature + Timestamp plugin request, rendered without sending (rsa-sha256, or rsa-sha1). */
 export async function zeepRequest(who: Identity, sha1 = false): Promise<string> {
+  return zeepSigned(who, sha1 ? 'sha1' : 'sha256');
+}
+
+/** The same signed with ecdsa-sha256 by xmlsec: `who` holds an EC P-256 key. */
+export async function zeepEcdsaRequest(who: Identity): Promise<string> {
+  return zeepSigned(who, 'ecdsa');
+}
+
+async function zeepSigned(who: Identity, algorithm: 'sha256' | 'sha1' | 'ecdsa'): Promise<string> {
   const files = scratch({ 'key.pem': who.keyPem, 'cert.pem': who.certPem });
   try {
-    const args = [`${HELPERS_DIR}/zeep_wssec.py`, 'sign', FRONTEND_WSDL, files.path('key.pem'), files.path('cert.pem')];
-    const { stdout } = await run(PYTHON, sha1 ? [...args, 'sha1'] : args);
+    const args = [`${HELPERS_DIR}/zeep_wssec.py`, 'sign', FRONTEND_WSDL, files.path('key.pem'), files.path('cert.pem'), algorithm];
+    const { stdout } = await run(PYTHON, args);
     return stdout;
   } finally {
     files.done();

@@ -218,8 +218,14 @@ describe('WS-Security: refused requests', function () {
       .to.match(/^AuthFailure: The SecurityTokenReference must point/);
   });
 
-  it('refuses a trusted certificate whose key is not RSA of 2048 bits or more', () => {
-    for (const keyArgs of [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ['-newkey', 'rsa:1024']]) {
+  it('refuses a trusted certificate whose key is neither RSA of 2048 bits or more nor EC P-256, or not the kind its SignatureMethod names', () => {
+    const cases: Array<[string[], string | undefined, string]> = [
+      [['-newkey', 'rsa:1024'], undefined, 'AuthFailure: The signing certificate must hold an RSA key of at least 2048 bits or an EC P-256 key.'],
+      // An EC P-256 key is usable, but not to check a signature labelled rsa-sha256 (craft's default label).
+      [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], 'der',
+        'AuthFailure: The SignatureMethod is for RSA keys; the signing certificate holds EC P-256.'],
+    ];
+    for (const [keyArgs, ecdsaEncoding, expected] of cases) {
       const files = scratch({});
       try {
         execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-subj', '/CN=weak', '-days', '2',
@@ -227,8 +233,8 @@ describe('WS-Security: refused requests', function () {
         const weak = { certPem: readFileSync(files.path('cert.pem'), 'utf8'), keyPem: readFileSync(files.path('key.pem'), 'utf8') };
         const store = new FingerprintTrustStore();
         store.add(weak.certPem, 'weak');
-        expect(outcome(craft({ signer: weak }), options({ resolveCertificate: store.resolve })))
-          .to.equal('AuthFailure: The signing certificate must hold an RSA key of at least 2048 bits.');
+        const crafted = craft({ signer: weak, ...(ecdsaEncoding === 'der' ? { ecdsaEncoding } : {}) });
+        expect(outcome(crafted, options({ resolveCertificate: store.resolve }))).to.equal(expected);
       } finally {
         files.done();
       }

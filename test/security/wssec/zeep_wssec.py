@@ -5,8 +5,10 @@ zeep's BinarySignature signs the Body, and a Timestamp only if one is already in
 small plugin adds a 5-minute wsu:Timestamp first (composed with zeep.wsse.compose.Compose). zeep checks
 a response's signature with the key it was given; ServerSigned checks it with the service's certificate.
 
-  sign WSDL KEY CERT [sha1]          print a signed CreateVolume request (rendered, not sent)
-  verify XML_FILE CERT               zeep's own check of a signed envelope; prints "ok"
+  sign WSDL KEY CERT [sha1|ecdsa]    print a signed CreateVolume request (rendered, not sent):
+                                     rsa-sha256 by default, rsa-sha1, or ecdsa-sha256 (an EC P-256 key)
+  verify XML_FILE CERT               zeep's own check of a signed envelope (any key xmlsec reads from
+                                     the certificate: RSA, or EC as VBS services now hold); prints "ok"
   call WSDL URL KEY CERT SERVER_CERT send a signed CreateVolume, check the signed answer, print volumeId
 """
 import datetime
@@ -52,11 +54,16 @@ class ServerSigned:
         return envelope
 
 
-def signer(key, cert, sha1=False):
+def signer(key, cert, algorithm='sha256'):
+    methods = {
+        'sha256': xmlsec.Transform.RSA_SHA256,
+        'sha1': xmlsec.Transform.RSA_SHA1,
+        'ecdsa': xmlsec.Transform.ECDSA_SHA256,
+    }
     return BinarySignature(
         key, cert,
-        signature_method=xmlsec.Transform.RSA_SHA1 if sha1 else xmlsec.Transform.RSA_SHA256,
-        digest_method=xmlsec.Transform.SHA1 if sha1 else xmlsec.Transform.SHA256,
+        signature_method=methods[algorithm],
+        digest_method=xmlsec.Transform.SHA1 if algorithm == 'sha1' else xmlsec.Transform.SHA256,
     )
 
 
@@ -75,8 +82,8 @@ def main(argv):
     mode = argv[0]
     if mode == 'sign':
         wsdl, key, cert = argv[1:4]
-        sha1 = len(argv) > 4 and argv[4] == 'sha1'
-        client = Client(wsdl, wsse=Compose([Timestamp(), signer(key, cert, sha1)]))
+        algorithm = argv[4] if len(argv) > 4 else 'sha256'
+        client = Client(wsdl, wsse=Compose([Timestamp(), signer(key, cert, algorithm)]))
         envelope = client.create_message(client.service, 'CreateVolume', size='1', availabilityZone='zone-a')
         sys.stdout.write(etree.tostring(envelope, encoding='unicode'))
     elif mode == 'verify':
