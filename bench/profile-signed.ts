@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   try {
     const results = await runSignedDescribe(log, {
       concurrencies: [clients], rounds: 1, warmupMs: 1000, measureMs: seconds * 1000,
-      serverNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+      // One process per frontend: its profile holds all of that frontend's work.
+      serverNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${dir}`], frontendWorkers: 1,
       beforeStop: async (pair) => {
         for (const server of [pair.signed, pair.unsigned]) pids[server.mode] = server.pid;
       },

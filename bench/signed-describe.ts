@@ -9,6 +9,8 @@
  * unsigned, so that a change in the shared machine's load during the run falls on both sides alike.
  * Signed bodies are all signed before their phase starts (the server refuses a replay, so each is
  * used once): the load generator's own signing (~0.3 ms each) must not be what limits the server.
+ * Both frontends run the same number of worker processes: the frontend's default (one per CPU), or
+ * `--frontend-workers=N` on the command line (1: the single-process frontend).
  */
 import { encodeElement } from '../src/soap/encode.js';
 import { plainEnvelope } from '../src/soap/faults.js';
@@ -27,6 +29,8 @@ export interface SignedOptions {
   readonly measureMs?: number;
   /** Extra node options for both frontends (e.g. --cpu-prof). */
   readonly serverNodeOptions?: readonly string[];
+  /** Worker processes of each frontend; default `--frontend-workers=N` if given, else the frontend's default. */
+  readonly frontendWorkers?: number;
   /** Runs after the measurement, while both frontends still run (e.g. to read their logs). */
   readonly beforeStop?: (pair: FrontendPair) => Promise<void>;
 }
@@ -42,6 +46,8 @@ export interface SignedRow {
 export interface SignedResults {
   readonly method: {
     readonly concurrencies: readonly number[];
+    /** Processes serving requests in each frontend (its `workers`). */
+    readonly frontendWorkers: number;
     readonly rounds: number;
     readonly warmupMs: number;
     readonly measureMsPerRound: number;
@@ -77,6 +83,15 @@ const BODY_MARGIN = 1.5;
 const OPERATION = 'DescribeVolumes';
 /** An opening volumeId tag, with or without a namespace prefix. */
 const VOLUME_ID_TAG = /<(?:[A-Za-z_][\w.-]*:)?volumeId>/g;
+
+/** `--frontend-workers=N` from the command line, if given. */
+function workersArg(): number | undefined {
+  const raw = process.argv.find((a) => a.startsWith('--frontend-workers='))?.slice('--frontend-workers='.length);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error('--frontend-workers must be a positive integer');
+  return n;
+}
 
 /** The request element: all of the caller's volumes. The same for both servers. */
 function describeAll(): string {
@@ -161,9 +176,15 @@ export async function runSignedDescribe(log: (line: string) => void, options: Si
   const warmupMs = options.warmupMs ?? DEFAULTS.warmupMs;
   const measureMs = options.measureMs ?? DEFAULTS.measureMs;
   const check = checker(ALICE_VOLUMES);
-  const pairOptions = { aliceVolumes: ALICE_VOLUMES, bobVolumes: BOB_VOLUMES, ...(options.serverNodeOptions ? { nodeOptions: options.serverNodeOptions } : {}) };
+  const workers = options.frontendWorkers ?? workersArg();
+  const pairOptions = {
+    aliceVolumes: ALICE_VOLUMES, bobVolumes: BOB_VOLUMES, ...(options.serverNodeOptions ? { nodeOptions: options.serverNodeOptions } : {}),
+    ...(workers === undefined ? {} : { workers }),
+  };
   return withFrontendPair(pairOptions, async (pair) => {
-    log(`signed: frontends up (signed pid ${pair.signed.pid}, unsigned pid ${pair.unsigned.pid}), home ${pair.home}`);
+    if (pair.signed.servingPids.length !== pair.unsigned.servingPids.length) throw new Error('the two frontends run different numbers of workers');
+    log(`signed: frontends up (signed pid ${pair.signed.pid}, unsigned pid ${pair.unsigned.pid}, ` +
+      `${pair.signed.servingPids.length} serving process(es) each), home ${pair.home}`);
     const served: Record<SignatureMode, number> = { signed: 0, unsigned: 0 };
     const responseBytes = await sanityCheck(pair, served);
     const signing = { ms: 0, count: 0 };
@@ -197,7 +218,7 @@ export async function runSignedDescribe(log: (line: string) => void, options: Si
     const request = describeAll();
     return {
       method: {
-        concurrencies, rounds, warmupMs, measureMsPerRound: measureMs, volumesInAnswer: ALICE_VOLUMES,
+        concurrencies, frontendWorkers: pair.signed.servingPids.length, rounds, warmupMs, measureMsPerRound: measureMs, volumesInAnswer: ALICE_VOLUMES,
         requestBytes: { signed: Buffer.byteLength(signEnvelope(request, pair.alice)), unsigned: Buffer.byteLength(plainEnvelope(request)) },
         responseBytes,
         clientSignMsPerRequest: signing.count > 0 ? Math.round((signing.ms / signing.count) * 1000) / 1000 : 0,

@@ -31,7 +31,10 @@ const STARTUP_TIMEOUT_MS = 20_000;
 export interface FrontendProcess {
   readonly mode: SignatureMode;
   readonly url: string;
+  /** The frontend's process: the whole frontend, or the primary of its workers (whose CPU time counts with it). */
   readonly pid: number;
+  /** The processes that serve requests: [pid], or the workers. */
+  readonly servingPids: readonly number[];
   readonly logFile: string;
 }
 
@@ -51,6 +54,8 @@ export interface PairOptions {
   readonly bobVolumes: number;
   /** Extra node options for both frontends, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR']. */
   readonly nodeOptions?: readonly string[];
+  /** The frontends' `workers` setting, the same for both; default: the frontend's own (one per CPU). */
+  readonly workers?: number;
 }
 
 async function seedVolumes(database: string, owners: readonly string[]): Promise<void> {
@@ -72,7 +77,9 @@ async function seedVolumes(database: string, owners: readonly string[]): Promise
   }
 }
 
-function startServer(mode: SignatureMode, configFile: string, logFile: string, nodeOptions: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
+function startServer(
+  mode: SignatureMode, configFile: string, logFile: string, nodeOptions: readonly string[],
+): Promise<{ child: ChildProcess; url: string; servingPids: number[] }> {
   const child = spawn(process.execPath, [...nodeOptions, SERVER_ENTRY, configFile, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -91,9 +98,11 @@ function startServer(mode: SignatureMode, configFile: string, logFile: string, n
       if (line === undefined || !stdout.includes('\n')) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
-      const origin = (JSON.parse(line) as { origin?: unknown }).origin;
-      if (typeof origin !== 'string') return fail(new Error(`unexpected first line ${line}`));
-      resolve({ child, url: `${origin}/vbs` });
+      const { origin, servingPids } = JSON.parse(line) as { origin?: unknown; servingPids?: unknown };
+      if (typeof origin !== 'string' || !Array.isArray(servingPids) || !servingPids.every(Number.isInteger)) {
+        return fail(new Error(`unexpected first line ${line}`));
+      }
+      resolve({ child, url: `${origin}/vbs`, servingPids: servingPids as number[] });
     });
   });
 }
@@ -134,10 +143,11 @@ export async function withFrontendPair<T>(options: PairOptions, fn: (pair: Front
       const logFile = join(home, `frontend-${mode}.log`);
       const configFile = join(home, `frontend-${mode}.json`);
       // Port 0: the kernel picks a free port and the server says which.
-      writeFileSync(configFile, JSON.stringify({ home, port: 0, logFile }, null, 2));
-      const { child, url } = await startServer(mode, configFile, logFile, options.nodeOptions ?? []);
+      // Port 0 with workers: node:cluster gives all of them the one port the kernel picked.
+      writeFileSync(configFile, JSON.stringify({ home, port: 0, logFile, ...(options.workers === undefined ? {} : { workers: options.workers }) }, null, 2));
+      const { child, url, servingPids } = await startServer(mode, configFile, logFile, options.nodeOptions ?? []);
       children.push(child);
-      return { mode, url, pid: child.pid ?? -1, logFile };
+      return { mode, url, pid: child.pid ?? -1, servingPids, logFile };
     };
     const signed = await start('signed');
     const unsigned = await start('unsigned');

@@ -10,7 +10,7 @@
  * result says so, rather than measuring a server that was left idle.
  */
 import { Agent, request } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { round1 } from './stats.js';
 
 export interface LoadOptions {
@@ -24,7 +24,7 @@ export interface LoadOptions {
   readonly nextBody: () => string | undefined;
   /** Why an answer is wrong, or undefined when it is the expected one. */
   readonly check: (status: number, text: string) => string | undefined;
-  /** The server's PID, to read its CPU time over the window (Linux /proc). */
+  /** The server's PID, to read its CPU time over the window (Linux /proc), its children's (a clustered frontend's workers) included. */
   readonly serverPid?: number;
 }
 
@@ -42,7 +42,7 @@ export interface LoadPhase {
   readonly latenciesMs: readonly number[];
   /** True when the bodies ran out and the window was cut short. */
   readonly bodiesRanOut: boolean;
-  /** CPU time over the window, in ms: of the server process (null if unreadable) and of this process. */
+  /** CPU time over the window, in ms: of the server (its workers included; null if unreadable) and of this process. */
   readonly serverCpuMs: number | null;
   readonly clientCpuMs: number;
   /** Wall time between the two CPU readings, in ms. */
@@ -66,9 +66,9 @@ export interface LoadResult {
   /** Requests/s of each phase, in the order run: how much they moved. */
   readonly perPhaseRequestsPerSecond: readonly number[];
   readonly bodiesRanOut: boolean;
-  /** The server process's CPU time (user + system) per completed request. */
+  /** The server's CPU time (user + system, its workers included) per completed request. */
   readonly serverCpuMsPerRequest: number | null;
-  /** Share of one core the server used, in %. */
+  /** Share of one core the server used, in % (above 100 with several workers). */
   readonly serverCpuPercent: number | null;
   /** Share of one core this (load-generating) process used, in %. */
   readonly clientCpuPercent: number;
@@ -78,15 +78,28 @@ export interface LoadResult {
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux: /proc times are in 1/100 s
 
+/** Fields after the "(comm)" part of /proc/PID/stat: state is field 3, ppid 4, utime 14, stime 15. */
+function statFields(pid: string | number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU time of `pid` and of its live children: a clustered frontend's work is done in its workers. */
 function processCpuMs(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
-    // Fields after the "(comm)" part: state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return Number.isFinite(utime + stime) ? ((utime + stime) * 1000) / TICKS_PER_SECOND : null;
+    const fields = statFields(pid);
+    let ticks = Number(fields[11]) + Number(fields[12]);
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const child = statFields(entry);
+        if (Number(child[1]) === pid) ticks += Number(child[11]) + Number(child[12]);
+      } catch {
+        // It ended meanwhile.
+      }
+    }
+    return Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : null;
   } catch {
     return null;
   }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { VOLUME_TYPES, type VolumeType } from '../core/records.js';
 
 export interface Listen {
@@ -32,6 +32,11 @@ export interface FrontendConfig extends Listen {
   readonly clockSkewSeconds: number;
   /** Accept rsa-sha1/sha1 signatures, for EC2-era tooling. Off unless turned on. */
   readonly allowSha1Signatures: boolean;
+  /**
+   * Processes that serve requests (node:cluster workers sharing the port); 1 runs the frontend as one
+   * process. Default: one per CPU (os.availableParallelism()).
+   */
+  readonly workers: number;
   readonly logFile: string | undefined;
 }
 
@@ -79,7 +84,7 @@ export function frontendDefaults(home: string): FrontendConfig {
     zones: ['vbs-local-1a'], region: 'vbs-local-1', maxVolumeSizeGiB: 16384, defaultVolumeType: 'sparse',
     jobDeadlineSeconds: 120, sweepIntervalSeconds: 5,
     volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }], trustStore: join(home, 'trust.sqlite'),
-    admins: ['admin'], clockSkewSeconds: 60, allowSha1Signatures: false, logFile: undefined,
+    admins: ['admin'], clockSkewSeconds: 60, allowSha1Signatures: false, workers: availableParallelism(), logFile: undefined,
   };
 }
 
@@ -112,6 +117,8 @@ const isStr = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
 const isPort = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 65536;
 const isPos = (v: unknown): boolean => typeof v === 'number' && v > 0 && Number.isFinite(v);
 const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
+/** More workers than this is a typo, not a machine (each one holds its own store and TLS state). */
+const MAX_FRONTEND_WORKERS = 256;
 
 const FRONTEND_SHAPE: Shape<FrontendConfig> = {
   home: isStr, host: isStr, port: isPort, certDir: isStr, database: isStr,
@@ -122,6 +129,7 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
     isStr((d as Record<string, unknown>)['id']) && isStr((d as Record<string, unknown>)['url'])),
   trustStore: isStr, admins: (v) => Array.isArray(v) && v.every(isStr), clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
   allowSha1Signatures: (v) => typeof v === 'boolean',
+  workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_FRONTEND_WORKERS,
   logFile: isOptStr,
 };
 

@@ -4,19 +4,26 @@
  * /vbs/callback, the VMM Delegates' registry at /vbs/vmm-registry, and the sweeper, on one HTTPS
  * port. Who may call which endpoint is decided in src/security/authenticators.ts; every answer is
  * signed with the frontend's service certificate.
+ *
+ * startFrontend is the whole frontend in one process. A clustered frontend (src/frontend/cluster/)
+ * uses the same parts apart: each worker serves the endpoints (serveFrontend) with the replay cache
+ * its primary holds, and the primary alone runs the sweeper (openFrontendCore, startSweeper).
  */
 import type { FrontendConfig } from '../config/config.js';
 import { schema as frontendSchema, type AmazonEC2PortTypeOperations } from '../generated/frontend.js';
 import { schema as delegateSchema, type VolumeDelegateCallbackPortTypeOperations } from '../generated/volume-delegate.js';
 import { schema as vmmSchema, type VmmRegistryPortTypeOperations } from '../generated/vmm-delegate.js';
 import { createLogger, type Logger } from '../log.js';
-import { ensureServiceTls } from '../security/ca/local-tls.js';
+import { ensureServiceTls, type ServiceTls } from '../security/ca/local-tls.js';
 import { startHttpsHost, type RunningHost } from '../soap/https-host.js';
 import { SoapEndpoint, type Authenticator } from '../soap/server.js';
 import { DEFAULT_VERIFICATION, newReplayCache, serviceAuthenticator, userAuthenticator } from '../security/authenticators.js';
+import type { ReplayCache } from '../security/wssec/replay-cache.js';
+import type { Signer } from '../security/wssec/sign.js';
 import { FRONTEND_IDENTITY, vmmHostOf, volumeDelegateIdentity } from '../security/identities.js';
 import { TrustStore } from '../security/truststore/trust-store.js';
 import { WSDL_DIR } from '../soap/wsdl-dir.js';
+import { withSharedReplays, type SharedReplayCache } from './cluster/shared-replay.js';
 import { callbackHandlers } from './soap/callback-handlers.js';
 import { EC2_PATH, ec2Schema, ec2Wsdl } from './soap/ec2-compat.js';
 import { frontendHandlers } from './soap/frontend-handlers.js';
@@ -42,25 +49,87 @@ export interface FrontendOverrides {
   readonly userAuthenticator?: Authenticator;
 }
 
-export async function startFrontend(
-  config: FrontendConfig, logger: Logger = createLogger('frontend', { file: config.logFile }), overrides: FrontendOverrides = {},
-): Promise<RunningFrontend> {
+/** Which replay cache the endpoints check against: this process's own, or the cluster's (held by the primary). */
+export type ReplayGuard = { readonly local: ReplayCache } | { readonly shared: SharedReplayCache };
+
+/** What both serving and sweeping need: the service's TLS material, the store, the delegate pools. */
+export interface FrontendCore {
+  readonly tls: ServiceTls;
+  readonly signer: Signer;
+  readonly deps: Deps;
+  close(): Promise<void>;
+}
+
+export function openFrontendCore(config: FrontendConfig, logger: Logger): FrontendCore {
   const tls = ensureServiceTls(config.certDir, FRONTEND_IDENTITY);
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
   const store = new SqliteStore(config.database);
-  const trust = new TrustStore(config.trustStore, tls.caPem);
   const delegates = new VolumeDelegatePool(config.volumeDelegates, tls.caPem, signer, logger);
   const vmms = new VmmDelegatePool(tls.caPem, signer);
-  const verification = { clockSkewSeconds: config.clockSkewSeconds, allowSha1: config.allowSha1Signatures };
-  const replays = newReplayCache();
-  const users = overrides.userAuthenticator ?? userAuthenticator((der) => trust.resolveUser(der), config.admins, verification, replays);
-  const delegateIds = new Set(config.volumeDelegates.map((d) => volumeDelegateIdentity(d.id)));
-  const volumeDelegateCalls = serviceAuthenticator(tls.caPem, (id) => delegateIds.has(id), DEFAULT_VERIFICATION, replays);
-  const vmmDelegateCalls = serviceAuthenticator(tls.caPem, (id) => vmmHostOf(id) !== undefined, DEFAULT_VERIFICATION, replays);
   const deps: Deps = {
     store, delegates, vmms, logger, now: () => new Date(),
     settings: { zones: config.zones, region: config.region, maxVolumeSizeGiB: config.maxVolumeSizeGiB, defaultVolumeType: config.defaultVolumeType },
   };
+  return {
+    tls, signer, deps,
+    close: async () => {
+      delegates.close();
+      vmms.close();
+      await store.close();
+    },
+  };
+}
+
+/** The deadline and deletion retries, every sweepIntervalSeconds; one process of a frontend runs it. Returns its stop. */
+export function startSweeper(deps: Deps, config: FrontendConfig): () => void {
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
+      .catch((e: unknown) => deps.logger.error('sweep failed', { error: String(e) }))
+      .finally(() => { sweeping = false; });
+  }, config.sweepIntervalSeconds * 1000);
+  return () => clearInterval(timer);
+}
+
+/** What the frontend's log says when it listens. */
+export function startedFields(config: FrontendConfig, origin: string): Record<string, unknown> {
+  return { url: `${origin}/vbs`, ec2Url: `${origin}${EC2_PATH}`, wsdl: `${origin}/vbs?wsdl`, database: config.database, workers: config.workers };
+}
+
+/** The whole frontend in one process: the endpoints, with this process's replay cache, and the sweeper. */
+export async function startFrontend(
+  config: FrontendConfig, logger: Logger = createLogger('frontend', { file: config.logFile }), overrides: FrontendOverrides = {},
+): Promise<RunningFrontend> {
+  const served = await serveFrontend(config, logger, { local: newReplayCache() }, overrides);
+  const stopSweeper = startSweeper(served.deps, config);
+  logger.info('frontend started', { ...startedFields(config, served.origin), workers: 1 });
+  return {
+    origin: served.origin,
+    deps: served.deps,
+    close: async () => {
+      stopSweeper();
+      await served.close();
+    },
+  };
+}
+
+/** The endpoints on one HTTPS port, without the sweeper and without announcing themselves. */
+export async function serveFrontend(
+  config: FrontendConfig, logger: Logger, replays: ReplayGuard, overrides: FrontendOverrides = {},
+): Promise<RunningFrontend> {
+  const core = openFrontendCore(config, logger);
+  const { tls, signer, deps } = core;
+  const trust = new TrustStore(config.trustStore, tls.caPem);
+  const verification = { clockSkewSeconds: config.clockSkewSeconds, allowSha1: config.allowSha1Signatures };
+  // The authenticators are made around a ReplayCache; with a shared cache, the check is finished against it.
+  const guarded = (build: (cache: ReplayCache) => Authenticator): Authenticator =>
+    'local' in replays ? build(replays.local) : withSharedReplays(build, replays.shared);
+  const users = overrides.userAuthenticator ?? guarded((cache) => userAuthenticator((der) => trust.resolveUser(der), config.admins, verification, cache));
+  const delegateIds = new Set(config.volumeDelegates.map((d) => volumeDelegateIdentity(d.id)));
+  const volumeDelegateCalls = guarded((cache) => serviceAuthenticator(tls.caPem, (id) => delegateIds.has(id), DEFAULT_VERIFICATION, cache));
+  const vmmDelegateCalls = guarded((cache) => serviceAuthenticator(tls.caPem, (id) => vmmHostOf(id) !== undefined, DEFAULT_VERIFICATION, cache));
   const handlers = frontendHandlers(deps, attachmentHandlers(deps));
   const api = new SoapEndpoint<AmazonEC2PortTypeOperations>({
     path: '/vbs', schema: frontendSchema, portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
@@ -83,31 +152,17 @@ export async function startFrontend(
   try {
     host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, ec2, callback, registry] });
   } catch (error) {
-    delegates.close();
-    vmms.close();
     trust.close();
-    await store.close();
+    await core.close();
     throw error;
   }
-  let sweeping = false;
-  const timer = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
-      .catch((e: unknown) => logger.error('sweep failed', { error: String(e) }))
-      .finally(() => { sweeping = false; });
-  }, config.sweepIntervalSeconds * 1000);
-  logger.info('frontend started', { url: `${host.origin}/vbs`, ec2Url: `${host.origin}${EC2_PATH}`, wsdl: `${host.origin}/vbs?wsdl`, database: config.database });
   return {
     origin: host.origin,
     deps,
     close: async () => {
-      clearInterval(timer);
       await host.close();
-      delegates.close();
-      vmms.close();
       trust.close();
-      await store.close();
+      await core.close();
     },
   };
 }

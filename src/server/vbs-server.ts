@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * vbs-server: runs one VBS service from a config file, as on a cluster node
- *   vbs-server frontend --config FILE
+ *   vbs-server frontend --config FILE      (its `workers` processes: node:cluster, see src/frontend/cluster/)
  *   vbs-server volume-delegate --config FILE
  *   vbs-server vmm-delegate --config FILE
  * or, with `all` (what `npm start` runs), every service of a one-machine VBS as child processes with
@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadFrontendConfig, loadVmmDelegateConfig, loadVolumeDelegateConfig, defaultHome } from '../config/config.js';
 import { startVmmDelegate } from '../delegates/vmm/vmm-delegate-app.js';
-import { startFrontend } from '../frontend/frontend-app.js';
+import { runFrontend } from '../frontend/cluster/run-frontend.js';
 import { startVolumeDelegate } from '../delegates/volume/volume-delegate-app.js';
 import { ensureLocalCa } from '../security/ca/local-tls.js';
 import { join } from 'node:path';
@@ -30,14 +30,19 @@ function configArg(argv: readonly string[]): string | undefined {
 }
 
 async function runOne(service: string, configFile: string | undefined): Promise<void> {
-  const starters: Record<string, () => Promise<{ close(): Promise<void> }>> = {
-    frontend: () => startFrontend(loadFrontendConfig(configFile)),
+  const starters: Record<string, () => Promise<{ close(): Promise<void> } | undefined>> = {
+    // A frontend worker returns nothing to stop: its primary starts and stops it.
+    frontend: async () => {
+      const frontend = await runFrontend(loadFrontendConfig(configFile));
+      return frontend.role === 'worker' ? undefined : frontend;
+    },
     'volume-delegate': () => startVolumeDelegate(loadVolumeDelegateConfig(configFile)),
     'vmm-delegate': () => startVmmDelegate(loadVmmDelegateConfig(configFile)),
   };
   const start = Object.hasOwn(starters, service) ? starters[service] : undefined;
-  const running = start ? await start() : undefined;
-  if (!running) throw new Error(USAGE);
+  if (!start) throw new Error(USAGE);
+  const running = await start();
+  if (!running) return;
   const stop = (): void => {
     void running.close().finally(() => process.exit(0));
   };

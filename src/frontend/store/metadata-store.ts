@@ -98,6 +98,8 @@ export interface MetadataStore {
   getAttachment(id: number): Promise<AttachmentRecord | undefined>;
   /** Live (not detached) attachments that a VMM host holds. */
   attachmentsOnHost(vmmHost: string): Promise<AttachmentRecord[]>;
+  /** Attachments of a VMM host that ended (detached, or the attach failed) at or after `since` (ms since the epoch). */
+  attachmentsEndedOnHost(vmmHost: string, since: number): Promise<AttachmentRecord[]>;
 
   /** A VMM Delegate's registration: the host, and the instances it has now (replacing the old list). */
   registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void>;

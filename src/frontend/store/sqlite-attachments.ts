@@ -86,6 +86,11 @@ export class SqliteAttachments {
     return (this.db.prepare(`SELECT * FROM attachments WHERE vmm_host = ? AND ${LIVE} ORDER BY id`).all(vmmHost) as Row[]).map(attachmentFromRow);
   }
 
+  endedOnHost(vmmHost: string, since: number): AttachmentRecord[] {
+    return (this.db.prepare(`SELECT * FROM attachments WHERE vmm_host = ? AND NOT (${LIVE}) AND updated_at >= ? ORDER BY id`)
+      .all(vmmHost, since) as Row[]).map(attachmentFromRow);
+  }
+
   register(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): void {
     this.db.transaction(() => {
       this.db.prepare(

@@ -191,6 +191,10 @@ export class SqliteStore implements MetadataStore {
     return this.attachments.onHost(vmmHost);
   }
 
+  async attachmentsEndedOnHost(vmmHost: string, since: number): Promise<AttachmentRecord[]> {
+    return this.attachments.endedOnHost(vmmHost, since);
+  }
+
   async registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void> {
     this.attachments.register(host, instances);
   }

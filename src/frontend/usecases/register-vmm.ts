@@ -4,6 +4,8 @@
  * that nothing is silently lost:
  *  - a record the hypervisor no longer has (the instance stopped, the disk was removed by hand) ends as
  *    detached, with the reason kept and logged; the volume is available again;
+ *  - but a record that changed after the inventory may have been taken is left to the next
+ *    registration (INVENTORY_STALENESS_MS);
  *  - an "attaching"/"detaching" record that no call is finishing any more is settled by what the
  *    hypervisor holds;
  *  - a VBS disk the hypervisor holds without a record is adopted when the rules allow it, or else
@@ -19,6 +21,16 @@ export const UNREACHABLE = 'unreachable';
 
 /** An attaching/detaching record younger than this belongs to a call still under way. */
 export const IN_FLIGHT_GRACE_MS = 60_000;
+
+/**
+ * How much older than the records a registration's inventory may be. The delegate lists its disks,
+ * then sends them; the frontend may finish an attach or a detach of that node meanwhile, or before it
+ * gets to the registration (it waits behind other requests, and another frontend process may go on in
+ * the meantime). A record that changed this recently is newer than the evidence: an attached disk
+ * missing from the list is not lost yet, and a listed disk whose attachment just ended is not a stray
+ * yet. The next registration (a heartbeat at most later) settles them.
+ */
+export const INVENTORY_STALENESS_MS = 5_000;
 
 interface HeldDisk {
   readonly instanceId: string;
@@ -63,7 +75,7 @@ export async function reconcile(deps: Deps, inv: InventoryType): Promise<Reconci
     const isHeld = heldKeys.has(key(rec.instanceId, rec.volumeId));
     heldKeys.delete(key(rec.instanceId, rec.volumeId));
     const log = { vmmHost: inv.vmmHost, volumeId: rec.volumeId, instanceId: rec.instanceId, device: rec.device };
-    if (rec.status === 'attached' && !isHeld) {
+    if (rec.status === 'attached' && !isHeld && now - rec.updatedAt >= INVENTORY_STALENESS_MS) {
       const reason = `the hypervisor on ${inv.vmmHost} no longer holds this disk`;
       if ((await deps.store.endAttachment(rec.id, 'detached', reason)).changed) {
         lost++;
@@ -81,7 +93,9 @@ export async function reconcile(deps: Deps, inv: InventoryType): Promise<Reconci
   }
   let adopted = 0;
   let detachedStrays = 0;
+  const justEnded = new Set((await deps.store.attachmentsEndedOnHost(inv.vmmHost, now - INVENTORY_STALENESS_MS)).map((r) => key(r.instanceId, r.volumeId)));
   for (const disk of heldKeys.values()) {
+    if (justEnded.has(key(disk.instanceId, disk.volumeId))) continue;
     const log = { vmmHost: inv.vmmHost, ...disk };
     const volume = isId('vol', disk.volumeId) ? await deps.store.getVolume(disk.volumeId) : undefined;
     if (volume && volume.status !== 'deleted' && volume.status !== 'deleting') {

@@ -1,0 +1,138 @@
+/**
+ * Why: the primary of a clustered frontend owns what must exist once, and serves no request itself:
+ *  - what workers starting together must not each do: the service certificate is issued and the
+ *    store migrated here, before any worker starts;
+ *  - the replay cache all workers ask (src/frontend/cluster/replay-ipc.ts), so a message accepted by
+ *    one worker is refused by every other; it outlives any worker, and its start is the `since` of all;
+ *  - the sweeper (deadlines, deletion retries), on its own store connection;
+ *  - the workers' lives: "frontend started" is logged once every worker listens; a worker that dies
+ *    is logged and replaced (with a growing delay while replacements die before they listen); close() stops
+ *    every worker (SIGTERM, then SIGKILL after 5 s) before the primary's own resources.
+ * The store stays consistent across workers because SQLite serialises writers (WAL, busy_timeout,
+ * BEGIN IMMEDIATE for the multi-statement changes), as it does across any two connections.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { FrontendConfig } from '../../config/config.js';
+import { createLogger } from '../../log.js';
+import { MemoryReplayCache } from '../../security/wssec/replay-cache.js';
+import { openFrontendCore, startedFields, startSweeper } from '../frontend-app.js';
+import { answerReplayQuestions } from './replay-ipc.js';
+import { isReadyMessage, REPLAY_SINCE_ENV, WORKER_INDEX_ENV } from './worker.js';
+
+export interface RunningPrimary {
+  readonly origin: string;
+  /** The workers' PIDs once all listened (a replaced worker has another). */
+  readonly servingPids: readonly number[];
+  close(): Promise<void>;
+}
+
+/**
+ * Live entries the shared cache may hold, per worker. A full cache refuses every new request (it fails
+ * closed), and an entry lives up to 6 minutes (300 s + clock skew): a worker at ~1,500 signed
+ * requests/s fills ~540,000. About 94 bytes each in the primary's heap: 2 workers at most ~190 MB.
+ */
+const REPLAY_ENTRIES_PER_WORKER = 1_000_000;
+const MIN_RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 30_000;
+const STOP_TIMEOUT_MS = 5000;
+
+interface Slot {
+  worker: Worker | undefined;
+  /** Whether the current worker said it listens. */
+  ready: boolean;
+  /** Replacements in a row that died before they listened. */
+  failedStarts: number;
+  restart: NodeJS.Timeout | undefined;
+}
+
+export async function startPrimary(config: FrontendConfig): Promise<RunningPrimary> {
+  const logger = createLogger('frontend', { file: config.logFile });
+  const core = openFrontendCore(config, logger);
+  const replays = new MemoryReplayCache({ maxEntries: REPLAY_ENTRIES_PER_WORKER * config.workers });
+  const slots = new Map<number, Slot>();
+  let stopping = false;
+  let started = false;
+
+  /** Starts worker `index`; resolves with its origin when it listens, rejects if it exits first. */
+  const fork = (index: number): Promise<string> => {
+    const slot = slots.get(index) ?? { worker: undefined, ready: false, failedStarts: 0, restart: undefined };
+    slots.set(index, slot);
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index), [REPLAY_SINCE_ENV]: String(replays.since) });
+    slot.worker = worker;
+    slot.ready = false;
+    return new Promise((resolve, reject) => {
+      worker.on('error', (error: Error) => logger.error('frontend worker channel error', { worker: index, error: String(error) }));
+      worker.on('message', (m: unknown) => {
+        // A worker that died meanwhile has no question to be answered: a failed send is dropped.
+        if (answerReplayQuestions(replays, m, (answers) => worker.send(answers, undefined, () => {}))) return;
+        if (!isReadyMessage(m)) return;
+        slot.ready = true;
+        slot.failedStarts = 0;
+        resolve(m.origin);
+      });
+      worker.once('exit', (code: number | null, signal: string | null) => {
+        reject(new Error(`frontend worker ${index} exited (${signal ?? code ?? 'unknown'}) before it listened`));
+        if (slot.worker === worker) slot.worker = undefined;
+        if (started && !stopping) replace(index, slot, worker.process.pid, code, signal);
+      });
+    });
+  };
+
+  const replace = (index: number, slot: Slot, pid: number | undefined, code: number | null, signal: string | null): void => {
+    if (!slot.ready) slot.failedStarts++;
+    // 0.1 s; then 1, 2, 4 ... 30 s while replacements keep dying before they listen (a full disk, a lost file).
+    const delay = slot.failedStarts === 0 ? MIN_RESTART_DELAY_MS : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (slot.failedStarts - 1));
+    logger.error('frontend worker exited; starting another', { worker: index, pid, code, signal, restartInMs: delay });
+    slot.restart = setTimeout(() => {
+      slot.restart = undefined;
+      if (stopping) return;
+      fork(index).then(
+        () => logger.info('frontend worker restarted', { worker: index, pid: slot.worker?.process.pid }),
+        // Its exit is handled (and replaced again) by the exit listener.
+        () => undefined,
+      );
+    }, delay);
+  };
+
+  const stopWorker = (worker: Worker): Promise<void> => {
+    if (worker.isDead()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => worker.process.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.process.kill('SIGTERM');
+    });
+  };
+
+  let closing: Promise<void> | undefined;
+  const stopAll = (): Promise<void> => {
+    stopping = true;
+    for (const slot of slots.values()) clearTimeout(slot.restart);
+    const workers = [...slots.values()].flatMap((s) => (s.worker ? [s.worker] : []));
+    return Promise.all(workers.map(stopWorker)).then(() => core.close());
+  };
+
+  const indexes = Array.from({ length: config.workers }, (_, i) => i + 1);
+  let origins: string[];
+  try {
+    origins = await Promise.all(indexes.map(fork));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  started = true;
+  const stopSweeper = startSweeper(core.deps, config);
+  const origin = origins[0] ?? '';
+  const servingPids = indexes.map((i) => slots.get(i)?.worker?.process.pid).filter((pid): pid is number => pid !== undefined);
+  logger.info('frontend started', { ...startedFields(config, origin), workerPids: servingPids });
+  return {
+    origin,
+    servingPids,
+    close: () => {
+      closing ??= (stopSweeper(), stopAll());
+      return closing;
+    },
+  };
+}

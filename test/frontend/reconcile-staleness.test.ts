@@ -1,0 +1,101 @@
+/**
+ * A VMM Delegate's registration lists the disks its hypervisor held when it looked, which may be
+ * before an attach or a detach the frontend has since finished (the registration waited in a busy
+ * frontend process while another went on). Reconciliation must not take that list as evidence
+ * against a record that changed since: a disk attached a moment ago is not "lost", a disk detached a
+ * moment ago is not a stray to adopt. Once the records are older than INVENTORY_STALENESS_MS, the same
+ * lists do repair them.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newId } from '../../src/core/ids.js';
+import { volumeFilePath } from '../../src/core/paths.js';
+import type { VolumeRecord } from '../../src/core/records.js';
+import type { InventoryType } from '../../src/generated/vmm-delegate.js';
+import { SqliteStore } from '../../src/frontend/store/sqlite-store.js';
+import type { Deps } from '../../src/frontend/usecases/deps.js';
+import { INVENTORY_STALENESS_MS, reconcile } from '../../src/frontend/usecases/register-vmm.js';
+import type { VolumeDelegates } from '../../src/frontend/volume-delegate-pool.js';
+import type { VmmDelegates } from '../../src/frontend/vmm-delegates.js';
+import { silentLogger } from '../../src/log.js';
+
+const HOST = 'node-1';
+const INSTANCE = 'i-0000000000000001a';
+
+function volume(): VolumeRecord {
+  const id = newId('vol');
+  return {
+    id, ownerId: 'alice', sizeGiB: 1, snapshotId: null, zone: 'z', status: 'available', volumeType: 'sparse', path: volumeFilePath(id),
+    delegateId: null, createTime: new Date().toISOString(), updatedAt: Date.now(), statusMessage: null,
+  };
+}
+
+/** The node's inventory: the instance, holding these volumes read-only. */
+function inventory(volumeIds: readonly string[]): InventoryType {
+  return {
+    vmmHost: HOST, endpoint: 'https://127.0.0.1:1/vmm-delegate', driver: 'qemu', healthy: true,
+    instanceSet: { item: [{ instanceId: INSTANCE, state: 'running', diskSet: { item: volumeIds.map((v, i) => ({ instanceId: INSTANCE, volumeId: v, device: `/dev/sd${'bcd'[i] ?? 'z'}`, attachMode: 'ro' })) } }] },
+  };
+}
+
+describe('reconciliation against an inventory older than the records', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let clock: number;
+  const detached: string[] = [];
+  let deps: Deps;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vbs-recon-'));
+    store = new SqliteStore(join(dir, 'vbs.sqlite'));
+    clock = Date.now();
+    detached.length = 0;
+    const vmms: VmmDelegates = {
+      attach: () => Promise.reject(new Error('not called')),
+      detach: async (_endpoint, request) => { detached.push(request.volumeId); },
+      close: () => undefined,
+    };
+    deps = {
+      store, vmms, delegates: {} as VolumeDelegates, logger: silentLogger(), now: () => new Date(clock),
+      settings: { zones: ['z'], region: 'r', maxVolumeSizeGiB: 1, defaultVolumeType: 'sparse' },
+    };
+    await store.registerVmm({ host: HOST, endpoint: 'https://127.0.0.1:1/vmm-delegate', driver: 'qemu', healthy: true, lastSeen: clock }, [{ instanceId: INSTANCE, state: 'running' }]);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function attached(): Promise<{ volumeId: string; attachmentId: number }> {
+    const v = volume();
+    await store.insertVolume(v);
+    const admission = await store.beginAttachment({ volumeId: v.id, instanceId: INSTANCE, vmmHost: HOST, device: '/dev/sdb', mode: 'ro', attachTime: new Date().toISOString() });
+    if (!admission.admitted) return expect.fail('not admitted');
+    expect((await store.transitionAttachment(admission.attachment.id, 'attached')).changed).to.equal(true);
+    return { volumeId: v.id, attachmentId: admission.attachment.id };
+  }
+
+  it('keeps a disk attached after the inventory was taken, and ends it once the inventory should show it', async () => {
+    const { volumeId, attachmentId } = await attached();
+    expect(await reconcile(deps, inventory([]))).to.deep.include({ lost: 0 });
+    expect((await store.getAttachment(attachmentId))?.status).to.equal('attached');
+    clock += INVENTORY_STALENESS_MS + 1000;
+    expect(await reconcile(deps, inventory([]))).to.deep.include({ lost: 1 });
+    expect((await store.getAttachment(attachmentId))?.status).to.equal('detached');
+    expect((await store.getVolume(volumeId))?.status).to.equal('available');
+  });
+
+  it('neither adopts nor detaches a disk detached after the inventory was taken, and adopts it once the inventory should not show it', async () => {
+    const { volumeId, attachmentId } = await attached();
+    expect((await store.endAttachment(attachmentId, 'detached')).changed).to.equal(true);
+    expect(await reconcile(deps, inventory([volumeId]))).to.deep.include({ adopted: 0, detachedStrays: 0 });
+    expect(detached).to.deep.equal([]);
+    expect((await store.getVolume(volumeId))?.status).to.equal('available');
+    // Still listed long after the detach: the hypervisor really holds it, and the rules allow it.
+    clock += INVENTORY_STALENESS_MS + 1000;
+    expect(await reconcile(deps, inventory([volumeId]))).to.deep.include({ adopted: 1 });
+    expect((await store.getVolume(volumeId))?.status).to.equal('in-use');
+  });
+});
