@@ -118,7 +118,6 @@ function randomPayload(rand: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const uris = ['urn:a', 'urn:b', EC2_NS, SOAP, WSU, WSSE, 'urn:x?a=1;b=2', ''];
   const chars = ['a', 'b', ' ', '&', '<', '>', '"', "'", '\t', '\n', '\r', '\r\n', 'é', '𝄞', ']', ']]>', '\u00a0', '0'];
-  const text = (): string => Array.from({ length: Math.floor(rand() * 6) }, () => pick(chars)).join('');
   const space = (): string => pick(['', ' ', '  ', '\n', '\t', '\r\n']);
   const ref = (c: string): string => (rand() < 0.5 ? `&#${c.codePointAt(0)};` : `&#x${(c.codePointAt(0) ?? 0).toString(16)};`);
   const escapeChar = (c: string, quote: string | undefined): string => {
