@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import type { AttachmentRecord, InstanceLocation, VmmHostRecord } from '../../core/records.js';
 import { ATTACHABLE_VOLUME_STATUSES, ATTACHMENT_TRANSITIONS, VOLUME_TRANSITIONS, type AttachmentEvent } from '../../core/state.js';
 import type { AttachAdmission, AttachRefusal, NewAttachment, Outcome } from './metadata-store.js';
+import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { attachmentFromRow, instanceFromRow, vmmHostFromRow, type Row } from './sqlite-rows.js';
 
 const LIVE = `status <> 'detached'`;
@@ -16,12 +17,12 @@ function quoted(values: readonly string[]): string {
 }
 
 export class SqliteAttachments {
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database, private readonly sql: PrepareCached = statementCache(db)) {}
 
   begin(a: NewAttachment): AttachAdmission {
     const params = { ...a, now: Date.now() };
     const run = this.db.transaction((): AttachAdmission => {
-      const row = this.db.prepare(
+      const row = this.sql(
         `INSERT INTO attachments (volume_id, instance_id, device, status, mode, vmm_host, attach_time, updated_at)
          SELECT @volumeId, @instanceId, @device, 'attaching', @mode, @vmmHost, @attachTime, @now
          WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @volumeId AND status IN ${quoted(ATTACHABLE_VOLUME_STATUSES)})
@@ -33,7 +34,7 @@ export class SqliteAttachments {
       ).get(params) as Row | undefined;
       if (!row) return { admitted: false, reason: this.whyRefused(a) };
       const t = VOLUME_TRANSITIONS.attach;
-      this.db.prepare(`UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}`).run(params);
+      this.sql(`UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}`).run(params);
       return { admitted: true, attachment: attachmentFromRow(row) };
     });
     return run.immediate();
@@ -41,21 +42,21 @@ export class SqliteAttachments {
 
   /** Read after the INSERT decided, only to tell the client why. */
   private whyRefused(a: NewAttachment): AttachRefusal {
-    const volume = this.db.prepare(`SELECT status FROM volumes WHERE id = ?`).get(a.volumeId) as { status: string } | undefined;
+    const volume = this.sql(`SELECT status FROM volumes WHERE id = ?`).get(a.volumeId) as { status: string } | undefined;
     if (!volume || !(ATTACHABLE_VOLUME_STATUSES as readonly string[]).includes(volume.status)) return 'volume-state';
-    const same = this.db.prepare(`SELECT 1 FROM attachments WHERE volume_id = ? AND instance_id = ? AND vmm_host = ? AND ${LIVE}`)
+    const same = this.sql(`SELECT 1 FROM attachments WHERE volume_id = ? AND instance_id = ? AND vmm_host = ? AND ${LIVE}`)
       .get(a.volumeId, a.instanceId, a.vmmHost);
     if (same) return 'already-attached';
-    const device = this.db.prepare(`SELECT 1 FROM attachments WHERE instance_id = ? AND vmm_host = ? AND device = ? AND ${LIVE}`)
+    const device = this.sql(`SELECT 1 FROM attachments WHERE instance_id = ? AND vmm_host = ? AND device = ? AND ${LIVE}`)
       .get(a.instanceId, a.vmmHost, a.device);
     if (device) return 'device-in-use';
-    const rw = this.db.prepare(`SELECT 1 FROM attachments WHERE volume_id = ? AND mode = 'rw' AND ${LIVE}`).get(a.volumeId);
+    const rw = this.sql(`SELECT 1 FROM attachments WHERE volume_id = ? AND mode = 'rw' AND ${LIVE}`).get(a.volumeId);
     return rw ? 'held-read-write' : 'shared-read-only';
   }
 
   transition(id: number, event: AttachmentEvent, statusMessage?: string): Outcome<AttachmentRecord> {
     const t = ATTACHMENT_TRANSITIONS[event];
-    const row = this.db.prepare(
+    const row = this.sql(
       `UPDATE attachments SET status = '${t.to}', updated_at = @now${statusMessage !== undefined ? ', status_message = @msg' : ''}
        WHERE id = @id AND status IN ${quoted(t.from)} RETURNING *`,
     ).get({ id, now: Date.now(), msg: statusMessage ?? null }) as Row | undefined;
@@ -67,7 +68,7 @@ export class SqliteAttachments {
       const outcome = this.transition(id, event, statusMessage);
       if (outcome.changed) {
         const t = VOLUME_TRANSITIONS.lastDetached;
-        this.db.prepare(
+        this.sql(
           `UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}
            AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.volume_id = volumes.id AND a.${LIVE})`,
         ).run({ volumeId: outcome.record.volumeId, now: Date.now() });
@@ -78,39 +79,39 @@ export class SqliteAttachments {
   }
 
   get(id: number): AttachmentRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM attachments WHERE id = ?`).get(id) as Row | undefined;
+    const row = this.sql(`SELECT * FROM attachments WHERE id = ?`).get(id) as Row | undefined;
     return row && attachmentFromRow(row);
   }
 
   onHost(vmmHost: string): AttachmentRecord[] {
-    return (this.db.prepare(`SELECT * FROM attachments WHERE vmm_host = ? AND ${LIVE} ORDER BY id`).all(vmmHost) as Row[]).map(attachmentFromRow);
+    return (this.sql(`SELECT * FROM attachments WHERE vmm_host = ? AND ${LIVE} ORDER BY id`).all(vmmHost) as Row[]).map(attachmentFromRow);
   }
 
   endedOnHost(vmmHost: string, since: number): AttachmentRecord[] {
-    return (this.db.prepare(`SELECT * FROM attachments WHERE vmm_host = ? AND NOT (${LIVE}) AND updated_at >= ? ORDER BY id`)
+    return (this.sql(`SELECT * FROM attachments WHERE vmm_host = ? AND NOT (${LIVE}) AND updated_at >= ? ORDER BY id`)
       .all(vmmHost, since) as Row[]).map(attachmentFromRow);
   }
 
   register(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): void {
     this.db.transaction(() => {
-      this.db.prepare(
+      this.sql(
         `INSERT INTO vmm_hosts (host, endpoint, driver, healthy, last_seen) VALUES (@host, @endpoint, @driver, @healthy, @lastSeen)
          ON CONFLICT (host) DO UPDATE SET endpoint = @endpoint, driver = @driver, healthy = @healthy, last_seen = @lastSeen`,
       ).run({ ...host, healthy: host.healthy ? 1 : 0 });
-      this.db.prepare(`DELETE FROM instances WHERE vmm_host = ?`).run(host.host);
-      const insert = this.db.prepare(`INSERT OR REPLACE INTO instances (instance_id, vmm_host, state) VALUES (?, ?, ?)`);
+      this.sql(`DELETE FROM instances WHERE vmm_host = ?`).run(host.host);
+      const insert = this.sql(`INSERT OR REPLACE INTO instances (instance_id, vmm_host, state) VALUES (?, ?, ?)`);
       for (const i of instances) insert.run(i.instanceId, host.host, i.state);
     }).immediate();
   }
 
   findInstance(instanceId: string): InstanceLocation[] {
-    return (this.db.prepare(
+    return (this.sql(
       `SELECT i.instance_id, i.vmm_host, i.state, h.endpoint FROM instances i JOIN vmm_hosts h ON h.host = i.vmm_host WHERE i.instance_id = ? ORDER BY i.vmm_host`,
     ).all(instanceId) as Row[]).map(instanceFromRow);
   }
 
   vmmHost(host: string): VmmHostRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM vmm_hosts WHERE host = ?`).get(host) as Row | undefined;
+    const row = this.sql(`SELECT * FROM vmm_hosts WHERE host = ?`).get(host) as Row | undefined;
     return row && vmmHostFromRow(row);
   }
 }

@@ -15,6 +15,7 @@ import {
 } from '../../core/state.js';
 import type { AttachAdmission, MetadataStore, NewAttachment, Outcome, ResourceQuery, SnapshotChanges, VolumeChanges } from './metadata-store.js';
 import { SqliteAttachments } from './sqlite-attachments.js';
+import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
 
@@ -37,6 +38,7 @@ function transitionSql(table: 'volumes' | 'snapshots', t: Transition<string>, se
 
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
+  private readonly sql: PrepareCached;
   private readonly attachments: SqliteAttachments;
 
   constructor(file: string) {
@@ -47,7 +49,8 @@ export class SqliteStore implements MetadataStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
-    this.attachments = new SqliteAttachments(this.db);
+    this.sql = statementCache(this.db);
+    this.attachments = new SqliteAttachments(this.db, this.sql);
   }
 
   private migrate(): void {
@@ -68,17 +71,17 @@ export class SqliteStore implements MetadataStore {
     const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, create_time, updated_at, status_message)`;
     const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @created, @now, @msg`;
     if (v.snapshotId === null) {
-      return this.db.prepare(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
+      return this.sql(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
     }
     // The snapshot's status is checked in the same statement that inserts, so a concurrent
     // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
-    return this.db.prepare(
+    return this.sql(
       `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${inList(RESTORABLE_SNAPSHOT_STATUSES)})`,
     ).run(params).changes === 1;
   }
 
   async insertSnapshot(s: SnapshotRecord): Promise<boolean> {
-    return this.db.prepare(
+    return this.sql(
       `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
        SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
        WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${inList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
@@ -89,20 +92,20 @@ export class SqliteStore implements MetadataStore {
   }
 
   async discardVolume(id: string): Promise<void> {
-    this.db.prepare(`DELETE FROM volumes WHERE id = ?`).run(id);
+    this.sql(`DELETE FROM volumes WHERE id = ?`).run(id);
   }
 
   async discardSnapshot(id: string): Promise<void> {
-    this.db.prepare(`DELETE FROM snapshots WHERE id = ?`).run(id);
+    this.sql(`DELETE FROM snapshots WHERE id = ?`).run(id);
   }
 
   async getVolume(id: string): Promise<VolumeRecord | undefined> {
-    const row = this.db.prepare(`SELECT * FROM volumes WHERE id = ?`).get(id) as Row | undefined;
+    const row = this.sql(`SELECT * FROM volumes WHERE id = ?`).get(id) as Row | undefined;
     return row && volumeFromRow(row);
   }
 
   async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
-    const row = this.db.prepare(`SELECT * FROM snapshots WHERE id = ?`).get(id) as Row | undefined;
+    const row = this.sql(`SELECT * FROM snapshots WHERE id = ?`).get(id) as Row | undefined;
     return row && snapshotFromRow(row);
   }
 
@@ -126,12 +129,12 @@ export class SqliteStore implements MetadataStore {
       where.push(`id IN (SELECT value FROM json_each(@ids))`);
       params['ids'] = JSON.stringify(q.ids);
     }
-    return this.db.prepare(`SELECT * FROM ${table} WHERE ${where.join(' AND ')} ORDER BY ${order}, id`).all(params) as Row[];
+    return this.sql(`SELECT * FROM ${table} WHERE ${where.join(' AND ')} ORDER BY ${order}, id`).all(params) as Row[];
   }
 
   async attachmentsOf(volumeIds: readonly string[]): Promise<AttachmentRecord[]> {
     if (volumeIds.length === 0) return [];
-    const rows = this.db.prepare(
+    const rows = this.sql(
       `SELECT * FROM attachments WHERE status <> 'detached' AND volume_id IN (SELECT value FROM json_each(?)) ORDER BY attach_time`,
     ).all(JSON.stringify(volumeIds)) as Row[];
     return rows.map(attachmentFromRow);
@@ -142,7 +145,7 @@ export class SqliteStore implements MetadataStore {
       changes.statusMessage !== undefined ? ', status_message = @msg' : '',
       changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
     ].join('');
-    const row = this.db.prepare(transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined))
+    const row = this.sql(transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined))
       .get({ id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, reporter: changes.reportedBy ?? null }) as Row | undefined;
     return row ? { changed: true, record: volumeFromRow(row) } : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
   }
@@ -154,7 +157,7 @@ export class SqliteStore implements MetadataStore {
       // Progress only moves forward: a late report never turns 80% back into 40%.
       changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
     ].join('');
-    const row = this.db.prepare(transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined)).get({
+    const row = this.sql(transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined)).get({
       id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, progress: changes.progress ?? 0,
       reporter: changes.reportedBy ?? null,
     }) as Row | undefined;
@@ -162,11 +165,11 @@ export class SqliteStore implements MetadataStore {
   }
 
   private refused<T>(table: 'volumes' | 'snapshots', id: string, t: Transition<string>, toRecord: (r: Row) => T): Outcome<T> {
-    const row = this.db.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
+    const row = this.sql(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
     if (!row) return { changed: false, current: undefined };
     const status = String(row['status']);
     const held = (g: Guard): boolean =>
-      (this.db.prepare(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)?.held === 1;
+      (this.sql(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)?.held === 1;
     const blockedBy = t.from.includes(status) ? (t.unless ?? []).find(held) : undefined;
     return blockedBy ? { changed: false, current: toRecord(row), blockedBy } : { changed: false, current: toRecord(row) };
   }
@@ -208,16 +211,16 @@ export class SqliteStore implements MetadataStore {
   }
 
   async recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void> {
-    this.db.prepare(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(delegateId, id);
+    this.sql(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(delegateId, id);
   }
 
   async volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]> {
-    const rows = this.db.prepare(`SELECT * FROM volumes WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
+    const rows = this.sql(`SELECT * FROM volumes WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
     return rows.map(volumeFromRow);
   }
 
   async snapshotsUnchangedSince(status: SnapshotRecord['status'], before: number): Promise<SnapshotRecord[]> {
-    const rows = this.db.prepare(`SELECT * FROM snapshots WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
+    const rows = this.sql(`SELECT * FROM snapshots WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
     return rows.map(snapshotFromRow);
   }
 
