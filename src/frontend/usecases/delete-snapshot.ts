@@ -4,9 +4,9 @@
  */
 import { requireSnapshotId } from '../../core/ids.js';
 import type { Principal } from '../../core/principal.js';
-import type { SnapshotRecord } from '../../core/records.js';
 import { SNAPSHOT_TRANSITIONS } from '../../core/state.js';
 import type { Deps } from './deps.js';
+import { finishDeletion } from './finish-deletion.js';
 import { ownSnapshot, snapshotNotFound } from './ownership.js';
 import { refusal } from './refusal.js';
 
@@ -15,17 +15,5 @@ export async function deleteSnapshot(deps: Deps, principal: Principal, snapshotI
   await ownSnapshot(deps, principal, id);
   const outcome = await deps.store.transitionSnapshot(id, 'delete');
   if (!outcome.changed) throw refusal(outcome, SNAPSHOT_TRANSITIONS.delete, snapshotNotFound(id), 'delete snapshot');
-  await finishSnapshotDeletion(deps, outcome.record);
-}
-
-export async function finishSnapshotDeletion(deps: Deps, snapshot: SnapshotRecord): Promise<boolean> {
-  try {
-    await deps.delegates.deleteFile(snapshot.id, snapshot.path, snapshot.delegateId);
-  } catch (error) {
-    deps.logger.warn('snapshot deletion deferred', { snapshotId: snapshot.id, error: String(error) });
-    return false;
-  }
-  await deps.store.transitionSnapshot(snapshot.id, 'deleted');
-  deps.logger.info('snapshot deleted', { snapshotId: snapshot.id });
-  return true;
+  await finishDeletion(deps, 'snapshot', outcome.record);
 }

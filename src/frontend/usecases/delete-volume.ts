@@ -7,8 +7,8 @@
 import { requireVolumeId } from '../../core/ids.js';
 import type { Principal } from '../../core/principal.js';
 import { VOLUME_TRANSITIONS } from '../../core/state.js';
-import type { VolumeRecord } from '../../core/records.js';
 import type { Deps } from './deps.js';
+import { finishDeletion } from './finish-deletion.js';
 import { ownVolume, volumeNotFound } from './ownership.js';
 import { refusal } from './refusal.js';
 
@@ -17,18 +17,5 @@ export async function deleteVolume(deps: Deps, principal: Principal, volumeId: s
   await ownVolume(deps, principal, id);
   const outcome = await deps.store.transitionVolume(id, 'delete');
   if (!outcome.changed) throw refusal(outcome, VOLUME_TRANSITIONS.delete, volumeNotFound(id), 'delete volume');
-  await finishVolumeDeletion(deps, outcome.record);
-}
-
-/** Removes the file and lays the tombstone; leaves the volume "deleting" for a retry when that fails. */
-export async function finishVolumeDeletion(deps: Deps, volume: VolumeRecord): Promise<boolean> {
-  try {
-    await deps.delegates.deleteFile(volume.id, volume.path, volume.delegateId);
-  } catch (error) {
-    deps.logger.warn('volume deletion deferred', { volumeId: volume.id, error: String(error) });
-    return false;
-  }
-  await deps.store.transitionVolume(volume.id, 'deleted');
-  deps.logger.info('volume deleted', { volumeId: volume.id });
-  return true;
+  await finishDeletion(deps, 'volume', outcome.record);
 }

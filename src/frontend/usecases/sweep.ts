@@ -4,8 +4,7 @@
  * means the job or its delegate is gone), and deletions that could not reach a delegate are retried.
  */
 import type { Deps } from './deps.js';
-import { finishVolumeDeletion } from './delete-volume.js';
-import { finishSnapshotDeletion } from './delete-snapshot.js';
+import { finishDeletion } from './finish-deletion.js';
 
 export interface SweepResult {
   readonly expired: number;
@@ -31,11 +30,11 @@ export async function sweep(deps: Deps, deadlineMs: number, deleteRetryMs: numbe
   let deletionsRetried = 0;
   for (const v of await deps.store.volumesUnchangedSince('deleting', now - deleteRetryMs)) {
     deletionsRetried++;
-    await finishVolumeDeletion(deps, v);
+    await finishDeletion(deps, 'volume', v);
   }
   for (const s of await deps.store.snapshotsUnchangedSince('deleting', now - deleteRetryMs)) {
     deletionsRetried++;
-    await finishSnapshotDeletion(deps, s);
+    await finishDeletion(deps, 'snapshot', s);
   }
   return { expired, deletionsRetried };
 }
