@@ -32,13 +32,19 @@ async function main(): Promise<void> {
   const seconds = numberArg('seconds', 5);
   const keep = process.argv.includes('--keep-profiles');
   const dir = mkdtempSync(join(tmpdir(), 'vbs-bench-profile-'));
-  const log = (line: string): void => { process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`); };
+  const log = (line: string): void => {
+    process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  };
   const pids: Partial<Record<SignatureMode, number>> = {};
   try {
     const results = await runSignedDescribe(log, {
-      concurrencies: [clients], rounds: 1, warmupMs: 1000, measureMs: seconds * 1000,
+      concurrencies: [clients],
+      rounds: 1,
+      warmupMs: 1000,
+      measureMs: seconds * 1000,
       // One process per frontend: its profile holds all of that frontend's work.
-      serverNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${dir}`], frontendWorkers: 1,
+      serverNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+      frontendWorkers: 1,
       beforeStop: async (pair) => {
         for (const server of [pair.signed, pair.unsigned]) pids[server.mode] = server.pid;
       },
@@ -52,26 +58,48 @@ async function main(): Promise<void> {
     }
     const served = results.requestsServed;
     const perRequest = (mode: SignatureMode, ms: number): string => (ms / Math.max(1, served[mode])).toFixed(3);
-    const names = [...new Set([...(profiles.unsigned?.buckets.keys() ?? []), ...(profiles.signed?.buckets.keys() ?? [])])]
-      .sort((a, b) => (profiles.signed?.buckets.get(b) ?? 0) - (profiles.signed?.buckets.get(a) ?? 0));
-    const rows = names.map((n) => [n, perRequest('unsigned', profiles.unsigned?.buckets.get(n) ?? 0), perRequest('signed', profiles.signed?.buckets.get(n) ?? 0)]);
-    rows.push(['**total busy**', perRequest('unsigned', profiles.unsigned?.busyMs ?? 0), perRequest('signed', profiles.signed?.busyMs ?? 0)]);
+    const names = [
+      ...new Set([...(profiles.unsigned?.buckets.keys() ?? []), ...(profiles.signed?.buckets.keys() ?? [])]),
+    ].sort((a, b) => (profiles.signed?.buckets.get(b) ?? 0) - (profiles.signed?.buckets.get(a) ?? 0));
+    const rows = names.map((n) => [
+      n,
+      perRequest('unsigned', profiles.unsigned?.buckets.get(n) ?? 0),
+      perRequest('signed', profiles.signed?.buckets.get(n) ?? 0),
+    ]);
+    rows.push([
+      '**total busy**',
+      perRequest('unsigned', profiles.unsigned?.busyMs ?? 0),
+      perRequest('signed', profiles.signed?.busyMs ?? 0),
+    ]);
     // The same, summed by step ("response signing: RSA-2048 sign" counts under "response signing").
     const stepOf = (bucket: string): string => bucket.split(':')[0] ?? bucket;
     const stepTotal = (mode: SignatureMode, step: string): number =>
-      [...(profiles[mode]?.buckets ?? new Map<string, number>())].filter(([b]) => stepOf(b) === step).reduce((a, [, ms]) => a + ms, 0);
+      [...(profiles[mode]?.buckets ?? new Map<string, number>())]
+        .filter(([b]) => stepOf(b) === step)
+        .reduce((a, [, ms]) => a + ms, 0);
     const steps = [...new Set(names.map(stepOf))].sort((a, b) => stepTotal('signed', b) - stepTotal('signed', a));
-    const stepRows = steps.map((st) => [st, perRequest('unsigned', stepTotal('unsigned', st)), perRequest('signed', stepTotal('signed', st))]);
+    const stepRows = steps.map((st) => [
+      st,
+      perRequest('unsigned', stepTotal('unsigned', st)),
+      perRequest('signed', stepTotal('signed', st)),
+    ]);
     const row = results.rows[0];
-    process.stdout.write([
-      `## Frontend CPU per DescribeVolumes request, ${clients} clients, under the profiler`, '',
-      `Requests served (whole process life): unsigned ${served.unsigned}, signed ${served.signed}.` +
-        ` Throughput while profiled: unsigned ${row?.unsigned.requestsPerSecond ?? '—'} req/s, signed ${row?.signed.requestsPerSecond ?? '—'} req/s.`,
-      `Start-up excluded: unsigned ${profiles.unsigned?.startupMs.toFixed(0) ?? '—'} ms, signed ${profiles.signed?.startupMs.toFixed(0) ?? '—'} ms.`, '',
-      markdownTable(['Step', 'Unsigned, ms/request', 'Signed, ms/request'], stepRows), '',
-      markdownTable(['Step: detail', 'Unsigned, ms/request', 'Signed, ms/request'], rows), '',
-      keep ? `Profiles kept in ${dir} (open them in Chrome DevTools, Performance tab).` : '', '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        `## Frontend CPU per DescribeVolumes request, ${clients} clients, under the profiler`,
+        '',
+        `Requests served (whole process life): unsigned ${served.unsigned}, signed ${served.signed}.` +
+          ` Throughput while profiled: unsigned ${row?.unsigned.requestsPerSecond ?? '—'} req/s, signed ${row?.signed.requestsPerSecond ?? '—'} req/s.`,
+        `Start-up excluded: unsigned ${profiles.unsigned?.startupMs.toFixed(0) ?? '—'} ms, signed ${profiles.signed?.startupMs.toFixed(0) ?? '—'} ms.`,
+        '',
+        markdownTable(['Step', 'Unsigned, ms/request', 'Signed, ms/request'], stepRows),
+        '',
+        markdownTable(['Step: detail', 'Unsigned, ms/request', 'Signed, ms/request'], rows),
+        '',
+        keep ? `Profiles kept in ${dir} (open them in Chrome DevTools, Performance tab).` : '',
+        '',
+      ].join('\n'),
+    );
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }

@@ -47,7 +47,12 @@ export interface ProvisioningRow {
 
 export interface ProvisioningResults {
   readonly repeats: number;
-  readonly dd: { readonly gib1: Sample; readonly gib10: Sample; readonly gib100Extrapolated: number; readonly method: string };
+  readonly dd: {
+    readonly gib1: Sample;
+    readonly gib10: Sample;
+    readonly gib100Extrapolated: number;
+    readonly method: string;
+  };
   readonly rows: readonly ProvisioningRow[];
   readonly target: {
     readonly targetMs: number;
@@ -63,7 +68,11 @@ export interface ProvisioningResults {
   };
 }
 
-interface Measured { total: number[]; request: number[]; job: number[] }
+interface Measured {
+  total: number[];
+  request: number[];
+  job: number[];
+}
 
 /**
  * Before each timed run: flush, then pause, so that the previous run's writes and deletions (the work
@@ -86,7 +95,10 @@ async function provisionOnce(c: BenchCluster, sizeGiB: number, type: VolumeType,
 }
 
 async function measureVolumes(
-  c: BenchCluster, cases: readonly { type: VolumeType; sizeGiB: number }[], repeats: number, alsoEachRound?: (round: number) => Promise<void>,
+  c: BenchCluster,
+  cases: readonly { type: VolumeType; sizeGiB: number }[],
+  repeats: number,
+  alsoEachRound?: (round: number) => Promise<void>,
 ): Promise<Measured[]> {
   const results = cases.map((): Measured => ({ total: [], request: [], job: [] }));
   // Round-robin over the cases so that a slow moment of the machine does not land on one case only.
@@ -101,15 +113,33 @@ async function ddOnce(dir: string, sizeGiB: number): Promise<number> {
   const file = join(dir, `dd-${sizeGiB}.img`);
   rmSync(file, { force: true });
   await settle();
-  const ms = await timed(['dd', 'if=/dev/zero', `of=${file}`, 'bs=4M', `count=${sizeGiB * 256}`, 'conv=fsync', 'status=none']);
+  const ms = await timed([
+    'dd',
+    'if=/dev/zero',
+    `of=${file}`,
+    'bs=4M',
+    `count=${sizeGiB * 256}`,
+    'conv=fsync',
+    'status=none',
+  ]);
   rmSync(file, { force: true });
   return ms;
 }
 
-function row(type: VolumeType, sizeGiB: number, fileSystem: string, m: Measured | null, baseline: Baseline, skipped?: string): ProvisioningRow {
+function row(
+  type: VolumeType,
+  sizeGiB: number,
+  fileSystem: string,
+  m: Measured | null,
+  baseline: Baseline,
+  skipped?: string,
+): ProvisioningRow {
   const vbs = m ? summarize(m.total) : null;
   return {
-    type, sizeGiB, fileSystem, vbs,
+    type,
+    sizeGiB,
+    fileSystem,
+    vbs,
     request: m ? summarize(m.request) : null,
     delegateJob: m && m.job.length > 0 ? summarize(m.job) : null,
     baseline,
@@ -129,9 +159,13 @@ export async function runProvisioning(log: (line: string) => void): Promise<Prov
       // Without room for 100 GiB, the largest thick size that fits shows how fallocate grows with size.
       const thickLarge = [100, 50, 25].find((g) => free >= g * GiB + MARGIN_BYTES) ?? null;
       const cases: { type: VolumeType; sizeGiB: number }[] = [
-        { type: 'sparse', sizeGiB: 1 }, { type: 'thick', sizeGiB: 1 }, { type: 'zero', sizeGiB: 1 },
-        { type: 'sparse', sizeGiB: 10 }, { type: 'thick', sizeGiB: 10 },
-        { type: 'sparse', sizeGiB: 100 }, ...(thickLarge !== null ? [{ type: 'thick' as const, sizeGiB: thickLarge }] : []),
+        { type: 'sparse', sizeGiB: 1 },
+        { type: 'thick', sizeGiB: 1 },
+        { type: 'zero', sizeGiB: 1 },
+        { type: 'sparse', sizeGiB: 10 },
+        { type: 'thick', sizeGiB: 10 },
+        { type: 'sparse', sizeGiB: 100 },
+        ...(thickLarge !== null ? [{ type: 'thick' as const, sizeGiB: thickLarge }] : []),
       ];
       // dd takes its turn in the same round-robin, so that each ratio compares runs minutes apart at most.
       const dd1: number[] = [];
@@ -145,17 +179,36 @@ export async function runProvisioning(log: (line: string) => void): Promise<Prov
     // A straight line through the two measured sizes, so that dd's fixed start-up cost is not multiplied.
     const slope = (ext4.dd10.medianMs - ext4.dd1.medianMs) / 9;
     const dd100 = round1(ext4.dd10.medianMs + slope * 90);
-    const baselineFor = (sizeGiB: number): Baseline => sizeGiB === 1 ? { name: 'dd 1 GiB', ms: ext4.dd1.medianMs, extrapolated: false }
-      : sizeGiB === 10 ? { name: 'dd 10 GiB', ms: ext4.dd10.medianMs, extrapolated: false }
-        : { name: `dd ${fmtGiB(sizeGiB)} (extrapolated)`, ms: round1(ext4.dd10.medianMs + slope * (sizeGiB - 10)), extrapolated: true };
-    const rows: ProvisioningRow[] = ext4.cases.map((k, i) => row(k.type, k.sizeGiB, 'ext4', ext4.measured[i] ?? null, baselineFor(k.sizeGiB)));
+    const baselineFor = (sizeGiB: number): Baseline =>
+      sizeGiB === 1
+        ? { name: 'dd 1 GiB', ms: ext4.dd1.medianMs, extrapolated: false }
+        : sizeGiB === 10
+          ? { name: 'dd 10 GiB', ms: ext4.dd10.medianMs, extrapolated: false }
+          : {
+              name: `dd ${fmtGiB(sizeGiB)} (extrapolated)`,
+              ms: round1(ext4.dd10.medianMs + slope * (sizeGiB - 10)),
+              extrapolated: true,
+            };
+    const rows: ProvisioningRow[] = ext4.cases.map((k, i) =>
+      row(k.type, k.sizeGiB, 'ext4', ext4.measured[i] ?? null, baselineFor(k.sizeGiB)),
+    );
     if (!ext4.thick100Fits) {
-      rows.push(row('thick', 100, 'ext4', null, baselineFor(100),
-        `not run: ${(ext4.free / GiB).toFixed(1)} GiB free, needs 100 GiB + ${MARGIN_BYTES / GiB} GiB margin`));
+      rows.push(
+        row(
+          'thick',
+          100,
+          'ext4',
+          null,
+          baselineFor(100),
+          `not run: ${(ext4.free / GiB).toFixed(1)} GiB free, needs 100 GiB + ${MARGIN_BYTES / GiB} GiB margin`,
+        ),
+      );
     }
 
     log(`provisioning: 1 TiB sparse on ext4 (sparseOvercommit ${TIB_OVERCOMMIT})`);
-    const [tib] = await withCluster({ sparseOvercommit: TIB_OVERCOMMIT }, (c) => measureVolumes(c, [{ type: 'sparse', sizeGiB: 1024 }], REPEATS));
+    const [tib] = await withCluster({ sparseOvercommit: TIB_OVERCOMMIT }, (c) =>
+      measureVolumes(c, [{ type: 'sparse', sizeGiB: 1024 }], REPEATS),
+    );
     const tibSample = summarize(tib?.total ?? []);
     rows.push(row('sparse', 1024, 'ext4', tib ?? null, baselineFor(1024)));
 
@@ -163,27 +216,51 @@ export async function runProvisioning(log: (line: string) => void): Promise<Prov
     if (isRoot()) {
       log('provisioning: thick 100 GiB and 1 TiB on a loop-mounted XFS');
       xfsThick = await withXfs(XFS_PROVISION_IMAGE_BYTES, (mnt) =>
-        withCluster({ storageRoot: join(mnt, 'vbs') }, (c) => measureVolumes(c, [{ type: 'thick', sizeGiB: 100 }, { type: 'thick', sizeGiB: 1024 }], REPEATS)));
+        withCluster({ storageRoot: join(mnt, 'vbs') }, (c) =>
+          measureVolumes(
+            c,
+            [
+              { type: 'thick', sizeGiB: 100 },
+              { type: 'thick', sizeGiB: 1024 },
+            ],
+            REPEATS,
+          ),
+        ),
+      );
       rows.push(row('thick', 100, 'xfs (loop)', xfsThick[0] ?? null, baselineFor(100)));
       rows.push(row('thick', 1024, 'xfs (loop)', xfsThick[1] ?? null, baselineFor(1024)));
     }
 
-    const thick1 = rows.find((r) => r.type === 'thick' && r.sizeGiB === 1 && r.fileSystem === 'ext4')?.vbs?.medianMs ?? null;
+    const thick1 =
+      rows.find((r) => r.type === 'thick' && r.sizeGiB === 1 && r.fileSystem === 'ext4')?.vbs?.medianMs ?? null;
     const large = ext4.thickLarge ?? 10;
-    const thickL = rows.find((r) => r.type === 'thick' && r.sizeGiB === large && r.fileSystem === 'ext4')?.vbs?.medianMs ?? null;
+    const thickL =
+      rows.find((r) => r.type === 'thick' && r.sizeGiB === large && r.fileSystem === 'ext4')?.vbs?.medianMs ?? null;
     // fallocate on ext4 grows with the size (one extent per 128 MiB): a line through 1 GiB and the largest thick size measured.
-    const thickTib = thick1 !== null && thickL !== null ? round1(thickL + ((thickL - thick1) / (large - 1)) * (1024 - large)) : null;
-    const sparseRuns = rows.filter((r) => r.type === 'sparse' && r.fileSystem === 'ext4').flatMap((r) => r.vbs?.runsMs ?? []);
+    const thickTib =
+      thick1 !== null && thickL !== null ? round1(thickL + ((thickL - thick1) / (large - 1)) * (1024 - large)) : null;
+    const sparseRuns = rows
+      .filter((r) => r.type === 'sparse' && r.fileSystem === 'ext4')
+      .flatMap((r) => r.vbs?.runsMs ?? []);
     return {
       repeats: REPEATS,
-      dd: { gib1: ext4.dd1, gib10: ext4.dd10, gib100Extrapolated: dd100, method: 'straight line through the 1 GiB and 10 GiB medians' },
+      dd: {
+        gib1: ext4.dd1,
+        gib10: ext4.dd10,
+        gib100Extrapolated: dd100,
+        method: 'straight line through the 1 GiB and 10 GiB medians',
+      },
       rows,
       target: {
         targetMs: TARGET_MS,
         sparseOvercommit: TIB_OVERCOMMIT,
         sparse1TiB: tibSample,
         sparse1TiBMet: tibSample.maxMs <= TARGET_MS,
-        sparseAllSizes: { within: sparseRuns.filter((ms) => ms <= TARGET_MS).length, runs: sparseRuns.length, slowestMs: Math.max(...sparseRuns) },
+        sparseAllSizes: {
+          within: sparseRuns.filter((ms) => ms <= TARGET_MS).length,
+          runs: sparseRuns.length,
+          slowestMs: Math.max(...sparseRuns),
+        },
         thick1TiBExt4Extrapolated: thickTib,
         thick1TiBExt4ExtrapolatedFromGiB: large,
         thick1TiBXfs: xfsThick?.[1] ? summarize(xfsThick[1].total) : null,

@@ -78,7 +78,12 @@ function credentials(): { service: Signer; user: Signer; userCert: X509Certifica
   const ca = createCa('request-steps CA');
   const issue = (commonName: string, usage: 'server' | 'client'): Signer => {
     const pair = generateKeyPair();
-    const cert = issueCertificate(ca, { commonName, publicKeyPem: pair.publicKeyPem, usage, ...(usage === 'server' ? { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] } : {}) });
+    const cert = issueCertificate(ca, {
+      commonName,
+      publicKeyPem: pair.publicKeyPem,
+      usage,
+      ...(usage === 'server' ? { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] } : {}),
+    });
     return { certPem: cert.certPem, keyPem: pair.privateKeyPem };
   };
   const user = issue('alice', 'client');
@@ -88,10 +93,19 @@ function credentials(): { service: Signer; user: Signer; userCert: X509Certifica
 async function main(): Promise<void> {
   const { service, user, userCert } = credentials();
   const item = (i: number): Record<string, unknown> => ({
-    volumeId: `vol-0123456789abcdef${i}`, size: String(1 + i), snapshotId: '', availabilityZone: 'vbs-local-1a', status: 'available',
-    createTime: new Date().toISOString(), attachmentSet: {}, volumeType: 'sparse',
+    volumeId: `vol-0123456789abcdef${i}`,
+    size: String(1 + i),
+    snapshotId: '',
+    availabilityZone: 'vbs-local-1a',
+    status: 'available',
+    createTime: new Date().toISOString(),
+    attachmentSet: {},
+    volumeType: 'sparse',
   });
-  const answer = { requestId: 'ba5e0000-0000-4000-8000-000000000000', volumeSet: { item: Array.from({ length: 8 }, (_, i) => item(i)) } };
+  const answer = {
+    requestId: 'ba5e0000-0000-4000-8000-000000000000',
+    volumeSet: { item: Array.from({ length: 8 }, (_, i) => item(i)) },
+  };
   const responseBody = encodeElement(schema, 'DescribeVolumesResponse', answer);
   const requestBody = encodeElement(schema, 'DescribeVolumes', { volumeSet: {} });
   const signedResponse = signEnvelope(responseBody, service);
@@ -113,8 +127,15 @@ async function main(): Promise<void> {
   // The signature check alone, on requests parsed beforehand, each signed anew (replays are refused).
   const n = 3000;
   // Made first: the verifier refuses requests signed before its replay cache began.
-  const check = userAuthenticator((der) => (der.equals(userCert.raw) ? { x509: userCert, userId: 'alice' } : undefined), ['admin'], DEFAULT_VERIFICATION, newReplayCache());
-  const parsed: ParsedEnvelope[] = Array.from({ length: n + 300 }, () => parseEnvelope(signEnvelope(requestBody, user)));
+  const check = userAuthenticator(
+    (der) => (der.equals(userCert.raw) ? { x509: userCert, userId: 'alice' } : undefined),
+    ['admin'],
+    DEFAULT_VERIFICATION,
+    newReplayCache(),
+  );
+  const parsed: ParsedEnvelope[] = Array.from({ length: n + 300 }, () =>
+    parseEnvelope(signEnvelope(requestBody, user)),
+  );
   const noRequest = {} as IncomingMessage;
   const message = (i: number): ParsedEnvelope => {
     const m = parsed[i];
@@ -135,19 +156,39 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vbs-request-steps-'));
   try {
     const db = new Database(join(dir, 'steps.sqlite'));
-    db.exec('CREATE TABLE volumes (id TEXT PRIMARY KEY, owner_id TEXT, status TEXT, create_time TEXT, size_gib INTEGER, zone TEXT, path TEXT)');
+    db.exec(
+      'CREATE TABLE volumes (id TEXT PRIMARY KEY, owner_id TEXT, status TEXT, create_time TEXT, size_gib INTEGER, zone TEXT, path TEXT)',
+    );
     const insert = db.prepare('INSERT INTO volumes VALUES (?, ?, ?, ?, ?, ?, ?)');
-    for (let i = 0; i < 10; i++) insert.run(`vol-${i}`, i < 8 ? 'alice' : 'bob', 'available', new Date().toISOString(), i, 'z', `volumes/vol-${i}.img`);
+    for (let i = 0; i < 10; i++)
+      insert.run(
+        `vol-${i}`,
+        i < 8 ? 'alice' : 'bob',
+        'available',
+        new Date().toISOString(),
+        i,
+        'z',
+        `volumes/vol-${i}.img`,
+      );
     const sql = `SELECT * FROM volumes WHERE status NOT IN ('deleted') AND owner_id = @owner ORDER BY create_time, id`;
     time('SQLite: prepare + all, as the store does each call', () => db.prepare(sql).all({ owner: 'alice' }));
     const statement = db.prepare(sql);
     time('SQLite: all on a statement prepared once', () => statement.all({ owner: 'alice' }));
     db.close();
     const logger = createLogger('frontend', { file: join(dir, 'frontend.log') });
-    time('one request log line (winston, the synchronous part)', () => logger.info('request', {
-      requestId: 'ba5e0000-0000-4000-8000-000000000000', operation: 'DescribeVolumes', caller: 'alice', durationMs: 1.234, outcome: 'ok',
-    }));
-    await new Promise<void>((resolve) => { logger.on('finish', () => resolve()); logger.end(); });
+    time('one request log line (winston, the synchronous part)', () =>
+      logger.info('request', {
+        requestId: 'ba5e0000-0000-4000-8000-000000000000',
+        operation: 'DescribeVolumes',
+        caller: 'alice',
+        durationMs: 1.234,
+        outcome: 'ok',
+      }),
+    );
+    await new Promise<void>((resolve) => {
+      logger.on('finish', () => resolve());
+      logger.end();
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -24,7 +24,9 @@ const RESULTS_FILE = fileURLToPath(new URL('../../bench/results/latest.json', im
 async function sourceRevision(): Promise<string> {
   try {
     const head = (await run(['git', '-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'])).trim();
-    const changed = (await run(['git', '-C', REPO_ROOT, 'status', '--porcelain', '--', 'src'])).split('\n').filter((l) => l.trim()).length;
+    const changed = (await run(['git', '-C', REPO_ROOT, 'status', '--porcelain', '--', 'src']))
+      .split('\n')
+      .filter((l) => l.trim()).length;
     return changed === 0 ? head : `${head} + ${changed} uncommitted change(s) under src/`;
   } catch {
     return 'unknown';
@@ -65,18 +67,37 @@ async function machine(): Promise<Record<string, unknown>> {
 
 function provisioningTable(p: ProvisioningResults): string {
   return markdownTable(
-    ['Volume', 'File system', 'VBS to available, ms: median (min–max)', 'Delegate job, ms', 'Baseline', 'Baseline, ms', 'Speed-up (baseline / VBS)'],
+    [
+      'Volume',
+      'File system',
+      'VBS to available, ms: median (min–max)',
+      'Delegate job, ms',
+      'Baseline',
+      'Baseline, ms',
+      'Speed-up (baseline / VBS)',
+    ],
     p.rows.map((r) => [
-      `${r.type} ${fmtGiB(r.sizeGiB)}`, r.fileSystem, r.skipped ? `not run: ${r.skipped.replace(/^not run: /, '')}` : fmtSample(r.vbs),
-      r.delegateJob ? fmtMs(r.delegateJob.medianMs) : '—', r.baseline.name, fmtMs(r.baseline.ms), fmtRatio(r.speedup),
+      `${r.type} ${fmtGiB(r.sizeGiB)}`,
+      r.fileSystem,
+      r.skipped ? `not run: ${r.skipped.replace(/^not run: /, '')}` : fmtSample(r.vbs),
+      r.delegateJob ? fmtMs(r.delegateJob.medianMs) : '—',
+      r.baseline.name,
+      fmtMs(r.baseline.ms),
+      fmtRatio(r.speedup),
     ]),
   );
 }
 
 function snapshotRows(c: CopyComparison): string[] {
   return [
-    `${fmtGiB(c.volumeGiB)} thick, ${c.dataMiB} MiB written`, c.fileSystem, fmtSample(c.vbs), fmtSample(c.cp), fmtSample(c.cpSparse),
-    fmtMs(c.cpSparseSync.medianMs), fmtRatio(c.ratioToCp), fmtRatio(c.ratioToCpSparse),
+    `${fmtGiB(c.volumeGiB)} thick, ${c.dataMiB} MiB written`,
+    c.fileSystem,
+    fmtSample(c.vbs),
+    fmtSample(c.cp),
+    fmtSample(c.cpSparse),
+    fmtMs(c.cpSparseSync.medianMs),
+    fmtRatio(c.ratioToCp),
+    fmtRatio(c.ratioToCpSparse),
   ];
 }
 
@@ -84,7 +105,16 @@ function snapshotTable(s: SnapshotResults): string {
   const rows = [snapshotRows(s.ext4)];
   if (!('skipped' in s.xfs)) rows.push(snapshotRows(s.xfs.gib1), snapshotRows(s.xfs.gib10));
   return markdownTable(
-    ['Snapshot of', 'File system', 'VBS to completed, ms', 'cp, ms', 'cp --sparse=always, ms', 'then fsync, ms', 'VBS / cp', 'VBS / cp-sparse'],
+    [
+      'Snapshot of',
+      'File system',
+      'VBS to completed, ms',
+      'cp, ms',
+      'cp --sparse=always, ms',
+      'then fsync, ms',
+      'VBS / cp',
+      'VBS / cp-sparse',
+    ],
     rows,
   );
 }
@@ -93,11 +123,26 @@ function signedTable(s: SignedResults): string {
   const ms = (r: { p50Ms: number; p99Ms: number }): string => `${fmtMs(r.p50Ms)} / ${fmtMs(r.p99Ms)}`;
   const cpu = (v: number | null): string => (v === null ? '—' : v.toFixed(2));
   return markdownTable(
-    ['Clients', 'Unsigned req/s', 'Signed req/s', 'Signed / unsigned', 'Unsigned p50 / p99, ms', 'Signed p50 / p99, ms', 'Errors (unsigned, signed)',
-      'Server CPU ms/request (unsigned, signed)', 'Machine busy % (unsigned, signed)'],
+    [
+      'Clients',
+      'Unsigned req/s',
+      'Signed req/s',
+      'Signed / unsigned',
+      'Unsigned p50 / p99, ms',
+      'Signed p50 / p99, ms',
+      'Errors (unsigned, signed)',
+      'Server CPU ms/request (unsigned, signed)',
+      'Machine busy % (unsigned, signed)',
+    ],
     s.rows.map((r) => [
-      String(r.concurrency), String(r.unsigned.requestsPerSecond), String(r.signed.requestsPerSecond), fmtRatio(r.ratio), ms(r.unsigned), ms(r.signed),
-      `${r.unsigned.errors}, ${r.signed.errors}`, `${cpu(r.unsigned.serverCpuMsPerRequest)}, ${cpu(r.signed.serverCpuMsPerRequest)}`,
+      String(r.concurrency),
+      String(r.unsigned.requestsPerSecond),
+      String(r.signed.requestsPerSecond),
+      fmtRatio(r.ratio),
+      ms(r.unsigned),
+      ms(r.signed),
+      `${r.unsigned.errors}, ${r.signed.errors}`,
+      `${cpu(r.unsigned.serverCpuMsPerRequest)}, ${cpu(r.signed.serverCpuMsPerRequest)}`,
       `${r.unsigned.machineBusyPercent ?? '—'}, ${r.signed.machineBusyPercent ?? '—'}`,
     ]),
   );
@@ -107,23 +152,45 @@ function targets(p: ProvisioningResults | undefined, s: SnapshotResults | undefi
   const out: string[] = [];
   if (p) {
     const t = p.target;
-    out.push(`1 TiB sparse available within ${t.targetMs} ms: ${t.sparse1TiBMet ? 'MET' : 'NOT MET'} (median ${fmtMs(t.sparse1TiB.medianMs)} ms, max ${fmtMs(t.sparse1TiB.maxMs)} ms; sparseOvercommit ${t.sparseOvercommit})`);
-    out.push(`Sparse runs of every size (1 GiB to 1 TiB) within ${t.targetMs} ms: ${t.sparseAllSizes.within} of ${t.sparseAllSizes.runs} (slowest ${fmtMs(t.sparseAllSizes.slowestMs)} ms)`);
-    if (t.thick1TiBXfs) out.push(`1 TiB thick on XFS: median ${fmtMs(t.thick1TiBXfs.medianMs)} ms, max ${fmtMs(t.thick1TiBXfs.maxMs)} ms`);
-    if (t.thick1TiBExt4Extrapolated !== null) out.push(`1 TiB thick on ext4 (extrapolated from 1 and ${t.thick1TiBExt4ExtrapolatedFromGiB ?? '?'} GiB): ~${fmtMs(t.thick1TiBExt4Extrapolated)} ms`);
+    out.push(
+      `1 TiB sparse available within ${t.targetMs} ms: ${t.sparse1TiBMet ? 'MET' : 'NOT MET'} (median ${fmtMs(t.sparse1TiB.medianMs)} ms, max ${fmtMs(t.sparse1TiB.maxMs)} ms; sparseOvercommit ${t.sparseOvercommit})`,
+    );
+    out.push(
+      `Sparse runs of every size (1 GiB to 1 TiB) within ${t.targetMs} ms: ${t.sparseAllSizes.within} of ${t.sparseAllSizes.runs} (slowest ${fmtMs(t.sparseAllSizes.slowestMs)} ms)`,
+    );
+    if (t.thick1TiBXfs)
+      out.push(
+        `1 TiB thick on XFS: median ${fmtMs(t.thick1TiBXfs.medianMs)} ms, max ${fmtMs(t.thick1TiBXfs.maxMs)} ms`,
+      );
+    if (t.thick1TiBExt4Extrapolated !== null)
+      out.push(
+        `1 TiB thick on ext4 (extrapolated from 1 and ${t.thick1TiBExt4ExtrapolatedFromGiB ?? '?'} GiB): ~${fmtMs(t.thick1TiBExt4Extrapolated)} ms`,
+      );
   }
   if (s) {
-    out.push(`Snapshot no slower than cp --sparse=always (VBS/cp-sparse <= ${s.targetRatio}): ${s.targetMet ? 'MET' : 'NOT MET'} (${fmtRatio(s.ext4.ratioToCpSparse)})`);
+    out.push(
+      `Snapshot no slower than cp --sparse=always (VBS/cp-sparse <= ${s.targetRatio}): ${s.targetMet ? 'MET' : 'NOT MET'} (${fmtRatio(s.ext4.ratioToCpSparse)})`,
+    );
     if ('skipped' in s.xfs) out.push(`Reflink snapshot: skipped (${s.xfs.skipped})`);
-    else out.push(`Reflink snapshot near-constant (10 GiB / 1 GiB <= 1.5): ${s.xfs.nearConstant ? 'MET' : 'NOT MET'} (${fmtRatio(s.xfs.growth)})`);
-    if (!s.cachesDropped) out.push('Page cache could NOT be dropped between copies (not root): copies may read from cache.');
+    else
+      out.push(
+        `Reflink snapshot near-constant (10 GiB / 1 GiB <= 1.5): ${s.xfs.nearConstant ? 'MET' : 'NOT MET'} (${fmtRatio(s.xfs.growth)})`,
+      );
+    if (!s.cachesDropped)
+      out.push('Page cache could NOT be dropped between copies (not root): copies may read from cache.');
   }
   if (g) {
     const t = g.target;
     const ratios = g.rows.map((r) => `${r.concurrency}: ${fmtRatio(r.ratio)}`).join(', ');
-    out.push(`Signed throughput >= 1/3 of unsigned at every client count: ${t.ratioMet ? 'MET' : 'NOT MET'} (${ratios})`);
-    out.push(`Signed >= ${t.minRequestsPerSecond} req/s at ${t.concurrency} clients: ${t.throughputMet ? 'MET' : 'NOT MET'} (${t.requestsPerSecond ?? '—'} req/s)`);
-    out.push(`Signed p99 < ${t.maxP99Ms} ms at ${t.concurrency} clients: ${t.p99Met ? 'MET' : 'NOT MET'} (${fmtMs(t.p99Ms)} ms)`);
+    out.push(
+      `Signed throughput >= 1/3 of unsigned at every client count: ${t.ratioMet ? 'MET' : 'NOT MET'} (${ratios})`,
+    );
+    out.push(
+      `Signed >= ${t.minRequestsPerSecond} req/s at ${t.concurrency} clients: ${t.throughputMet ? 'MET' : 'NOT MET'} (${t.requestsPerSecond ?? '—'} req/s)`,
+    );
+    out.push(
+      `Signed p99 < ${t.maxP99Ms} ms at ${t.concurrency} clients: ${t.p99Met ? 'MET' : 'NOT MET'} (${fmtMs(t.p99Ms)} ms)`,
+    );
     if (!t.noErrors) out.push('Signed requests: some answers were errors (see errorSamples in the JSON)');
   }
   return out;
@@ -134,7 +201,8 @@ function mergeResults(key: string, value: unknown): void {
   let existing: Record<string, unknown> = { schema: 1 };
   try {
     const parsed: unknown = JSON.parse(readFileSync(RESULTS_FILE, 'utf8'));
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) existing = parsed as Record<string, unknown>;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      existing = parsed as Record<string, unknown>;
   } catch (e) {
     if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) throw e;
   }
@@ -144,7 +212,9 @@ function mergeResults(key: string, value: unknown): void {
 
 async function main(): Promise<void> {
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-  const log = (line: string): void => { process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`); };
+  const log = (line: string): void => {
+    process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  };
   const started = performance.now();
   const info = await machine();
   log(`machine: ${JSON.stringify(info)}`);
@@ -157,13 +227,33 @@ async function main(): Promise<void> {
   const totalSeconds = Math.round((performance.now() - started) / 1000);
   const out: string[] = [];
   if (provisioning) out.push('## Provisioning: CreateVolume to "available"', '', provisioningTable(provisioning), '');
-  if (snapshot) out.push('## Snapshot: CreateSnapshot to "completed" (page cache dropped before each copy)', '', snapshotTable(snapshot), '');
-  if (signed) out.push('## Signed requests: DescribeVolumes, signed against unsigned (same server)', '', signedTable(signed), '');
+  if (snapshot)
+    out.push(
+      '## Snapshot: CreateSnapshot to "completed" (page cache dropped before each copy)',
+      '',
+      snapshotTable(snapshot),
+      '',
+    );
+  if (signed)
+    out.push('## Signed requests: DescribeVolumes, signed against unsigned (same server)', '', signedTable(signed), '');
   const loadAtEnd = load();
-  out.push('## Targets', '', ...targets(provisioning, snapshot, signed).map((t) => `- ${t}`), '', `Total bench time: ${totalSeconds} s`,
-    `Machine load at start: ${JSON.stringify(info['loadAtStart'])}; at end: ${JSON.stringify(loadAtEnd)}`);
+  out.push(
+    '## Targets',
+    '',
+    ...targets(provisioning, snapshot, signed).map((t) => `- ${t}`),
+    '',
+    `Total bench time: ${totalSeconds} s`,
+    `Machine load at start: ${JSON.stringify(info['loadAtStart'])}; at end: ${JSON.stringify(loadAtEnd)}`,
+  );
   process.stdout.write(`${out.join('\n')}\n`);
-  const results = { schema: 1, machine: { ...info, loadAtEnd }, totalSeconds, provisioning, snapshot, signedRequests: signed };
+  const results = {
+    schema: 1,
+    machine: { ...info, loadAtEnd },
+    totalSeconds,
+    provisioning,
+    snapshot,
+    signedRequests: signed,
+  };
   if (only === undefined) {
     mkdirSync(dirname(RESULTS_FILE), { recursive: true });
     writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 1)}\n`);

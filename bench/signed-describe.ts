@@ -104,23 +104,35 @@ function describeAll(): string {
 function checker(volumes: number): (status: number, text: string) => string | undefined {
   return (status, text) => {
     if (status !== 200) return `HTTP ${status}: ${text.slice(0, 200)}`;
-    if (!text.includes(':DescribeVolumesResponse ') && !text.includes('<DescribeVolumesResponse ')) return `not a DescribeVolumesResponse: ${text.slice(0, 200)}`;
+    if (!text.includes(':DescribeVolumesResponse ') && !text.includes('<DescribeVolumesResponse '))
+      return `not a DescribeVolumesResponse: ${text.slice(0, 200)}`;
     const listed = text.match(VOLUME_ID_TAG)?.length ?? 0;
     return listed === volumes ? undefined : `${listed} volumes listed, expected ${volumes}`;
   };
 }
 
 /** Before any timing: both servers answer correctly, and the signed one really checks signatures. */
-async function sanityCheck(pair: FrontendPair, served: Record<SignatureMode, number>): Promise<{ signed: number; unsigned: number }> {
-  const client = new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', { url: pair.signed.url, caPem: pair.caPem, signer: pair.alice });
+async function sanityCheck(
+  pair: FrontendPair,
+  served: Record<SignatureMode, number>,
+): Promise<{ signed: number; unsigned: number }> {
+  const client = new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', {
+    url: pair.signed.url,
+    caPem: pair.caPem,
+    signer: pair.alice,
+  });
   try {
     const answer = await client.call(OPERATION, { volumeSet: {} });
     served.signed++;
-    if ((answer.volumeSet.item ?? []).length !== pair.aliceVolumes) throw new Error(`the signed frontend listed ${(answer.volumeSet.item ?? []).length} volumes`);
+    if ((answer.volumeSet.item ?? []).length !== pair.aliceVolumes)
+      throw new Error(`the signed frontend listed ${(answer.volumeSet.item ?? []).length} volumes`);
   } finally {
     client.close();
   }
-  const unsignedClient = new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', { url: pair.signed.url, caPem: pair.caPem });
+  const unsignedClient = new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', {
+    url: pair.signed.url,
+    caPem: pair.caPem,
+  });
   try {
     served.signed++;
     await unsignedClient.call(OPERATION, { volumeSet: {} });
@@ -135,12 +147,23 @@ async function sanityCheck(pair: FrontendPair, served: Record<SignatureMode, num
   for (const server of [pair.signed, pair.unsigned]) {
     let length = 0;
     const phase = await runLoad({
-      url: server.url, caPem: pair.caPem, soapAction: OPERATION, concurrency: 1, warmupMs: 0, measureMs: 200,
-      nextBody: oneShot(server.mode === 'signed' ? signEnvelope(describeAll(), pair.alice) : plainEnvelope(describeAll())),
-      check: (status, text) => { length = Buffer.byteLength(text); return checker(pair.aliceVolumes)(status, text); },
+      url: server.url,
+      caPem: pair.caPem,
+      soapAction: OPERATION,
+      concurrency: 1,
+      warmupMs: 0,
+      measureMs: 200,
+      nextBody: oneShot(
+        server.mode === 'signed' ? signEnvelope(describeAll(), pair.alice) : plainEnvelope(describeAll()),
+      ),
+      check: (status, text) => {
+        length = Buffer.byteLength(text);
+        return checker(pair.aliceVolumes)(status, text);
+      },
     });
     served[server.mode] += phase.answered;
-    if (phase.errors > 0 || phase.completed !== 1) throw new Error(`${server.mode} frontend: ${phase.errorSamples.join('; ') || 'no answer'}`);
+    if (phase.errors > 0 || phase.completed !== 1)
+      throw new Error(`${server.mode} frontend: ${phase.errorSamples.join('; ') || 'no answer'}`);
     sizes[server.mode] = length;
   }
   return sizes;
@@ -156,7 +179,12 @@ function oneShot(body: string): () => string | undefined {
 }
 
 /** Bodies to hand out one by one; for the signed server, each signed anew, all before the phase. */
-function bodies(server: FrontendProcess, pair: FrontendPair, count: number, signing: { ms: number; count: number }): () => string | undefined {
+function bodies(
+  server: FrontendProcess,
+  pair: FrontendPair,
+  count: number,
+  signing: { ms: number; count: number },
+): () => string | undefined {
   const request = describeAll();
   if (server.mode === 'unsigned') {
     const body = plainEnvelope(request);
@@ -170,7 +198,10 @@ function bodies(server: FrontendProcess, pair: FrontendPair, count: number, sign
   return () => signed[next++];
 }
 
-export async function runSignedDescribe(log: (line: string) => void, options: SignedOptions = {}): Promise<SignedResults> {
+export async function runSignedDescribe(
+  log: (line: string) => void,
+  options: SignedOptions = {},
+): Promise<SignedResults> {
   const concurrencies = options.concurrencies ?? DEFAULTS.concurrencies;
   const rounds = options.rounds ?? DEFAULTS.rounds;
   const warmupMs = options.warmupMs ?? DEFAULTS.warmupMs;
@@ -178,13 +209,18 @@ export async function runSignedDescribe(log: (line: string) => void, options: Si
   const check = checker(ALICE_VOLUMES);
   const workers = options.frontendWorkers ?? workersArg();
   const pairOptions = {
-    aliceVolumes: ALICE_VOLUMES, bobVolumes: BOB_VOLUMES, ...(options.serverNodeOptions ? { nodeOptions: options.serverNodeOptions } : {}),
+    aliceVolumes: ALICE_VOLUMES,
+    bobVolumes: BOB_VOLUMES,
+    ...(options.serverNodeOptions ? { nodeOptions: options.serverNodeOptions } : {}),
     ...(workers === undefined ? {} : { workers }),
   };
   return withFrontendPair(pairOptions, async (pair) => {
-    if (pair.signed.servingPids.length !== pair.unsigned.servingPids.length) throw new Error('the two frontends run different numbers of workers');
-    log(`signed: frontends up (signed pid ${pair.signed.pid}, unsigned pid ${pair.unsigned.pid}, ` +
-      `${pair.signed.servingPids.length} serving process(es) each), home ${pair.home}`);
+    if (pair.signed.servingPids.length !== pair.unsigned.servingPids.length)
+      throw new Error('the two frontends run different numbers of workers');
+    log(
+      `signed: frontends up (signed pid ${pair.signed.pid}, unsigned pid ${pair.unsigned.pid}, ` +
+        `${pair.signed.servingPids.length} serving process(es) each), home ${pair.home}`,
+    );
     const served: Record<SignatureMode, number> = { signed: 0, unsigned: 0 };
     const responseBytes = await sanityCheck(pair, served);
     const signing = { ms: 0, count: 0 };
@@ -200,26 +236,51 @@ export async function runSignedDescribe(log: (line: string) => void, options: Si
           const guess = expectedRps > 0 ? expectedRps : Math.min(5000, 2000 * concurrency);
           const count = Math.ceil((guess * (warmupMs + measureMs) * BODY_MARGIN) / 1000) + 2 * concurrency;
           const nextBody = bodies(server, pair, count, signing);
-          const phase = await runLoad({ url: server.url, caPem: pair.caPem, soapAction: OPERATION, concurrency, warmupMs, measureMs, nextBody, check, serverPid: server.pid });
+          const phase = await runLoad({
+            url: server.url,
+            caPem: pair.caPem,
+            soapAction: OPERATION,
+            concurrency,
+            warmupMs,
+            measureMs,
+            nextBody,
+            check,
+            serverPid: server.pid,
+          });
           phases[server.mode].push(phase);
           served[server.mode] += phase.answered;
           const rps = Math.round((phase.completed * 1000) / phase.windowMs);
           expectedRps = Math.max(expectedRps, rps);
-          log(`signed: ${concurrency} client(s), round ${round + 1}, ${server.mode}: ${rps} req/s, ${phase.errors} errors` +
-            `${phase.bodiesRanOut ? ' (pre-signed bodies ran out: window cut short)' : ''}`);
+          log(
+            `signed: ${concurrency} client(s), round ${round + 1}, ${server.mode}: ${rps} req/s, ${phase.errors} errors` +
+              `${phase.bodiesRanOut ? ' (pre-signed bodies ran out: window cut short)' : ''}`,
+          );
         }
       }
       const unsigned = summarizeLoad(phases.unsigned);
       const signed = summarizeLoad(phases.signed);
-      rows.push({ concurrency, unsigned, signed, ratio: Math.round((signed.requestsPerSecond / Math.max(1, unsigned.requestsPerSecond)) * 100) / 100 });
+      rows.push({
+        concurrency,
+        unsigned,
+        signed,
+        ratio: Math.round((signed.requestsPerSecond / Math.max(1, unsigned.requestsPerSecond)) * 100) / 100,
+      });
     }
     await options.beforeStop?.(pair);
     const at = rows.find((r) => r.concurrency === TARGET.concurrency);
     const request = describeAll();
     return {
       method: {
-        concurrencies, frontendWorkers: pair.signed.servingPids.length, rounds, warmupMs, measureMsPerRound: measureMs, volumesInAnswer: ALICE_VOLUMES,
-        requestBytes: { signed: Buffer.byteLength(signEnvelope(request, pair.alice)), unsigned: Buffer.byteLength(plainEnvelope(request)) },
+        concurrencies,
+        frontendWorkers: pair.signed.servingPids.length,
+        rounds,
+        warmupMs,
+        measureMsPerRound: measureMs,
+        volumesInAnswer: ALICE_VOLUMES,
+        requestBytes: {
+          signed: Buffer.byteLength(signEnvelope(request, pair.alice)),
+          unsigned: Buffer.byteLength(plainEnvelope(request)),
+        },
         responseBytes,
         clientSignMsPerRequest: signing.count > 0 ? Math.round((signing.ms / signing.count) * 1000) / 1000 : 0,
       },
@@ -227,7 +288,9 @@ export async function runSignedDescribe(log: (line: string) => void, options: Si
       requestsServed: served,
       target: {
         minRatio: Math.round(TARGET.minRatio * 1000) / 1000,
-        ratioMet: rows.length > 0 && rows.every((r) => r.signed.requestsPerSecond >= TARGET.minRatio * r.unsigned.requestsPerSecond),
+        ratioMet:
+          rows.length > 0 &&
+          rows.every((r) => r.signed.requestsPerSecond >= TARGET.minRatio * r.unsigned.requestsPerSecond),
         concurrency: TARGET.concurrency,
         minRequestsPerSecond: TARGET.minRequestsPerSecond,
         maxP99Ms: TARGET.maxP99Ms,

@@ -56,12 +56,25 @@ export interface SnapshotResults {
   readonly ext4: CopyComparison;
   readonly targetRatio: number;
   readonly targetMet: boolean;
-  readonly xfs: { readonly gib1: CopyComparison; readonly gib10: CopyComparison; readonly growth: number | null; readonly nearConstant: boolean } | { readonly skipped: string };
+  readonly xfs:
+    | {
+        readonly gib1: CopyComparison;
+        readonly gib10: CopyComparison;
+        readonly growth: number | null;
+        readonly nearConstant: boolean;
+      }
+    | { readonly skipped: string };
 }
 
 const allocated = (file: string): number => statSync(file).blocks * 512;
 
-async function cpOnce(argv: readonly string[], source: string, copy: string, ms: number[], syncMs: number[]): Promise<number> {
+async function cpOnce(
+  argv: readonly string[],
+  source: string,
+  copy: string,
+  ms: number[],
+  syncMs: number[],
+): Promise<number> {
   await dropCaches();
   ms.push(await timed(['cp', ...argv, source, copy]));
   syncMs.push(await timed(['sync', copy]));
@@ -70,7 +83,14 @@ async function cpOnce(argv: readonly string[], source: string, copy: string, ms:
   return bytes;
 }
 
-async function compare(c: BenchCluster, fileSystem: string, sizeGiB: number, scratch: string, vbsRepeats: number, cpRepeats: number): Promise<CopyComparison> {
+async function compare(
+  c: BenchCluster,
+  fileSystem: string,
+  sizeGiB: number,
+  scratch: string,
+  vbsRepeats: number,
+  cpRepeats: number,
+): Promise<CopyComparison> {
   const volume = await c.createVolume(sizeGiB, 'thick');
   const source = c.volumeFile(volume.id);
   await writeSpreadData(source, sizeGiB * GiB, DATA);
@@ -101,21 +121,37 @@ async function compare(c: BenchCluster, fileSystem: string, sizeGiB: number, scr
     }
   }
   await c.deleteVolume(volume.id);
-  const s = { vbs: summarize(vbs), cp: summarize(cp), cpSync: summarize(cpSync), cpSparse: summarize(cpSparse), cpSparseSync: summarize(cpSparseSync) };
+  const s = {
+    vbs: summarize(vbs),
+    cp: summarize(cp),
+    cpSync: summarize(cpSync),
+    cpSparse: summarize(cpSparse),
+    cpSparseSync: summarize(cpSparseSync),
+  };
   return {
-    fileSystem, volumeGiB: sizeGiB, dataMiB: (DATA.regions * DATA.regionBytes) / MiB,
-    vbs: s.vbs, delegateJob: job.length > 0 ? summarize(job) : null,
-    cp: s.cp, cpSync: s.cpSync, cpSparse: s.cpSparse, cpSparseSync: s.cpSparseSync,
+    fileSystem,
+    volumeGiB: sizeGiB,
+    dataMiB: (DATA.regions * DATA.regionBytes) / MiB,
+    vbs: s.vbs,
+    delegateJob: job.length > 0 ? summarize(job) : null,
+    cp: s.cp,
+    cpSync: s.cpSync,
+    cpSparse: s.cpSparse,
+    cpSparseSync: s.cpSparseSync,
     ratioToCp: ratio(s.vbs.medianMs, s.cp.medianMs),
     ratioToCpSparse: ratio(s.vbs.medianMs, s.cpSparse.medianMs),
     ratioToCpSparseDurable: ratio(s.vbs.medianMs, s.cpSparse.medianMs + s.cpSparseSync.medianMs),
-    allocatedBytes: bytes, sourceAllocatedBytes, freeBytesBefore,
+    allocatedBytes: bytes,
+    sourceAllocatedBytes,
+    freeBytesBefore,
   };
 }
 
 export async function runSnapshot(log: (line: string) => void): Promise<SnapshotResults> {
   const cachesDropped = await dropCaches();
-  log(`snapshot: 10 GiB thick volume with ${(DATA.regions * DATA.regionBytes) / MiB} MiB written, on ext4, VBS vs cp vs cp --sparse=always`);
+  log(
+    `snapshot: 10 GiB thick volume with ${(DATA.regions * DATA.regionBytes) / MiB} MiB written, on ext4, VBS vs cp vs cp --sparse=always`,
+  );
   const scratch = mkdtempSync(join(tmpdir(), 'vbs-bench-cp-'));
   let ext4: CopyComparison;
   try {
@@ -125,15 +161,29 @@ export async function runSnapshot(log: (line: string) => void): Promise<Snapshot
   }
   const targetMet = ext4.ratioToCpSparse !== null && ext4.ratioToCpSparse <= TARGET_RATIO;
   if (!isRoot()) {
-    return { cachesDropped, ext4, targetRatio: TARGET_RATIO, targetMet, xfs: { skipped: 'not root: cannot set up a loop-mounted XFS' } };
+    return {
+      cachesDropped,
+      ext4,
+      targetRatio: TARGET_RATIO,
+      targetMet,
+      xfs: { skipped: 'not root: cannot set up a loop-mounted XFS' },
+    };
   }
   log('snapshot: 1 GiB and 10 GiB thick volumes on a loop-mounted XFS (reflink)');
-  const xfs = await withXfs(XFS_SNAPSHOT_IMAGE_BYTES, (mnt) => withCluster({ storageRoot: join(mnt, 'vbs') }, async (c) => {
-    const xfsScratch = mkdtempSync(join(mnt, 'cp-'));
-    const gib1 = await compare(c, 'xfs (loop)', 1, xfsScratch, XFS_VBS_REPEATS, XFS_CP_REPEATS);
-    const gib10 = await compare(c, 'xfs (loop)', 10, xfsScratch, XFS_VBS_REPEATS, XFS_CP_REPEATS);
-    return { gib1, gib10 };
-  }));
+  const xfs = await withXfs(XFS_SNAPSHOT_IMAGE_BYTES, (mnt) =>
+    withCluster({ storageRoot: join(mnt, 'vbs') }, async (c) => {
+      const xfsScratch = mkdtempSync(join(mnt, 'cp-'));
+      const gib1 = await compare(c, 'xfs (loop)', 1, xfsScratch, XFS_VBS_REPEATS, XFS_CP_REPEATS);
+      const gib10 = await compare(c, 'xfs (loop)', 10, xfsScratch, XFS_VBS_REPEATS, XFS_CP_REPEATS);
+      return { gib1, gib10 };
+    }),
+  );
   const growth = ratio(xfs.gib10.vbs.medianMs, xfs.gib1.vbs.medianMs);
-  return { cachesDropped, ext4, targetRatio: TARGET_RATIO, targetMet, xfs: { ...xfs, growth, nearConstant: growth !== null && growth <= CONSTANT_FACTOR } };
+  return {
+    cachesDropped,
+    ext4,
+    targetRatio: TARGET_RATIO,
+    targetMet,
+    xfs: { ...xfs, growth, nearConstant: growth !== null && growth <= CONSTANT_FACTOR },
+  };
 }

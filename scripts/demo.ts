@@ -90,35 +90,66 @@ async function setup(): Promise<void> {
     say(`\nStarting VBS in a fresh temporary home, ${home}, on free ports (one config file per service):`);
     say(`  frontend.json         port ${layout.ports.frontend}`);
     say(`  volume-delegate.json  port ${layout.ports.volumeDelegate}, reports to the frontend`);
-    say(`  vmm-delegate.json     port ${layout.ports.vmmDelegate}, QEMU instances = the QMP sockets in ${layout.qemuSocketDir}`);
+    say(
+      `  vmm-delegate.json     port ${layout.ports.vmmDelegate}, QEMU instances = the QMP sockets in ${layout.qemuSocketDir}`,
+    );
     const server = new PrivateVbs(layout);
     state.server = server;
-    transcript('$', `VBS_HOME=${shellWord(home)} node dist/src/server/vbs-server.js all &`, `[started: vbs-server pid ${server.pid}]`);
+    transcript(
+      '$',
+      `VBS_HOME=${shellWord(home)} node dist/src/server/vbs-server.js all &`,
+      `[started: vbs-server pid ${server.pid}]`,
+    );
     const t0 = Date.now();
     await server.ready();
     const banner = server.output();
-    say(`vbs-server printed:\n${banner.trimEnd().split('\n').map((l) => `    | ${l}`).join('\n')}`);
+    say(
+      `vbs-server printed:\n${banner
+        .trimEnd()
+        .split('\n')
+        .map((l) => `    | ${l}`)
+        .join('\n')}`,
+    );
     if (/:8443\b/.test(banner) && layout.ports.frontend !== 8443) {
-      note(`the banner names the default ports; this VBS listens where its config files say: frontend ${layout.endpoint}`);
+      note(
+        `the banner names the default ports; this VBS listens where its config files say: frontend ${layout.endpoint}`,
+      );
     }
-    shown(`VBS answers at ${layout.endpoint} after ${seconds(Date.now() - t0)}; its services: ` +
-      `${server.services.map((s) => `${s.service} pid ${s.pid}`).join(', ')}`);
-    expect(SERVICES.every((s) => server.services.some((x) => x.service === s)), `vbs-server should run ${SERVICES.join(', ')} as child processes`);
+    shown(
+      `VBS answers at ${layout.endpoint} after ${seconds(Date.now() - t0)}; its services: ` +
+        `${server.services.map((s) => `${s.service} pid ${s.pid}`).join(', ')}`,
+    );
+    expect(
+      SERVICES.every((s) => server.services.some((x) => x.service === s)),
+      `vbs-server should run ${SERVICES.join(', ')} as child processes`,
+    );
 
     say(`\nBooting two VMs under QEMU, each with its QMP socket in the VMM Delegate's directory:`);
-    say(`  qemu-system-x86_64 -accel tcg -machine q35 -m 256 ... -qmp unix:${layout.qemuSocketDir}/<ID>.qmp,server=on,wait=off`);
+    say(
+      `  qemu-system-x86_64 -accel tcg -machine q35 -m 256 ... -qmp unix:${layout.qemuSocketDir}/<ID>.qmp,server=on,wait=off`,
+    );
     const booted = await Promise.allSettled(GUEST_IDS.map((id) => bootGuest(layout.qemuSocketDir, id)));
     for (const b of booted) if (b.status === 'fulfilled') state.guests.push(b.value);
     const failed = booted.find((b): b is PromiseRejectedResult => b.status === 'rejected');
-    if (failed) throw new DemoError(`a VM did not boot: ${String(failed.reason instanceof Error ? failed.reason.message : failed.reason)}`);
-    for (const g of state.guests) shown(`${g.id} is running Linux ${g.kernelRelease} (qemu pid ${g.pid}), booted in ${seconds(g.bootMs)}`);
+    if (failed)
+      throw new DemoError(
+        `a VM did not boot: ${String(failed.reason instanceof Error ? failed.reason.message : failed.reason)}`,
+      );
+    for (const g of state.guests)
+      shown(`${g.id} is running Linux ${g.kernelRelease} (qemu pid ${g.pid}), booted in ${seconds(g.bootMs)}`);
     await server.instancesRegistered(GUEST_IDS);
     shown(`the VMM Delegate found both QMP sockets and registered ${GUEST_IDS.join(' and ')} with the frontend`);
 
     state.connection = connectionTo(home, layout.endpoint, banner);
     say('\nThe vbs client finds this VBS through these variables (and trusts $VBS_HOME/certs/ca.pem); in your own');
     say('shell, `npx vbs` runs the same client:');
-    transcript('$', `export ${Object.entries(state.connection.env).map(([k, v]) => `${k}=${shellWord(v)}`).join(' ')}`, '');
+    transcript(
+      '$',
+      `export ${Object.entries(state.connection.env)
+        .map(([k, v]) => `${k}=${shellWord(v)}`)
+        .join(' ')}`,
+      '',
+    );
   });
 }
 
@@ -140,7 +171,10 @@ async function step1CreateVolume(): Promise<void> {
 async function diskIn(g: TinyGuest, volumeId: string): Promise<string> {
   const disk = await g.waitForDisk(volumeId);
   const serial = await inGuest(g, `cat /sys/block/${disk}/serial`);
-  expect(virtioBlkSerials(volumeId).includes(serial.output.trim()), `${g.id}: ${disk} has serial ${serial.output.trim()}, not the volume's`);
+  expect(
+    virtioBlkSerials(volumeId).includes(serial.output.trim()),
+    `${g.id}: ${disk} has serial ${serial.output.trim()}, not the volume's`,
+  );
   return disk;
 }
 
@@ -154,7 +188,10 @@ async function step2WriteOnce(): Promise<void> {
     say('Linux names disks itself, in order, so the device VBS records (/dev/vdb) may differ from the name inside:');
     const disk = await diskIn(vm1, volumeId);
     const ro = await inGuest(vm1, `cat /sys/block/${disk}/ro`);
-    expect(ro.output.trim() === '0', `${vm1.id}: /sys/block/${disk}/ro is ${ro.output.trim()}, expected 0 (read-write)`);
+    expect(
+      ro.output.trim() === '0',
+      `${vm1.id}: /sys/block/${disk}/ro is ${ro.output.trim()}, expected 0 (read-write)`,
+    );
     shown(`${vm1.id} sees /dev/${disk} read-write (ro=0)`);
     say('The VM writes a short message at the start of the disk, and reads it back:');
     const write = await inGuest(vm1, `printf ${shellWord(MESSAGE)} | dd of=/dev/${disk} conv=fsync`);
@@ -175,9 +212,14 @@ async function step3ShareReadOnly(): Promise<void> {
     say('With --mode ro, VBS attaches a volume to any number of VMs at once; QEMU opens the file read-only');
     say('and the guest kernel sees a read-only disk.');
     await vbs(['attach-volume', volumeId, '--instance', vm1.id, '--device', '/dev/vdb', '--mode', 'ro']);
-    say(`While it is attached read-only, VBS refuses to attach it read-write to another VM (one writer, or many readers):`);
+    say(
+      `While it is attached read-only, VBS refuses to attach it read-write to another VM (one writer, or many readers):`,
+    );
     const refused = await vbs(['attach-volume', volumeId, '--instance', vm2.id, '--device', '/dev/vdb'], true);
-    expect(/VolumeInUse/.test(refused.output), `the read-write attach was refused, but not with VolumeInUse: ${refused.output.trim()}`);
+    expect(
+      /VolumeInUse/.test(refused.output),
+      `the read-write attach was refused, but not with VolumeInUse: ${refused.output.trim()}`,
+    );
     shown('read-write attach refused (VolumeInUse)');
     say('Read-only, it may:');
     await vbs(['attach-volume', volumeId, '--instance', vm2.id, '--device', '/dev/vdb', '--mode', 'ro']);
@@ -187,7 +229,10 @@ async function step3ShareReadOnly(): Promise<void> {
       const ro = await inGuest(g, `cat /sys/block/${disk}/ro`);
       expect(ro.output.trim() === '1', `${g.id}: /sys/block/${disk}/ro is ${ro.output.trim()}, expected 1 (read-only)`);
       const back = await inGuest(g, `head -c ${MESSAGE.length} /dev/${disk}; echo`);
-      expect(back.output.trim() === MESSAGE, `${g.id}: read '${back.output.trim()}' from the shared disk, expected '${MESSAGE}'`);
+      expect(
+        back.output.trim() === MESSAGE,
+        `${g.id}: read '${back.output.trim()}' from the shared disk, expected '${MESSAGE}'`,
+      );
       if (g === vm2) {
         say('A write is refused by the guest kernel:');
         const write = await inGuest(g, `printf 'overwritten' | dd of=/dev/${disk} conv=fsync`);
@@ -204,7 +249,10 @@ async function step4Describe(): Promise<void> {
     say('DescribeVolumes lists each attachment as instance:device(status,mode):');
     const r = await vbs(['describe-volumes', volumeId]);
     for (const id of GUEST_IDS) {
-      expect(r.output.includes(`${id}:/dev/vdb(attached,ro)`), `describe-volumes does not show ${id}:/dev/vdb(attached,ro)`);
+      expect(
+        r.output.includes(`${id}:/dev/vdb(attached,ro)`),
+        `describe-volumes does not show ${id}:/dev/vdb(attached,ro)`,
+      );
     }
     expect(/\bin-use\b/.test(r.output), 'the volume is not shown in-use');
     shown(`${volumeId} is in-use with two read-only attachments: ${GUEST_IDS.join(', ')}`);
@@ -220,7 +268,10 @@ async function step5Detach(): Promise<void> {
       const disk = await g.waitForDisk(volumeId);
       await vbs(['detach-volume', volumeId, '--instance', g.id]);
       await g.waitForDiskGone(disk);
-      const left = await inGuest(g, `ls /sys/block; [ -e /sys/block/${disk} ] && echo "${disk} still there" || echo "no ${disk}"`);
+      const left = await inGuest(
+        g,
+        `ls /sys/block; [ -e /sys/block/${disk} ] && echo "${disk} still there" || echo "no ${disk}"`,
+      );
       expect(left.output.includes(`no ${disk}`), `${g.id}: /sys/block/${disk} is still there after the detach`);
       shown(`${g.id}: the disk is gone`);
     }
@@ -262,15 +313,18 @@ function cleanUp(): Promise<string[]> {
       const report = await server.stop();
       say(`  stopped vbs-server (pid ${server.pid}) with SIGINT: it exited (${report.exit})`);
       for (const s of server.services) {
-        if (report.leftBehind.includes(s.pid)) problems.push(`vbs-server left its ${s.service} (pid ${s.pid}) running after it exited (killed by PID)`);
+        if (report.leftBehind.includes(s.pid))
+          problems.push(`vbs-server left its ${s.service} (pid ${s.pid}) running after it exited (killed by PID)`);
         else say(`  ${s.service} (pid ${s.pid}): gone`);
       }
-      if (!/^code 0$/.test(report.exit) && state.current.startsWith(`Step ${STEPS}`)) problems.push(`vbs-server exited with ${report.exit} on SIGINT, not 0`);
+      if (!/^code 0$/.test(report.exit) && state.current.startsWith(`Step ${STEPS}`))
+        problems.push(`vbs-server exited with ${report.exit} on SIGINT, not 0`);
     }
     if (state.home) {
       const stragglers = processesMentioning(state.home);
       for (const pid of stragglers) signal(pid, 'SIGKILL');
-      if (stragglers.length) problems.push(`processes still using ${state.home}: pids ${stragglers.join(', ')} (killed)`);
+      if (stragglers.length)
+        problems.push(`processes still using ${state.home}: pids ${stragglers.join(', ')} (killed)`);
       rmSync(state.home, { recursive: true, force: true });
       say(`  removed ${state.home}`);
     }
@@ -296,20 +350,44 @@ function summary(): void {
   say(`  disk (ro=1) holding '${MESSAGE}'; a write inside a VM failed, and a read-write attach was refused.`);
   say('- describe-volumes showed both read-only attachments; after detaching, the disk was gone from both VMs.');
   say('- The volume was deleted, and everything the demo started was stopped and its temporary home removed.');
-  say(`Timings: ${state.timings.map((t) => `${t.label} ${seconds(t.ms)}`).join(', ')}; total ${seconds(state.timings.reduce((a, t) => a + t.ms, 0))}.`);
+  say(
+    `Timings: ${state.timings.map((t) => `${t.label} ${seconds(t.ms)}`).join(', ')}; total ${seconds(state.timings.reduce((a, t) => a + t.ms, 0))}.`,
+  );
 }
 
 function diagnostics(): void {
   const home = state.home;
   if (!home || !state.server) return;
   say('\nWhat the services logged last:');
-  for (const s of SERVICES) say(`  ${s}:\n${logTail(home, s).split('\n').map((l) => `    ${l}`).join('\n')}`);
+  for (const s of SERVICES)
+    say(
+      `  ${s}:\n${logTail(home, s)
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}`,
+    );
   const printed = state.server.output().trim();
-  if (printed) say(`  vbs-server printed:\n${printed.split('\n').slice(-10).map((l) => `    ${l}`).join('\n')}`);
+  if (printed)
+    say(
+      `  vbs-server printed:\n${printed
+        .split('\n')
+        .slice(-10)
+        .map((l) => `    ${l}`)
+        .join('\n')}`,
+    );
 }
 
 async function main(): Promise<number> {
-  const stepsRun = [setup, step1CreateVolume, step2WriteOnce, step3ShareReadOnly, step4Describe, step5Detach, step6Delete, step7CleanUp];
+  const stepsRun = [
+    setup,
+    step1CreateVolume,
+    step2WriteOnce,
+    step3ShareReadOnly,
+    step4Describe,
+    step5Detach,
+    step6Delete,
+    step7CleanUp,
+  ];
   try {
     for (const run of stepsRun) await run();
     summary();

@@ -12,9 +12,19 @@ import type { ComplexTypeSpec, ElementSpec, OperationSpec, SimpleType } from '..
 const XS = 'http://www.w3.org/2001/XMLSchema';
 const WSDL = 'http://schemas.xmlsoap.org/wsdl/';
 const SIMPLE: Record<string, SimpleType> = {
-  'xs:string': 'string', 'xs:boolean': 'boolean', 'xs:dateTime': 'dateTime', 'xs:int': 'int', 'xs:long': 'long',
+  'xs:string': 'string',
+  'xs:boolean': 'boolean',
+  'xs:dateTime': 'dateTime',
+  'xs:int': 'int',
+  'xs:long': 'long',
 };
-const TS_OF: Record<SimpleType, string> = { string: 'string', boolean: 'boolean', dateTime: 'string', int: 'number', long: 'number' };
+const TS_OF: Record<SimpleType, string> = {
+  string: 'string',
+  boolean: 'boolean',
+  dateTime: 'string',
+  int: 'number',
+  long: 'number',
+};
 
 interface Parsed {
   namespace: string;
@@ -43,7 +53,10 @@ function parseElement(e: Element): ElementSpec {
   const name = e.getAttribute('name');
   const type = e.getAttribute('type');
   if (!name || !type) throw new Error(`element without name or type in sequence`);
-  if (e.getAttribute('minOccurs') !== '0' && e.getElementsByTagNameNS(XS, 'documentation')[0]?.textContent?.trim().startsWith('VBS extension')) {
+  if (
+    e.getAttribute('minOccurs') !== '0' &&
+    e.getElementsByTagNameNS(XS, 'documentation')[0]?.textContent?.trim().startsWith('VBS extension')
+  ) {
     throw new Error(`${name}: a VBS extension must be optional, or clients of the extended API break`);
   }
   const simple = SIMPLE[type];
@@ -76,8 +89,11 @@ export function parseWsdl(text: string): Parsed {
         const seqs = children(ct, XS, 'sequence');
         const seq = seqs[0];
         const els = seq ? children(seq, XS, 'element').map(parseElement) : [];
-        const others = seq ? Array.from({ length: seq.childNodes.length }, (_, i) => seq.childNodes.item(i))
-          .filter((n) => n?.nodeType === 1 && (n as Element).localName !== 'element') : [];
+        const others = seq
+          ? Array.from({ length: seq.childNodes.length }, (_, i) => seq.childNodes.item(i)).filter(
+              (n) => n?.nodeType === 1 && (n as Element).localName !== 'element',
+            )
+          : [];
         if (seqs.length > 1 || others.length > 0) throw new Error(`${name}: only plain sequences are supported`);
         types.set(name, { elements: els });
       }
@@ -119,7 +135,9 @@ export function render(p: Parsed, source: string): string {
   for (const [pt, ops] of p.portTypes) {
     lines.push(`export interface ${pt}Operations {`);
     for (const [op, spec] of ops) {
-      lines.push(`  readonly ${op}: { readonly input: ${p.elements.get(spec.input)}; readonly output: ${p.elements.get(spec.output)} };`);
+      lines.push(
+        `  readonly ${op}: { readonly input: ${p.elements.get(spec.input)}; readonly output: ${p.elements.get(spec.output)} };`,
+      );
     }
     lines.push('}', '');
   }
@@ -135,7 +153,9 @@ export function render(p: Parsed, source: string): string {
 
 export function generatedFiles(root: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const f of readdirSync(join(root, 'wsdl')).filter((n) => n.endsWith('.wsdl')).sort()) {
+  for (const f of readdirSync(join(root, 'wsdl'))
+    .filter((n) => n.endsWith('.wsdl'))
+    .sort()) {
     const text = readFileSync(join(root, 'wsdl', f), 'utf8');
     out.set(join(root, 'src', 'generated', `${basename(f, '.wsdl')}.ts`), render(parseWsdl(text), f));
   }

@@ -6,7 +6,10 @@ import winston from 'winston';
 
 export type Logger = winston.Logger;
 
-export function createLogger(service: string, options: { file?: string | undefined; level?: string | undefined } = {}): Logger {
+export function createLogger(
+  service: string,
+  options: { file?: string | undefined; level?: string | undefined } = {},
+): Logger {
   const transport = options.file
     ? new winston.transports.File({ filename: options.file })
     : new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });

@@ -42,10 +42,16 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class BenchCluster {
   readonly client: SoapClient<AmazonEC2PortTypeOperations>;
 
-  constructor(readonly cluster: Cluster, readonly storageRoot: string) {
+  constructor(
+    readonly cluster: Cluster,
+    readonly storageRoot: string,
+  ) {
     // Every request is signed (WS-Security X.509) as an ordinary user, as a real client's would be.
     this.client = new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', {
-      url: cluster.frontendUrl, caPem: cluster.caPem, timeoutMs: 120_000, signer: cluster.users.alice,
+      url: cluster.frontendUrl,
+      caPem: cluster.caPem,
+      timeoutMs: 120_000,
+      signer: cluster.users.alice,
     });
   }
 
@@ -55,14 +61,24 @@ export class BenchCluster {
 
   async createVolume(sizeGiB: number, volumeType: VolumeType, poll: PollPolicy = DEFAULT_POLL): Promise<Timed> {
     const start = performance.now();
-    const created = await this.client.call('CreateVolume', { size: String(sizeGiB), availabilityZone: ZONE, volumeType });
+    const created = await this.client.call('CreateVolume', {
+      size: String(sizeGiB),
+      availabilityZone: ZONE,
+      volumeType,
+    });
     const requestMs = since(start);
     for (;;) {
-      const described = await this.client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: created.volumeId }] } });
+      const described = await this.client.call('DescribeVolumes', {
+        volumeSet: { item: [{ volumeId: created.volumeId }] },
+      });
       const status = described.volumeSet.item?.[0]?.status;
       if (status === 'available') return { id: created.volumeId, totalMs: since(start), requestMs };
-      if (status !== 'creating') throw new Error(`volume ${created.volumeId} (${sizeGiB} GiB ${volumeType}) became ${String(status)}: ${this.delegateLogTail()}`);
-      if (since(start) > READY_TIMEOUT_MS) throw new Error(`volume ${created.volumeId} not available after ${READY_TIMEOUT_MS} ms`);
+      if (status !== 'creating')
+        throw new Error(
+          `volume ${created.volumeId} (${sizeGiB} GiB ${volumeType}) became ${String(status)}: ${this.delegateLogTail()}`,
+        );
+      if (since(start) > READY_TIMEOUT_MS)
+        throw new Error(`volume ${created.volumeId} not available after ${READY_TIMEOUT_MS} ms`);
       await sleep(Math.max(poll.floorMs, since(start) * poll.fraction));
     }
   }
@@ -72,11 +88,17 @@ export class BenchCluster {
     const created = await this.client.call('CreateSnapshot', { volumeId });
     const requestMs = since(start);
     for (;;) {
-      const described = await this.client.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: created.snapshotId }] } });
+      const described = await this.client.call('DescribeSnapshots', {
+        snapshotSet: { item: [{ snapshotId: created.snapshotId }] },
+      });
       const status = described.snapshotSet.item?.[0]?.status;
       if (status === 'completed') return { id: created.snapshotId, totalMs: since(start), requestMs };
-      if (status !== 'pending') throw new Error(`snapshot ${created.snapshotId} of ${volumeId} became ${String(status)}: ${this.delegateLogTail()}`);
-      if (since(start) > READY_TIMEOUT_MS) throw new Error(`snapshot ${created.snapshotId} not completed after ${READY_TIMEOUT_MS} ms`);
+      if (status !== 'pending')
+        throw new Error(
+          `snapshot ${created.snapshotId} of ${volumeId} became ${String(status)}: ${this.delegateLogTail()}`,
+        );
+      if (since(start) > READY_TIMEOUT_MS)
+        throw new Error(`snapshot ${created.snapshotId} not completed after ${READY_TIMEOUT_MS} ms`);
       await sleep(Math.max(poll.floorMs, since(start) * poll.fraction));
     }
   }
@@ -93,7 +115,9 @@ export class BenchCluster {
   delegateJobMs(resourceId: string): number | null {
     const delegate = this.cluster.delegates[0];
     if (!delegate) return null;
-    const line = this.cluster.logLines(delegate).find((l) => l['message'] === 'job succeeded' && l['resourceId'] === resourceId);
+    const line = this.cluster
+      .logLines(delegate)
+      .find((l) => l['message'] === 'job succeeded' && l['resourceId'] === resourceId);
     const ms = line?.['durationMs'];
     return typeof ms === 'number' ? ms : null;
   }
@@ -101,7 +125,11 @@ export class BenchCluster {
   private delegateLogTail(): string {
     const delegate = this.cluster.delegates[0];
     if (!delegate) return '';
-    return this.cluster.logLines(delegate).slice(-3).map((l) => JSON.stringify(l)).join(' | ');
+    return this.cluster
+      .logLines(delegate)
+      .slice(-3)
+      .map((l) => JSON.stringify(l))
+      .join(' | ');
   }
 }
 

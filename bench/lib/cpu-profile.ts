@@ -35,20 +35,23 @@ export interface Breakdown {
   readonly busyMs: number;
 }
 
-const is = (f: CallFrame, name: string, file?: string): boolean => f.functionName === name && (file === undefined || f.url.endsWith(file));
+const is = (f: CallFrame, name: string, file?: string): boolean =>
+  f.functionName === name && (file === undefined || f.url.endsWith(file));
 const inFile = (f: CallFrame, part: string): boolean => f.url.includes(part);
 
 function detailOfSigning(rest: readonly CallFrame[]): string {
   if (rest.some((f) => is(f, 'parseEnvelope'))) return 're-parse of its own envelope (xmldom)';
   if (rest.some((f) => f.url === 'node:internal/crypto/sig')) return 'RSA-2048 sign';
-  if (rest.some((f) => is(f, 'exclusiveC14n') || is(f, 'digest') || f.url === 'node:internal/crypto/hash')) return 'c14n + SHA-256 digests';
+  if (rest.some((f) => is(f, 'exclusiveC14n') || is(f, 'digest') || f.url === 'node:internal/crypto/hash'))
+    return 'c14n + SHA-256 digests';
   if (rest.some((f) => is(f, 'newId') || f.url === 'node:internal/crypto/random')) return 'random wsu:Ids';
   return 'string building, other';
 }
 
 function detailOfVerify(rest: readonly CallFrame[]): string {
   if (rest.some((f) => f.url === 'node:internal/crypto/sig')) return 'RSA-2048 verify';
-  if (rest.some((f) => is(f, 'exclusiveC14n') || f.url === 'node:internal/crypto/hash')) return 'c14n + SHA-256 digests';
+  if (rest.some((f) => is(f, 'exclusiveC14n') || f.url === 'node:internal/crypto/hash'))
+    return 'c14n + SHA-256 digests';
   if (rest.some((f) => inFile(f, '/truststore/'))) return 'trust store lookup';
   return 'structure checks, other';
 }
@@ -60,16 +63,20 @@ function insideHandle(rest: readonly CallFrame[]): string {
     if (is(f, 'signEnvelope')) return `response signing: ${detailOfSigning(below)}`;
     if (is(f, 'readBody')) return 'read request body';
     if (is(f, 'parseEnvelope')) return 'parse request (xmldom)';
-    if (inFile(f, '/security/wssec/') || inFile(f, '/security/authenticators')) return `verify signature: ${detailOfVerify(below)}`;
+    if (inFile(f, '/security/wssec/') || inFile(f, '/security/authenticators'))
+      return `verify signature: ${detailOfVerify(below)}`;
     if (is(f, 'decodeElement')) return 'decode request';
     if (is(f, 'encodeElement')) return 'encode response';
     if (inFile(f, '/src/frontend/')) {
       const store = [f, ...below].findIndex((g) => inFile(g, '/src/frontend/store/'));
       if (store < 0) return 'handler: JS';
-      return [f, ...below].slice(store).some((g) => is(g, 'prepare')) ? 'handler: SQLite prepare (each request)' : 'handler: SQLite query + row mapping';
+      return [f, ...below].slice(store).some((g) => is(g, 'prepare'))
+        ? 'handler: SQLite prepare (each request)'
+        : 'handler: SQLite query + row mapping';
     }
     if (inFile(f, 'winston') || inFile(f, 'logform')) return 'logging (winston)';
-    if (f.url.startsWith('node:_http') || f.url.startsWith('node:net') || f.url.startsWith('node:internal/streams')) return 'HTTP write + TLS encrypt';
+    if (f.url.startsWith('node:_http') || f.url.startsWith('node:net') || f.url.startsWith('node:internal/streams'))
+      return 'HTTP write + TLS encrypt';
     if (f.url === 'node:internal/crypto/random') return 'request ID (randomUUID)';
   }
   return 'handle: own code';
@@ -79,9 +86,19 @@ function outsideHandle(stack: readonly CallFrame[]): string {
   const leaf = stack[stack.length - 1];
   if (leaf?.functionName === '(garbage collector)') return 'GC';
   if (leaf?.functionName === '(program)') return 'native, not attributed (V8, libuv, OpenSSL outside JS)';
-  if (stack.some((f) => inFile(f, 'winston') || inFile(f, 'logform') || inFile(f, 'readable-stream') || inFile(f, 'safe-stable-stringify'))) return 'logging (winston)';
+  if (
+    stack.some(
+      (f) =>
+        inFile(f, 'winston') ||
+        inFile(f, 'logform') ||
+        inFile(f, 'readable-stream') ||
+        inFile(f, 'safe-stable-stringify'),
+    )
+  )
+    return 'logging (winston)';
   if (stack.some((f) => f.url === 'node:_tls_wrap' || f.url === 'node:_tls_common')) return 'TLS (handshakes, reads)';
-  if (stack.some((f) => is(f, 'onStreamRead') || f.url === 'node:internal/stream_base_commons')) return 'socket read + TLS decrypt';
+  if (stack.some((f) => is(f, 'onStreamRead') || f.url === 'node:internal/stream_base_commons'))
+    return 'socket read + TLS decrypt';
   if (stack.some((f) => f.url === 'node:_http_common' || f.url === 'node:_http_server')) return 'HTTP parse + dispatch';
   if (stack.some((f) => inFile(f, '/src/frontend/usecases/sweep'))) return 'sweeper';
   if (stack.some((f) => inFile(f, '/soap/https-host'))) return 'HTTP dispatch';

@@ -15,13 +15,14 @@ export interface DataPattern {
 /** Writes `regions` random regions at offsets i * size / regions, then fsyncs the file. */
 export async function writeSpreadData(file: string, sizeBytes: number, pattern: DataPattern): Promise<void> {
   const stride = Math.floor(sizeBytes / pattern.regions);
-  if (stride < pattern.regionBytes) throw new Error(`${pattern.regions} regions of ${pattern.regionBytes} bytes do not fit in ${sizeBytes} bytes`);
+  if (stride < pattern.regionBytes)
+    throw new Error(`${pattern.regions} regions of ${pattern.regionBytes} bytes do not fit in ${sizeBytes} bytes`);
   const buffer = Buffer.allocUnsafe(pattern.regionBytes);
   const handle = await open(file, 'r+');
   try {
     for (let i = 0; i < pattern.regions; i++) {
       randomFillSync(buffer);
-      for (let done = 0; done < buffer.length; ) {
+      for (let done = 0; done < buffer.length;) {
         const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, i * stride + done);
         done += bytesWritten;
       }

@@ -65,8 +65,18 @@ async function seedVolumes(database: string, owners: readonly string[]): Promise
       const id = newId('vol');
       const now = new Date();
       await store.insertVolume({
-        id, ownerId, sizeGiB: 1 + i, snapshotId: null, zone: ZONE, status: 'creating', volumeType: i % 2 === 0 ? 'sparse' : 'thick',
-        path: volumeFilePath(id), delegateId: null, createTime: now.toISOString(), updatedAt: now.getTime(), statusMessage: null,
+        id,
+        ownerId,
+        sizeGiB: 1 + i,
+        snapshotId: null,
+        zone: ZONE,
+        status: 'creating',
+        volumeType: i % 2 === 0 ? 'sparse' : 'thick',
+        path: volumeFilePath(id),
+        delegateId: null,
+        createTime: now.toISOString(),
+        updatedAt: now.getTime(),
+        statusMessage: null,
       });
       await store.recordDelegate('volume', id, 'vd-1');
       const done = await store.transitionVolume(id, 'provisioned');
@@ -78,11 +88,18 @@ async function seedVolumes(database: string, owners: readonly string[]): Promise
 }
 
 function startServer(
-  mode: SignatureMode, configFile: string, logFile: string, nodeOptions: readonly string[],
+  mode: SignatureMode,
+  configFile: string,
+  logFile: string,
+  nodeOptions: readonly string[],
 ): Promise<{ child: ChildProcess; url: string; servingPids: number[] }> {
-  const child = spawn(process.execPath, [...nodeOptions, SERVER_ENTRY, configFile, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeOptions, SERVER_ENTRY, configFile, mode], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   return new Promise((resolve, reject) => {
     let stdout = '';
     const timer = setTimeout(() => fail(new Error(`no answer within ${STARTUP_TIMEOUT_MS} ms`)), STARTUP_TIMEOUT_MS);
@@ -112,7 +129,10 @@ function stopServer(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     // Long enough for a CPU profile of a busy run to be written.
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }
@@ -137,21 +157,36 @@ export async function withFrontendPair<T>(options: PairOptions, fn: (pair: Front
     }
     const defaults = frontendDefaults(home);
     await seedVolumes(defaults.database, [
-      ...Array.from({ length: options.aliceVolumes }, () => 'alice'), ...Array.from({ length: options.bobVolumes }, () => 'bob'),
+      ...Array.from({ length: options.aliceVolumes }, () => 'alice'),
+      ...Array.from({ length: options.bobVolumes }, () => 'bob'),
     ]);
     const start = async (mode: SignatureMode): Promise<FrontendProcess> => {
       const logFile = join(home, `frontend-${mode}.log`);
       const configFile = join(home, `frontend-${mode}.json`);
       // Port 0: the kernel picks a free port and the server says which.
       // Port 0 with workers: node:cluster gives all of them the one port the kernel picked.
-      writeFileSync(configFile, JSON.stringify({ home, port: 0, logFile, ...(options.workers === undefined ? {} : { workers: options.workers }) }, null, 2));
+      writeFileSync(
+        configFile,
+        JSON.stringify(
+          { home, port: 0, logFile, ...(options.workers === undefined ? {} : { workers: options.workers }) },
+          null,
+          2,
+        ),
+      );
       const { child, url, servingPids } = await startServer(mode, configFile, logFile, options.nodeOptions ?? []);
       children.push(child);
       return { mode, url, pid: child.pid ?? -1, servingPids, logFile };
     };
     const signed = await start('signed');
     const unsigned = await start('unsigned');
-    return await fn({ home, caPem: readFileSync(join(certDir, 'ca.pem'), 'utf8'), alice, aliceVolumes: options.aliceVolumes, signed, unsigned });
+    return await fn({
+      home,
+      caPem: readFileSync(join(certDir, 'ca.pem'), 'utf8'),
+      alice,
+      aliceVolumes: options.aliceVolumes,
+      signed,
+      unsigned,
+    });
   } finally {
     await Promise.all(children.map(stopServer));
     rmSync(home, { recursive: true, force: true });

@@ -126,7 +126,12 @@ interface Snapshot {
 
 function snapshot(pid: number | undefined): Snapshot {
   const cpu = process.cpuUsage();
-  return { at: performance.now(), server: processCpuMs(pid), client: (cpu.user + cpu.system) / 1000, machine: machineTicks() };
+  return {
+    at: performance.now(),
+    server: processCpuMs(pid),
+    client: (cpu.user + cpu.system) / 1000,
+    machine: machineTicks(),
+  };
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -136,15 +141,25 @@ function percentile(sorted: Float64Array, p: number): number {
 
 function post(agent: Agent, url: URL, soapAction: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST', agent, timeout: 30_000,
-      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapAction}"`, 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        timeout: 30_000,
+        headers: {
+          'content-type': 'text/xml; charset=utf-8',
+          soapaction: `"${soapAction}"`,
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
     req.on('error', reject);
     req.end(body);
@@ -154,7 +169,12 @@ function post(agent: Agent, url: URL, soapAction: string, body: string): Promise
 /** Runs one closed-loop phase: warm-up, then the measured window. */
 export async function runLoad(options: LoadOptions): Promise<LoadPhase> {
   const url = new URL(options.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency, maxFreeSockets: options.concurrency, ca: options.caPem });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.concurrency,
+    maxFreeSockets: options.concurrency,
+    ca: options.caPem,
+  });
   const latencies: number[] = [];
   const errorSamples: string[] = [];
   let completed = 0;
@@ -166,8 +186,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadPhase> {
   let windowEnd = windowStart + options.measureMs;
   let atStart: Snapshot | undefined;
   let atEnd: Snapshot | undefined;
-  const startTimer = setTimeout(() => { atStart = snapshot(options.serverPid); }, options.warmupMs);
-  const endTimer = setTimeout(() => { atEnd ??= snapshot(options.serverPid); }, options.warmupMs + options.measureMs);
+  const startTimer = setTimeout(() => {
+    atStart = snapshot(options.serverPid);
+  }, options.warmupMs);
+  const endTimer = setTimeout(() => {
+    atEnd ??= snapshot(options.serverPid);
+  }, options.warmupMs + options.measureMs);
 
   const worker = async (): Promise<void> => {
     for (;;) {
@@ -206,11 +230,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadPhase> {
     clearTimeout(endTimer);
     agent.destroy();
   }
-  if (ranOutAt !== undefined && ranOutAt <= windowStart) throw new Error('the request bodies ran out during the warm-up');
+  if (ranOutAt !== undefined && ranOutAt <= windowStart)
+    throw new Error('the request bodies ran out during the warm-up');
   const first = atStart ?? snapshot(options.serverPid);
   const last = atEnd ?? snapshot(options.serverPid);
-  const machine = first.machine && last.machine && last.machine.total > first.machine.total
-    ? (100 * (last.machine.busy - first.machine.busy)) / (last.machine.total - first.machine.total) : null;
+  const machine =
+    first.machine && last.machine && last.machine.total > first.machine.total
+      ? (100 * (last.machine.busy - first.machine.busy)) / (last.machine.total - first.machine.total)
+      : null;
   return {
     concurrency: options.concurrency,
     completed,

@@ -42,10 +42,18 @@ export async function withXfs<T>(imageBytes: number, fn: (mountPoint: string) =>
     process.off('SIGTERM', onSignal);
     const problems: string[] = [];
     if (mounted) {
-      try { await run(['umount', mountPoint]); } catch (e) { problems.push(String(e)); }
+      try {
+        await run(['umount', mountPoint]);
+      } catch (e) {
+        problems.push(String(e));
+      }
     }
     if (loop !== undefined) {
-      try { await run(['losetup', '-d', loop]); } catch (e) { problems.push(String(e)); }
+      try {
+        await run(['losetup', '-d', loop]);
+      } catch (e) {
+        problems.push(String(e));
+      }
     }
     if (problems.length === 0) rmSync(dir, { recursive: true, force: true });
     // Do not hide the benchmark's own error behind a clean-up error; do say what was left behind.

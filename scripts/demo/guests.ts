@@ -5,7 +5,13 @@
  * it. Commands run in a guest are shown with the guest's name as the prompt, then their output.
  */
 import { execFile } from 'node:child_process';
-import { ensureTinyGuestImages, startTinyGuest, type GuestResult, type TinyGuest, type TinyGuestImages } from '../../test/support/tiny-guest.js';
+import {
+  ensureTinyGuestImages,
+  startTinyGuest,
+  type GuestResult,
+  type TinyGuest,
+  type TinyGuestImages,
+} from '../../test/support/tiny-guest.js';
 import { transcript } from './narrator.js';
 import { isRunning, signal, waitUntilGone } from './procs.js';
 
@@ -16,7 +22,11 @@ export function qemuVersion(): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('qemu-system-x86_64', ['--version'], { timeout: 10_000 }, (err, stdout) => {
       if (err) {
-        reject(new Error(`qemu-system-x86_64 is needed (${err.message.split('\n')[0] ?? ''}); install the Debian package qemu-system-x86 (bash scripts/test-deps.sh does)`));
+        reject(
+          new Error(
+            `qemu-system-x86_64 is needed (${err.message.split('\n')[0] ?? ''}); install the Debian package qemu-system-x86 (bash scripts/test-deps.sh does)`,
+          ),
+        );
         return;
       }
       resolve(stdout.split('\n')[0] ?? '');

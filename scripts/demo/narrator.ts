@@ -16,7 +16,12 @@ function write(text: string): void {
 /** Indents every line of a command's output under its prompt. */
 function indented(text: string, prefix = '    '): string {
   const body = text.replace(/\s+$/, '');
-  return body === '' ? '' : body.split('\n').map((l) => `${prefix}${l}`).join('\n');
+  return body === ''
+    ? ''
+    : body
+        .split('\n')
+        .map((l) => `${prefix}${l}`)
+        .join('\n');
 }
 
 /** Quotes an argument the way a POSIX shell user would have to type it. */

@@ -57,16 +57,25 @@ export async function writeConfigs(home: string): Promise<PrivateVbsLayout> {
   const qemuSocketDir = join(home, 'qemu');
   const settings: Record<Service, Record<string, unknown>> = {
     frontend: {
-      port: ports.frontend, sweepIntervalSeconds: 1, logFile: logFileOf(home, 'frontend'),
+      port: ports.frontend,
+      sweepIntervalSeconds: 1,
+      logFile: logFileOf(home, 'frontend'),
       volumeDelegates: [{ id: 'vd-1', url: `https://127.0.0.1:${ports.volumeDelegate}/volume-delegate` }],
     },
     'volume-delegate': {
-      port: ports.volumeDelegate, frontendCallbackUrl: `${fe}/vbs/callback`, heartbeatSeconds: 1,
+      port: ports.volumeDelegate,
+      frontendCallbackUrl: `${fe}/vbs/callback`,
+      heartbeatSeconds: 1,
       logFile: logFileOf(home, 'volume-delegate'),
     },
     'vmm-delegate': {
-      port: ports.vmmDelegate, vmmHost: VMM_HOST, qemuSocketDir, frontendRegistryUrl: `${fe}/vbs/vmm-registry`,
-      heartbeatSeconds: 2, inventoryPollSeconds: 0.5, logFile: logFileOf(home, 'vmm-delegate'),
+      port: ports.vmmDelegate,
+      vmmHost: VMM_HOST,
+      qemuSocketDir,
+      frontendRegistryUrl: `${fe}/vbs/vmm-registry`,
+      heartbeatSeconds: 2,
+      inventoryPollSeconds: 0.5,
+      logFile: logFileOf(home, 'vmm-delegate'),
     },
   };
   const configs = {} as Record<Service, string>;
@@ -126,9 +135,14 @@ export class PrivateVbs {
   constructor(readonly layout: PrivateVbsLayout) {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VBS_')) env[k] = v;
-    this.child = spawn(process.execPath, [SERVER_BIN, 'all'], { env: { ...env, VBS_HOME: layout.home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [SERVER_BIN, 'all'], {
+      env: { ...env, VBS_HOME: layout.home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (this.child.pid === undefined) throw new Error('vbs-server did not start');
-    const keep = (d: Buffer): void => { this.printed = (this.printed + d.toString('utf8')).slice(-65536); };
+    const keep = (d: Buffer): void => {
+      this.printed = (this.printed + d.toString('utf8')).slice(-65536);
+    };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => {
@@ -160,11 +174,16 @@ export class PrivateVbs {
   async ready(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.exitInfo !== undefined) throw new Error(`vbs-server exited (${this.exitInfo}) while starting:\n${this.printed.trim()}`);
-      const waiting = SERVICES.filter((s) => !logMessages(this.layout.home, s).some((m) => m['message'] === STARTED[s]));
+      if (this.exitInfo !== undefined)
+        throw new Error(`vbs-server exited (${this.exitInfo}) while starting:\n${this.printed.trim()}`);
+      const waiting = SERVICES.filter(
+        (s) => !logMessages(this.layout.home, s).some((m) => m['message'] === STARTED[s]),
+      );
       if (waiting.length === 0 && (await frontendAnswers(this.layout.endpoint, this.caFile))) break;
       if (Date.now() > deadline) {
-        throw new Error(`VBS not up within ${timeoutMs / 1000} s (waiting for: ${waiting.length ? waiting.join(', ') : 'the frontend to answer HTTPS'})`);
+        throw new Error(
+          `VBS not up within ${timeoutMs / 1000} s (waiting for: ${waiting.length ? waiting.join(', ') : 'the frontend to answer HTTPS'})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -175,11 +194,14 @@ export class PrivateVbs {
   async instancesRegistered(ids: readonly string[], timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const last = logMessages(this.layout.home, 'vmm-delegate').filter((m) => m['message'] === 'registered with the frontend').pop();
+      const last = logMessages(this.layout.home, 'vmm-delegate')
+        .filter((m) => m['message'] === 'registered with the frontend')
+        .pop();
       const instances = last?.['instances'];
       if (Array.isArray(instances) && ids.every((id) => instances.includes(id))) return;
       if (this.exitInfo !== undefined) throw new Error(`vbs-server exited (${this.exitInfo})`);
-      if (Date.now() > deadline) throw new Error(`the VMM Delegate did not register ${ids.join(', ')} within ${timeoutMs / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(`the VMM Delegate did not register ${ids.join(', ')} within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -192,7 +214,10 @@ export class PrivateVbs {
     const pids = this.services.length ? this.services.map((s) => s.pid) : childrenOf(this.pid);
     if (this.exitInfo === undefined) {
       signal(this.pid, 'SIGINT');
-      const late = await Promise.race([this.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref())]);
+      const late = await Promise.race([
+        this.exited.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref()),
+      ]);
       if (late) {
         signal(this.pid, 'SIGKILL');
         await this.exited;
@@ -210,7 +235,9 @@ export class PrivateVbs {
   killNow(): void {
     if (this.stopped) return;
     const ours = (pid: number): boolean => isRunning(pid) && argvOf(pid).includes(SERVER_BIN);
-    const pids = [...this.services.map((s) => s.pid), ...(isRunning(this.pid) ? childrenOf(this.pid) : [])].filter(ours);
+    const pids = [...this.services.map((s) => s.pid), ...(isRunning(this.pid) ? childrenOf(this.pid) : [])].filter(
+      ours,
+    );
     if (this.exitInfo === undefined) signal(this.pid, 'SIGKILL');
     for (const pid of pids) signal(pid, 'SIGKILL');
   }

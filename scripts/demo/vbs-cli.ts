@@ -53,16 +53,24 @@ export function runVbs(connection: VbsConnection, args: readonly string[], timeo
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_BIN, ...connection.globalArgs, ...args], {
-      env: childEnv(connection), stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(connection),
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString('utf8');
+    });
     const timer = setTimeout(() => {
       if (child.pid !== undefined) signal(child.pid, 'SIGKILL');
       reject(new Error(`'${typed.join(' ')}' did not finish within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.once('close', (code, sig) => {
       clearTimeout(timer);
       resolve({ typed, status: code ?? (sig ? 128 : 1), output, ms: Date.now() - started });

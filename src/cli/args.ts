@@ -7,7 +7,10 @@ import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
-  constructor(message: string, readonly command?: string) {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
     super(message);
   }
 }
@@ -25,10 +28,22 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
 /** Options every command takes. --wait and --timeout are accepted only where a command says so. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
-  endpoint: { type: 'string', value: 'URL', help: 'frontend URL (default $VBS_ENDPOINT or https://127.0.0.1:8443/vbs)' },
+  endpoint: {
+    type: 'string',
+    value: 'URL',
+    help: 'frontend URL (default $VBS_ENDPOINT or https://127.0.0.1:8443/vbs)',
+  },
   ca: { type: 'string', value: 'FILE', help: 'CA certificate to trust (default $VBS_CA or $VBS_HOME/certs/ca.pem)' },
-  cert: { type: 'string', value: 'FILE', help: 'your certificate (default $VBS_CERT or $VBS_HOME/users/admin/admin.pem)' },
-  key: { type: 'string', value: 'FILE', help: 'your private key (default $VBS_KEY or $VBS_HOME/users/admin/admin.key)' },
+  cert: {
+    type: 'string',
+    value: 'FILE',
+    help: 'your certificate (default $VBS_CERT or $VBS_HOME/users/admin/admin.pem)',
+  },
+  key: {
+    type: 'string',
+    value: 'FILE',
+    help: 'your private key (default $VBS_KEY or $VBS_HOME/users/admin/admin.key)',
+  },
   json: { type: 'boolean', help: 'print the response as JSON' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
 };
@@ -68,7 +83,8 @@ export class ParsedArgs {
     const v = this.string(name);
     if (v === undefined) return undefined;
     const found = choices.find((c) => c === v);
-    if (found === undefined) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, not '${v}'`, this.command);
+    if (found === undefined)
+      throw new UsageError(`--${name} must be one of ${choices.join(', ')}, not '${v}'`, this.command);
     return found;
   }
 
@@ -106,8 +122,12 @@ export function splitCommand(argv: readonly string[]): { command: string; rest: 
 
 export function parseCommandLine(command: string, rest: readonly string[], own: OptionSpecs): ParsedArgs {
   const specs: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, ...WAIT_OPTIONS, ...own };
-  const options = Object.fromEntries(Object.entries(specs).map(([name, s]) =>
-    [name, { type: s.type, multiple: s.multiple ?? false, ...(s.short !== undefined ? { short: s.short } : {}) }]));
+  const options = Object.fromEntries(
+    Object.entries(specs).map(([name, s]) => [
+      name,
+      { type: s.type, multiple: s.multiple ?? false, ...(s.short !== undefined ? { short: s.short } : {}) },
+    ]),
+  );
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: [...rest], options, strict: true, allowPositionals: true });

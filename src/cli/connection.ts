@@ -54,7 +54,10 @@ export function resolveCaFile(options: ConnectionOptions, env: NodeJS.ProcessEnv
  * The user's certificate and key: --cert/--key, else $VBS_CERT/$VBS_KEY, else the admin credentials
  * that `npm start` makes on a fresh machine ($VBS_HOME/users/admin/admin.pem and admin.key).
  */
-export function resolveIdentity(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): { certFile: string; keyFile: string } {
+export function resolveIdentity(
+  options: ConnectionOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { certFile: string; keyFile: string } {
   const admin = join(defaultHome(), 'users', 'admin');
   const certFile = options.cert ?? nonEmpty(env['VBS_CERT']) ?? join(admin, 'admin.pem');
   const keyFile = options.key ?? nonEmpty(env['VBS_KEY']) ?? join(admin, 'admin.key');
@@ -76,10 +79,19 @@ export function connect(options: ConnectionOptions): Frontend {
   const caPem = readOrExplain(caFile, 'CA certificate', 'give --ca FILE or set $VBS_CA or $VBS_HOME');
   const { certFile, keyFile } = resolveIdentity(options);
   const signer = {
-    certPem: readOrExplain(certFile, 'your certificate', 'give --cert FILE or set $VBS_CERT (an admin enrolls users with vbs-admin user add)'),
+    certPem: readOrExplain(
+      certFile,
+      'your certificate',
+      'give --cert FILE or set $VBS_CERT (an admin enrolls users with vbs-admin user add)',
+    ),
     keyPem: readOrExplain(keyFile, 'your private key', 'give --key FILE or set $VBS_KEY'),
   };
-  const client = new SoapClient<Ops>(schema, 'AmazonEC2PortType', { url: endpoint, caPem, timeoutMs: REQUEST_TIMEOUT_MS, signer });
+  const client = new SoapClient<Ops>(schema, 'AmazonEC2PortType', {
+    url: endpoint,
+    caPem,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    signer,
+  });
   return {
     endpoint,
     call: (operation, input) => client.call(operation, input),

@@ -30,7 +30,8 @@ export function reportOf(error: unknown, endpoint: string | undefined): Report {
     const request = error.requestId ? ` (request ${error.requestId})` : '';
     return { text: `vbs: ${error.code}: ${error.message}${request}\n`, status: EXIT_FAILURE };
   }
-  if (error instanceof TransportError) return { text: `vbs: ${transportText(error, endpoint)}\n`, status: EXIT_FAILURE };
+  if (error instanceof TransportError)
+    return { text: `vbs: ${transportText(error, endpoint)}\n`, status: EXIT_FAILURE };
   if (error instanceof ConnectionSetupError || error instanceof WaitTimeoutError || error instanceof CliError) {
     return { text: `vbs: ${error.message}\n`, status: EXIT_FAILURE };
   }
@@ -43,9 +44,12 @@ export function reportOf(error: unknown, endpoint: string | undefined): Report {
 function transportText(error: TransportError, endpoint: string | undefined): string {
   const where = endpoint ?? 'the frontend';
   const origin = endpoint === undefined ? undefined : new URL(endpoint).origin;
-  if (origin === undefined || !error.message.startsWith(`${origin}: `)) return `bad answer from ${where}: ${error.message}`;
+  if (origin === undefined || !error.message.startsWith(`${origin}: `))
+    return `bad answer from ${where}: ${error.message}`;
   const reason = error.message.slice(origin.length + 2);
-  const tls = /certificate|self[- ]signed|SSL|TLS|altname/i.test(reason) ? ' (is --ca the CA that issued the frontend\'s certificate?)' : '';
+  const tls = /certificate|self[- ]signed|SSL|TLS|altname/i.test(reason)
+    ? " (is --ca the CA that issued the frontend's certificate?)"
+    : '';
   const down = /ECONNREFUSED/.test(reason) ? ' (is the frontend running?)' : '';
   return `cannot reach ${where}: ${reason}${tls}${down}`;
 }

@@ -15,7 +15,10 @@ function isFault(e: unknown, code: string): boolean {
   return e instanceof SoapFault && e.code === code;
 }
 
-async function describeVolume(frontend: Frontend, volumeId: string): Promise<Wire.DescribeVolumesResponseType | undefined> {
+async function describeVolume(
+  frontend: Frontend,
+  volumeId: string,
+): Promise<Wire.DescribeVolumesResponseType | undefined> {
   try {
     return await frontend.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } });
   } catch (e) {
@@ -24,39 +27,62 @@ async function describeVolume(frontend: Frontend, volumeId: string): Promise<Wir
   }
 }
 
-export function followNewVolume(frontend: Frontend, volumeId: string, options: WaitOptions):
-  Promise<Observation<Wire.DescribeVolumesResponseType | undefined>> {
-  return waitFor(volumeId, async () => {
-    const answer = await describeVolume(frontend, volumeId);
-    const status = answer?.volumeSet.item?.[0]?.status ?? 'gone';
-    const phase = status === 'available' || status === 'in-use' ? 'done' : status === 'creating' ? 'pending' : 'failed';
-    return { phase, status, value: answer };
-  }, options);
+export function followNewVolume(
+  frontend: Frontend,
+  volumeId: string,
+  options: WaitOptions,
+): Promise<Observation<Wire.DescribeVolumesResponseType | undefined>> {
+  return waitFor(
+    volumeId,
+    async () => {
+      const answer = await describeVolume(frontend, volumeId);
+      const status = answer?.volumeSet.item?.[0]?.status ?? 'gone';
+      const phase =
+        status === 'available' || status === 'in-use' ? 'done' : status === 'creating' ? 'pending' : 'failed';
+      return { phase, status, value: answer };
+    },
+    options,
+  );
 }
 
-export function followVolumeDeletion(frontend: Frontend, volumeId: string, options: WaitOptions):
-  Promise<Observation<Wire.DescribeVolumesResponseType | undefined>> {
-  return waitFor(volumeId, async () => {
-    const answer = await describeVolume(frontend, volumeId);
-    const status = answer?.volumeSet.item?.[0]?.status ?? 'deleted';
-    const phase = answer === undefined || status === 'deleted' ? 'done' : status === 'deleting' ? 'pending' : 'failed';
-    return { phase, status, value: answer };
-  }, options);
+export function followVolumeDeletion(
+  frontend: Frontend,
+  volumeId: string,
+  options: WaitOptions,
+): Promise<Observation<Wire.DescribeVolumesResponseType | undefined>> {
+  return waitFor(
+    volumeId,
+    async () => {
+      const answer = await describeVolume(frontend, volumeId);
+      const status = answer?.volumeSet.item?.[0]?.status ?? 'deleted';
+      const phase =
+        answer === undefined || status === 'deleted' ? 'done' : status === 'deleting' ? 'pending' : 'failed';
+      return { phase, status, value: answer };
+    },
+    options,
+  );
 }
 
-export function followNewSnapshot(frontend: Frontend, snapshotId: string, options: WaitOptions):
-  Promise<Observation<Wire.DescribeSnapshotsResponseType | undefined>> {
-  return waitFor(snapshotId, async () => {
-    let answer: Wire.DescribeSnapshotsResponseType | undefined;
-    try {
-      answer = await frontend.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId }] } });
-    } catch (e) {
-      if (!isFault(e, SNAPSHOT_NOT_FOUND)) throw e;
-    }
-    const item = answer?.snapshotSet.item?.[0];
-    const status = item?.status ?? 'gone';
-    const phase = status === 'completed' ? 'done' : status === 'pending' ? 'pending' : 'failed';
-    const percent = percentOf(item?.progress);
-    return { phase, status, ...(percent !== undefined ? { percent } : {}), value: answer };
-  }, options);
+export function followNewSnapshot(
+  frontend: Frontend,
+  snapshotId: string,
+  options: WaitOptions,
+): Promise<Observation<Wire.DescribeSnapshotsResponseType | undefined>> {
+  return waitFor(
+    snapshotId,
+    async () => {
+      let answer: Wire.DescribeSnapshotsResponseType | undefined;
+      try {
+        answer = await frontend.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId }] } });
+      } catch (e) {
+        if (!isFault(e, SNAPSHOT_NOT_FOUND)) throw e;
+      }
+      const item = answer?.snapshotSet.item?.[0];
+      const status = item?.status ?? 'gone';
+      const phase = status === 'completed' ? 'done' : status === 'pending' ? 'pending' : 'failed';
+      const percent = percentOf(item?.progress);
+      return { phase, status, ...(percent !== undefined ? { percent } : {}), value: answer };
+    },
+    options,
+  );
 }

@@ -4,8 +4,9 @@ import type { Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
 
 function optionLines(specs: OptionSpecs): string[] {
-  const rows = Object.entries(specs).map(([name, s]) =>
-    [`  ${s.short ? `-${s.short}, ` : ''}--${name}${s.value ? ` ${s.value}` : ''}`, s.help] as const);
+  const rows = Object.entries(specs).map(
+    ([name, s]) => [`  ${s.short ? `-${s.short}, ` : ''}--${name}${s.value ? ` ${s.value}` : ''}`, s.help] as const,
+  );
   const width = Math.max(...rows.map(([left]) => left.length));
   return rows.map(([left, help]) => `${left.padEnd(width)}  ${help}`);
 }
@@ -45,7 +46,14 @@ export function commandHelp(c: Command): string {
     `${c.summary[0]?.toUpperCase() ?? ''}${c.summary.slice(1)}.`,
     ...(c.details?.length ? ['', ...c.details] : []),
     ...own,
-    ...(c.waits ? ['', 'With --wait, progress goes to stderr and the output shows where the resource ended', '(with --json: the last Describe answer, or the Delete answer once the resource is gone);', 'the exit status is 1 if it ended in error.'] : []),
+    ...(c.waits
+      ? [
+          '',
+          'With --wait, progress goes to stderr and the output shows where the resource ended',
+          '(with --json: the last Describe answer, or the Delete answer once the resource is gone);',
+          'the exit status is 1 if it ended in error.',
+        ]
+      : []),
     '',
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),

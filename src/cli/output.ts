@@ -17,8 +17,12 @@ export function processOutput(json: boolean): Output {
   return {
     json,
     stderrIsTTY: process.stderr.isTTY === true,
-    stdout: (text) => { process.stdout.write(text); },
-    stderr: (text) => { process.stderr.write(text); },
+    stdout: (text) => {
+      process.stdout.write(text);
+    },
+    stderr: (text) => {
+      process.stderr.write(text);
+    },
     result(value, render) {
       process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : render(value));
     },

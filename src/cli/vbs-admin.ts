@@ -31,7 +31,11 @@ async function main(argv: readonly string[]): Promise<number> {
       if (group === undefined) throw new UsageError('no command given');
       if (!knownGroup) throw new UsageError(`unknown command '${group}' (commands: ${ADMIN_GROUPS.join(', ')})`);
       const verbs = verbsOf(group);
-      throw new UsageError(verb === undefined ? `'${group}' needs a command: ${verbs}` : `unknown command '${name}' (${group} commands: ${verbs})`);
+      throw new UsageError(
+        verb === undefined
+          ? `'${group}' needs a command: ${verbs}`
+          : `unknown command '${name}' (${group} commands: ${verbs})`,
+      );
     }
     const args = parseAdminArgs(command.name, rest, command.options);
     if (args.flag('help')) {

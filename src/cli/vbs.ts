@@ -31,7 +31,12 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (!command) throw new UsageError('no command given');
     const wait = waitRequest(args.flag('wait'), args.string('timeout'), command.waits === true, command.name);
-    const options = { endpoint: args.string('endpoint'), ca: args.string('ca'), cert: args.string('cert'), key: args.string('key') };
+    const options = {
+      endpoint: args.string('endpoint'),
+      ca: args.string('ca'),
+      cert: args.string('cert'),
+      key: args.string('key'),
+    };
     const ctx: CommandContext = {
       args,
       out: processOutput(args.flag('json')),
@@ -45,7 +50,10 @@ async function main(argv: readonly string[]): Promise<number> {
     return await command.run(ctx);
   } catch (error) {
     // Options checked outside a command (an --endpoint that is no URL) still show that command's usage.
-    const known = error instanceof UsageError && error.command === undefined && findCommand(name) ? new UsageError(error.message, name) : error;
+    const known =
+      error instanceof UsageError && error.command === undefined && findCommand(name)
+        ? new UsageError(error.message, name)
+        : error;
     const report = reportOf(known, endpoint);
     process.stderr.write(report.text);
     return report.status;
@@ -54,8 +62,14 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function waitRequest(wait: boolean, timeout: string | undefined, allowed: boolean, command: string): WaitRequest | undefined {
-  if ((wait || timeout !== undefined) && !allowed) throw new UsageError(`${command} does not take --wait or --timeout`, command);
+function waitRequest(
+  wait: boolean,
+  timeout: string | undefined,
+  allowed: boolean,
+  command: string,
+): WaitRequest | undefined {
+  if ((wait || timeout !== undefined) && !allowed)
+    throw new UsageError(`${command} does not take --wait or --timeout`, command);
   if (timeout !== undefined && !wait) throw new UsageError('--timeout applies only with --wait', command);
   if (!wait) return undefined;
   const seconds = timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(timeout);

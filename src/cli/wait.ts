@@ -30,7 +30,11 @@ export interface WaitOptions {
 
 const BAR_WIDTH = 30;
 
-export async function waitFor<T>(label: string, poll: () => Promise<Observation<T>>, options: WaitOptions): Promise<Observation<T>> {
+export async function waitFor<T>(
+  label: string,
+  poll: () => Promise<Observation<T>>,
+  options: WaitOptions,
+): Promise<Observation<T>> {
   const started = Date.now();
   const deadline = started + options.timeoutSeconds * 1000;
   const progress = progressLine(label, options.out, started);
@@ -42,7 +46,9 @@ export async function waitFor<T>(label: string, poll: () => Promise<Observation<
       if (seen.phase !== 'pending') return seen;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new WaitTimeoutError(`gave up waiting for ${label} after ${options.timeoutSeconds} s (still ${seen.status})`);
+        throw new WaitTimeoutError(
+          `gave up waiting for ${label} after ${options.timeoutSeconds} s (still ${seen.status})`,
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(interval, left)));
       interval = Math.min(Math.round(interval * 1.5), options.maxIntervalMs ?? 2000);
@@ -70,7 +76,10 @@ function progressLine(label: string, out: Output, started: number): ProgressLine
       const pct = percent === undefined ? '' : ` ${percent}%`;
       if (out.stderrIsTTY) {
         const secs = Math.floor((Date.now() - started) / 1000);
-        const bar = percent === undefined ? '' : ` [${'#'.repeat(Math.round((percent / 100) * BAR_WIDTH)).padEnd(BAR_WIDTH, '.')}]`;
+        const bar =
+          percent === undefined
+            ? ''
+            : ` [${'#'.repeat(Math.round((percent / 100) * BAR_WIDTH)).padEnd(BAR_WIDTH, '.')}]`;
         out.stderr(`\r\x1b[K${label}: ${status}${bar}${pct} ${secs}s`);
         drawn = true;
       } else if (`${status}${pct}` !== last) {

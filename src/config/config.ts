@@ -80,35 +80,76 @@ export function defaultHome(): string {
 
 export function frontendDefaults(home: string): FrontendConfig {
   return {
-    home, host: '127.0.0.1', port: 8443, certDir: join(home, 'certs'), database: join(home, 'vbs.sqlite'),
-    zones: ['vbs-local-1a'], region: 'vbs-local-1', maxVolumeSizeGiB: 16384, defaultVolumeType: 'sparse',
-    jobDeadlineSeconds: 120, sweepIntervalSeconds: 5,
-    volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }], trustStore: join(home, 'trust.sqlite'),
-    admins: ['admin'], clockSkewSeconds: 60, allowSha1Signatures: false, workers: availableParallelism(), logFile: undefined,
+    home,
+    host: '127.0.0.1',
+    port: 8443,
+    certDir: join(home, 'certs'),
+    database: join(home, 'vbs.sqlite'),
+    zones: ['vbs-local-1a'],
+    region: 'vbs-local-1',
+    maxVolumeSizeGiB: 16384,
+    defaultVolumeType: 'sparse',
+    jobDeadlineSeconds: 120,
+    sweepIntervalSeconds: 5,
+    volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }],
+    trustStore: join(home, 'trust.sqlite'),
+    admins: ['admin'],
+    clockSkewSeconds: 60,
+    allowSha1Signatures: false,
+    workers: availableParallelism(),
+    logFile: undefined,
   };
 }
 
 export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
   return {
-    home, host: '127.0.0.1', port: 8444, certDir: join(home, 'certs'), id: 'vd-1', storageRoot: join(home, 'volumes'),
-    journal: join(home, 'volume-delegate-vd-1.journal'), frontendCallbackUrl: 'https://127.0.0.1:8443/vbs/callback',
-    lustre: 'auto', stripeSizeBytes: 4 * 1024 * 1024, stripeCount: 2, sparseOvercommit: 8, maxAttempts: 2, heartbeatSeconds: 5,
+    home,
+    host: '127.0.0.1',
+    port: 8444,
+    certDir: join(home, 'certs'),
+    id: 'vd-1',
+    storageRoot: join(home, 'volumes'),
+    journal: join(home, 'volume-delegate-vd-1.journal'),
+    frontendCallbackUrl: 'https://127.0.0.1:8443/vbs/callback',
+    lustre: 'auto',
+    stripeSizeBytes: 4 * 1024 * 1024,
+    stripeCount: 2,
+    sparseOvercommit: 8,
+    maxAttempts: 2,
+    heartbeatSeconds: 5,
     logFile: undefined,
   };
 }
 
 export function vmmDelegateDefaults(home: string): VmmDelegateConfig {
   return {
-    home, host: '127.0.0.1', port: 8445, certDir: join(home, 'certs'), vmmHost: defaultVmmHost(), storageRoot: join(home, 'volumes'),
-    driver: 'qemu', qemuSocketDir: join(home, 'qemu'), qemuBus: 'auto', libvirtUri: undefined,
-    frontendRegistryUrl: 'https://127.0.0.1:8443/vbs/vmm-registry', advertisedUrl: undefined, heartbeatSeconds: 10,
-    inventoryPollSeconds: 2, logFile: undefined,
+    home,
+    host: '127.0.0.1',
+    port: 8445,
+    certDir: join(home, 'certs'),
+    vmmHost: defaultVmmHost(),
+    storageRoot: join(home, 'volumes'),
+    driver: 'qemu',
+    qemuSocketDir: join(home, 'qemu'),
+    qemuBus: 'auto',
+    libvirtUri: undefined,
+    frontendRegistryUrl: 'https://127.0.0.1:8443/vbs/vmm-registry',
+    advertisedUrl: undefined,
+    heartbeatSeconds: 10,
+    inventoryPollSeconds: 2,
+    logFile: undefined,
   };
 }
 
 /** The host name, as a VBS service name can carry it (lower case letters, digits and dashes). */
 function defaultVmmHost(): string {
-  return hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 48) || 'vmm';
+  return (
+    hostname()
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+/, '')
+      .slice(0, 48) || 'vmm'
+  );
 }
 
 type Shape<T> = { readonly [K in keyof T]: (v: unknown) => boolean };
@@ -121,30 +162,69 @@ const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
 const MAX_FRONTEND_WORKERS = 256;
 
 const FRONTEND_SHAPE: Shape<FrontendConfig> = {
-  home: isStr, host: isStr, port: isPort, certDir: isStr, database: isStr,
-  zones: (v) => Array.isArray(v) && v.length > 0 && v.every(isStr), region: isStr,
-  maxVolumeSizeGiB: (v) => Number.isInteger(v) && isPos(v), defaultVolumeType: (v) => VOLUME_TYPES.some((t) => t === v),
-  jobDeadlineSeconds: isPos, sweepIntervalSeconds: isPos,
-  volumeDelegates: (v) => Array.isArray(v) && v.length > 0 && v.every((d: unknown) => typeof d === 'object' && d !== null &&
-    isStr((d as Record<string, unknown>)['id']) && isStr((d as Record<string, unknown>)['url'])),
-  trustStore: isStr, admins: (v) => Array.isArray(v) && v.every(isStr), clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
+  home: isStr,
+  host: isStr,
+  port: isPort,
+  certDir: isStr,
+  database: isStr,
+  zones: (v) => Array.isArray(v) && v.length > 0 && v.every(isStr),
+  region: isStr,
+  maxVolumeSizeGiB: (v) => Number.isInteger(v) && isPos(v),
+  defaultVolumeType: (v) => VOLUME_TYPES.some((t) => t === v),
+  jobDeadlineSeconds: isPos,
+  sweepIntervalSeconds: isPos,
+  volumeDelegates: (v) =>
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every(
+      (d: unknown) =>
+        typeof d === 'object' &&
+        d !== null &&
+        isStr((d as Record<string, unknown>)['id']) &&
+        isStr((d as Record<string, unknown>)['url']),
+    ),
+  trustStore: isStr,
+  admins: (v) => Array.isArray(v) && v.every(isStr),
+  clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
   allowSha1Signatures: (v) => typeof v === 'boolean',
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_FRONTEND_WORKERS,
   logFile: isOptStr,
 };
 
 const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
-  home: isStr, host: isStr, port: isPort, certDir: isStr, id: (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(v),
-  storageRoot: isStr, journal: isStr, frontendCallbackUrl: isStr, lustre: (v) => v === 'auto' || v === 'on' || v === 'off',
-  stripeSizeBytes: (v) => Number.isInteger(v) && isPos(v), stripeCount: (v) => Number.isInteger(v) && isPos(v),
-  sparseOvercommit: isPos, maxAttempts: (v) => Number.isInteger(v) && isPos(v), heartbeatSeconds: isPos, logFile: isOptStr,
+  home: isStr,
+  host: isStr,
+  port: isPort,
+  certDir: isStr,
+  id: (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(v),
+  storageRoot: isStr,
+  journal: isStr,
+  frontendCallbackUrl: isStr,
+  lustre: (v) => v === 'auto' || v === 'on' || v === 'off',
+  stripeSizeBytes: (v) => Number.isInteger(v) && isPos(v),
+  stripeCount: (v) => Number.isInteger(v) && isPos(v),
+  sparseOvercommit: isPos,
+  maxAttempts: (v) => Number.isInteger(v) && isPos(v),
+  heartbeatSeconds: isPos,
+  logFile: isOptStr,
 };
 
 const VMM_SHAPE: Shape<VmmDelegateConfig> = {
-  home: isStr, host: isStr, port: isPort, certDir: isStr, vmmHost: (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,47}$/.test(v),
-  storageRoot: isStr, driver: (v) => v === 'qemu' || v === 'xen' || v === 'libvirt', qemuSocketDir: isStr,
-  qemuBus: (v) => v === 'auto' || v === 'scsi' || v === 'virtio-blk', libvirtUri: isOptStr, frontendRegistryUrl: isStr,
-  advertisedUrl: isOptStr, heartbeatSeconds: isPos, inventoryPollSeconds: isPos, logFile: isOptStr,
+  home: isStr,
+  host: isStr,
+  port: isPort,
+  certDir: isStr,
+  vmmHost: (v) => typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,47}$/.test(v),
+  storageRoot: isStr,
+  driver: (v) => v === 'qemu' || v === 'xen' || v === 'libvirt',
+  qemuSocketDir: isStr,
+  qemuBus: (v) => v === 'auto' || v === 'scsi' || v === 'virtio-blk',
+  libvirtUri: isOptStr,
+  frontendRegistryUrl: isStr,
+  advertisedUrl: isOptStr,
+  heartbeatSeconds: isPos,
+  inventoryPollSeconds: isPos,
+  logFile: isOptStr,
 };
 
 function merge<T extends object>(defaults: T, shape: Shape<T>, given: Record<string, unknown>, source: string): T {
@@ -161,7 +241,8 @@ function merge<T extends object>(defaults: T, shape: Shape<T>, given: Record<str
 function readJson(file: string | undefined): Record<string, unknown> {
   if (file === undefined) return {};
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file}: expected a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${file}: expected a JSON object`);
   return parsed as Record<string, unknown>;
 }
 

@@ -22,12 +22,14 @@ export function isId(kind: ResourceKind, value: string): boolean {
 }
 
 export function requireVolumeId(value: string): string {
-  if (!isId('vol', value)) throw new VbsError('InvalidVolumeID.Malformed', `Invalid id: "${clip(value)}" (expecting "vol-...")`);
+  if (!isId('vol', value))
+    throw new VbsError('InvalidVolumeID.Malformed', `Invalid id: "${clip(value)}" (expecting "vol-...")`);
   return value;
 }
 
 export function requireSnapshotId(value: string): string {
-  if (!isId('snap', value)) throw new VbsError('InvalidSnapshotID.Malformed', `Invalid id: "${clip(value)}" (expecting "snap-...")`);
+  if (!isId('snap', value))
+    throw new VbsError('InvalidSnapshotID.Malformed', `Invalid id: "${clip(value)}" (expecting "snap-...")`);
   return value;
 }
 

@@ -17,10 +17,7 @@ export const ATTACHMENT_STATUSES = ['attaching', 'attached', 'detaching', 'detac
 export type AttachmentStatus = (typeof ATTACHMENT_STATUSES)[number];
 
 /** Conditions on other rows that block a transition; the store knows how to check each in SQL. */
-export type Guard =
-  | 'volumeHasPendingSnapshot'
-  | 'volumeHasAttachment'
-  | 'snapshotHasCreatingVolume';
+export type Guard = 'volumeHasPendingSnapshot' | 'volumeHasAttachment' | 'snapshotHasCreatingVolume';
 
 export interface Transition<S extends string> {
   readonly from: readonly S[];

@@ -61,10 +61,7 @@ function toText(value: unknown): string {
   return '';
 }
 
-export async function run(
-  argv: readonly [string, ...string[]],
-  options: RunOptions = {},
-): Promise<RunResult> {
+export async function run(argv: readonly [string, ...string[]], options: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   try {
     const subprocess = execa(file, args, {

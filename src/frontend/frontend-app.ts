@@ -11,13 +11,21 @@
  */
 import type { FrontendConfig } from '../config/config.js';
 import { schema as frontendSchema, type AmazonEC2PortTypeOperations } from '../generated/frontend.js';
-import { schema as delegateSchema, type VolumeDelegateCallbackPortTypeOperations } from '../generated/volume-delegate.js';
+import {
+  schema as delegateSchema,
+  type VolumeDelegateCallbackPortTypeOperations,
+} from '../generated/volume-delegate.js';
 import { schema as vmmSchema, type VmmRegistryPortTypeOperations } from '../generated/vmm-delegate.js';
 import { createLogger, type Logger } from '../log.js';
 import { ensureServiceTls, type ServiceTls } from '../security/ca/local-tls.js';
 import { startHttpsHost, type RunningHost } from '../soap/https-host.js';
 import { SoapEndpoint, type Authenticator } from '../soap/server.js';
-import { DEFAULT_VERIFICATION, newReplayCache, serviceAuthenticator, userAuthenticator } from '../security/authenticators.js';
+import {
+  DEFAULT_VERIFICATION,
+  newReplayCache,
+  serviceAuthenticator,
+  userAuthenticator,
+} from '../security/authenticators.js';
 import type { ReplayCache } from '../security/wssec/replay-cache.js';
 import type { Signer } from '../security/wssec/sign.js';
 import { FRONTEND_IDENTITY, vmmHostOf, volumeDelegateIdentity } from '../security/identities.js';
@@ -67,11 +75,22 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
   const delegates = new VolumeDelegatePool(config.volumeDelegates, tls.caPem, signer, logger);
   const vmms = new VmmDelegatePool(tls.caPem, signer);
   const deps: Deps = {
-    store, delegates, vmms, logger, now: () => new Date(),
-    settings: { zones: config.zones, region: config.region, maxVolumeSizeGiB: config.maxVolumeSizeGiB, defaultVolumeType: config.defaultVolumeType },
+    store,
+    delegates,
+    vmms,
+    logger,
+    now: () => new Date(),
+    settings: {
+      zones: config.zones,
+      region: config.region,
+      maxVolumeSizeGiB: config.maxVolumeSizeGiB,
+      defaultVolumeType: config.defaultVolumeType,
+    },
   };
   return {
-    tls, signer, deps,
+    tls,
+    signer,
+    deps,
     close: async () => {
       delegates.close();
       vmms.close();
@@ -88,19 +107,29 @@ export function startSweeper(deps: Deps, config: FrontendConfig): () => void {
     sweeping = true;
     sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
       .catch((e: unknown) => deps.logger.error('sweep failed', { error: String(e) }))
-      .finally(() => { sweeping = false; });
+      .finally(() => {
+        sweeping = false;
+      });
   }, config.sweepIntervalSeconds * 1000);
   return () => clearInterval(timer);
 }
 
 /** What the frontend's log says when it listens. */
 export function startedFields(config: FrontendConfig, origin: string): Record<string, unknown> {
-  return { url: `${origin}/vbs`, ec2Url: `${origin}${EC2_PATH}`, wsdl: `${origin}/vbs?wsdl`, database: config.database, workers: config.workers };
+  return {
+    url: `${origin}/vbs`,
+    ec2Url: `${origin}${EC2_PATH}`,
+    wsdl: `${origin}/vbs?wsdl`,
+    database: config.database,
+    workers: config.workers,
+  };
 }
 
 /** The whole frontend in one process: the endpoints, with this process's replay cache, and the sweeper. */
 export async function startFrontend(
-  config: FrontendConfig, logger: Logger = createLogger('frontend', { file: config.logFile }), overrides: FrontendOverrides = {},
+  config: FrontendConfig,
+  logger: Logger = createLogger('frontend', { file: config.logFile }),
+  overrides: FrontendOverrides = {},
 ): Promise<RunningFrontend> {
   const served = await serveFrontend(config, logger, { local: newReplayCache() }, overrides);
   const stopSweeper = startSweeper(served.deps, config);
@@ -117,7 +146,10 @@ export async function startFrontend(
 
 /** The endpoints on one HTTPS port, without the sweeper and without announcing themselves. */
 export async function serveFrontend(
-  config: FrontendConfig, logger: Logger, replays: ReplayGuard, overrides: FrontendOverrides = {},
+  config: FrontendConfig,
+  logger: Logger,
+  replays: ReplayGuard,
+  overrides: FrontendOverrides = {},
 ): Promise<RunningFrontend> {
   const core = openFrontendCore(config, logger);
   const { tls, signer, deps } = core;
@@ -126,31 +158,68 @@ export async function serveFrontend(
   // The authenticators are made around a ReplayCache; with a shared cache, the check is finished against it.
   const guarded = (build: (cache: ReplayCache) => Authenticator): Authenticator =>
     'local' in replays ? build(replays.local) : withSharedReplays(build, replays.shared);
-  const users = overrides.userAuthenticator ?? guarded((cache) => userAuthenticator((der) => trust.resolveUser(der), config.admins, verification, cache));
+  const users =
+    overrides.userAuthenticator ??
+    guarded((cache) => userAuthenticator((der) => trust.resolveUser(der), config.admins, verification, cache));
   const delegateIds = new Set(config.volumeDelegates.map((d) => volumeDelegateIdentity(d.id)));
-  const volumeDelegateCalls = guarded((cache) => serviceAuthenticator(tls.caPem, (id) => delegateIds.has(id), DEFAULT_VERIFICATION, cache));
-  const vmmDelegateCalls = guarded((cache) => serviceAuthenticator(tls.caPem, (id) => vmmHostOf(id) !== undefined, DEFAULT_VERIFICATION, cache));
+  const volumeDelegateCalls = guarded((cache) =>
+    serviceAuthenticator(tls.caPem, (id) => delegateIds.has(id), DEFAULT_VERIFICATION, cache),
+  );
+  const vmmDelegateCalls = guarded((cache) =>
+    serviceAuthenticator(tls.caPem, (id) => vmmHostOf(id) !== undefined, DEFAULT_VERIFICATION, cache),
+  );
   const handlers = frontendHandlers(deps, attachmentHandlers(deps));
   const api = new SoapEndpoint<AmazonEC2PortTypeOperations>({
-    path: '/vbs', schema: frontendSchema, portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
-    handlers, authenticate: users, signer, logger,
+    path: '/vbs',
+    schema: frontendSchema,
+    portType: 'AmazonEC2PortType',
+    wsdlFile: `${WSDL_DIR}frontend.wsdl`,
+    handlers,
+    authenticate: users,
+    signer,
+    logger,
   });
   // The same operations in exactly Amazon's shapes, for strict clients built from Amazon's WSDL.
   const ec2 = new SoapEndpoint<AmazonEC2PortTypeOperations>({
-    path: EC2_PATH, schema: ec2Schema(frontendSchema), portType: 'AmazonEC2PortType', wsdlFile: `${WSDL_DIR}frontend.wsdl`,
-    wsdlTransform: ec2Wsdl, handlers, authenticate: users, signer, logger,
+    path: EC2_PATH,
+    schema: ec2Schema(frontendSchema),
+    portType: 'AmazonEC2PortType',
+    wsdlFile: `${WSDL_DIR}frontend.wsdl`,
+    wsdlTransform: ec2Wsdl,
+    handlers,
+    authenticate: users,
+    signer,
+    logger,
   });
   const callback = new SoapEndpoint<VolumeDelegateCallbackPortTypeOperations>({
-    path: '/vbs/callback', schema: delegateSchema, portType: 'VolumeDelegateCallbackPortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
-    handlers: callbackHandlers(deps), authenticate: volumeDelegateCalls, signer, logger,
+    path: '/vbs/callback',
+    schema: delegateSchema,
+    portType: 'VolumeDelegateCallbackPortType',
+    wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
+    handlers: callbackHandlers(deps),
+    authenticate: volumeDelegateCalls,
+    signer,
+    logger,
   });
   const registry = new SoapEndpoint<VmmRegistryPortTypeOperations>({
-    path: '/vbs/vmm-registry', schema: vmmSchema, portType: 'VmmRegistryPortType', wsdlFile: `${WSDL_DIR}vmm-delegate.wsdl`,
-    handlers: registryHandlers(deps), authenticate: vmmDelegateCalls, signer, logger,
+    path: '/vbs/vmm-registry',
+    schema: vmmSchema,
+    portType: 'VmmRegistryPortType',
+    wsdlFile: `${WSDL_DIR}vmm-delegate.wsdl`,
+    handlers: registryHandlers(deps),
+    authenticate: vmmDelegateCalls,
+    signer,
+    logger,
   });
   let host: RunningHost;
   try {
-    host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [api, ec2, callback, registry] });
+    host = await startHttpsHost({
+      host: config.host,
+      port: config.port,
+      certPem: tls.certPem,
+      keyPem: tls.keyPem,
+      endpoints: [api, ec2, callback, registry],
+    });
   } catch (error) {
     trust.close();
     await core.close();

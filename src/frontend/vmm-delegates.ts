@@ -5,7 +5,13 @@
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
 import type { Signer } from '../security/wssec/sign.js';
-import { schema, type AttachDiskType, type DetachDiskType, type DiskType, type VmmDelegatePortTypeOperations } from '../generated/vmm-delegate.js';
+import {
+  schema,
+  type AttachDiskType,
+  type DetachDiskType,
+  type DiskType,
+  type VmmDelegatePortTypeOperations,
+} from '../generated/vmm-delegate.js';
 
 export interface VmmDelegates {
   attach(endpoint: string, request: AttachDiskType): Promise<DiskType>;
@@ -16,12 +22,21 @@ export interface VmmDelegates {
 export class VmmDelegatePool implements VmmDelegates {
   private readonly clients = new Map<string, SoapClient<VmmDelegatePortTypeOperations>>();
 
-  constructor(private readonly caPem: string, private readonly signer: Signer, private readonly timeoutMs = 30_000) {}
+  constructor(
+    private readonly caPem: string,
+    private readonly signer: Signer,
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   private client(endpoint: string): SoapClient<VmmDelegatePortTypeOperations> {
     let c = this.clients.get(endpoint);
     if (!c) {
-      c = new SoapClient<VmmDelegatePortTypeOperations>(schema, 'VmmDelegatePortType', { url: endpoint, caPem: this.caPem, timeoutMs: this.timeoutMs, signer: this.signer });
+      c = new SoapClient<VmmDelegatePortTypeOperations>(schema, 'VmmDelegatePortType', {
+        url: endpoint,
+        caPem: this.caPem,
+        timeoutMs: this.timeoutMs,
+        signer: this.signer,
+      });
       this.clients.set(endpoint, c);
     }
     return c;
@@ -40,7 +55,12 @@ export class VmmDelegatePool implements VmmDelegates {
       return await call();
     } catch (error) {
       if (error instanceof SoapFault) throw error.toVbsError();
-      if (error instanceof TransportError) throw new VbsError('Unavailable', 'The hypervisor node of this instance does not answer now. Try again later.', { cause: error });
+      if (error instanceof TransportError)
+        throw new VbsError(
+          'Unavailable',
+          'The hypervisor node of this instance does not answer now. Try again later.',
+          { cause: error },
+        );
       throw error;
     }
   }

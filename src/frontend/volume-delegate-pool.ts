@@ -6,7 +6,12 @@
  */
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
-import { schema, type VolumeDelegatePortTypeOperations, type CreateVolumeFileType, type CreateSnapshotFileType } from '../generated/volume-delegate.js';
+import {
+  schema,
+  type VolumeDelegatePortTypeOperations,
+  type CreateVolumeFileType,
+  type CreateSnapshotFileType,
+} from '../generated/volume-delegate.js';
 import type { Logger } from '../log.js';
 import type { Signer } from '../security/wssec/sign.js';
 
@@ -34,8 +39,17 @@ export class VolumeDelegatePool implements VolumeDelegates {
   private readonly clients: { readonly id: string; readonly client: Client }[];
   private next = 0;
 
-  constructor(endpoints: readonly DelegateEndpoint[], caPem: string, signer: Signer, private readonly logger: Logger, timeoutMs = 10_000) {
-    this.clients = endpoints.map((e) => ({ id: e.id, client: new SoapClient(schema, 'VolumeDelegatePortType', { url: e.url, caPem, timeoutMs, signer }) }));
+  constructor(
+    endpoints: readonly DelegateEndpoint[],
+    caPem: string,
+    signer: Signer,
+    private readonly logger: Logger,
+    timeoutMs = 10_000,
+  ) {
+    this.clients = endpoints.map((e) => ({
+      id: e.id,
+      client: new SoapClient(schema, 'VolumeDelegatePortType', { url: e.url, caPem, timeoutMs, signer }),
+    }));
   }
 
   createVolumeFile(request: CreateVolumeFileType, claim: ClaimJob): Promise<string> {
@@ -62,7 +76,11 @@ export class VolumeDelegatePool implements VolumeDelegates {
   }
 
   /** Tries each delegate once, starting after the last one used, and returns the one that took the job. */
-  private async place(resourceId: string, claim: ClaimJob, ask: (c: Client) => Promise<{ accepted: boolean; delegateId: string }>): Promise<string> {
+  private async place(
+    resourceId: string,
+    claim: ClaimJob,
+    ask: (c: Client) => Promise<{ accepted: boolean; delegateId: string }>,
+  ): Promise<string> {
     let full = false;
     const start = this.next++;
     for (let i = 0; i < this.clients.length; i++) {
@@ -76,13 +94,25 @@ export class VolumeDelegatePool implements VolumeDelegates {
         if (error instanceof SoapFault && error.code === 'InsufficientVolumeCapacity') {
           full = true;
         } else if (!(error instanceof TransportError)) {
-          this.logger.error('volume delegate refused a job', { delegateId: entry.id, resourceId, error: String(error) });
+          this.logger.error('volume delegate refused a job', {
+            delegateId: entry.id,
+            resourceId,
+            error: String(error),
+          });
         } else {
-          this.logger.warn('volume delegate did not answer', { delegateId: entry.id, resourceId, error: error.message });
+          this.logger.warn('volume delegate did not answer', {
+            delegateId: entry.id,
+            resourceId,
+            error: error.message,
+          });
         }
       }
     }
-    if (full) throw new VbsError('InsufficientVolumeCapacity', 'There is not enough free space in the storage for this request.');
+    if (full)
+      throw new VbsError(
+        'InsufficientVolumeCapacity',
+        'There is not enough free space in the storage for this request.',
+      );
     throw new VbsError('Unavailable', 'No Volume Delegate is available now. Try again later.');
   }
 

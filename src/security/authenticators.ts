@@ -21,8 +21,18 @@ export interface VerificationSettings {
 
 export const DEFAULT_VERIFICATION: VerificationSettings = { clockSkewSeconds: 60, allowSha1: false };
 
-function options(resolve: (der: Buffer) => TrustedCertificate | undefined, settings: VerificationSettings, replayCache: ReplayCache): VerifyOptions {
-  return { resolveCertificate: resolve, now: () => new Date(), clockSkewSeconds: settings.clockSkewSeconds, replayCache, allowSha1: settings.allowSha1 };
+function options(
+  resolve: (der: Buffer) => TrustedCertificate | undefined,
+  settings: VerificationSettings,
+  replayCache: ReplayCache,
+): VerifyOptions {
+  return {
+    resolveCertificate: resolve,
+    now: () => new Date(),
+    clockSkewSeconds: settings.clockSkewSeconds,
+    replayCache,
+    allowSha1: settings.allowSha1,
+  };
 }
 
 /** One replay cache per process: a message seen by any endpoint of it is refused by all. */
@@ -31,15 +41,29 @@ export function newReplayCache(): ReplayCache {
 }
 
 export function userAuthenticator(
-  resolveUser: (der: Buffer) => TrustedCertificate | undefined, admins: readonly string[], settings: VerificationSettings, replayCache: ReplayCache,
+  resolveUser: (der: Buffer) => TrustedCertificate | undefined,
+  admins: readonly string[],
+  settings: VerificationSettings,
+  replayCache: ReplayCache,
 ): Authenticator {
-  return wsSecurityAuthenticator(options(resolveUser, settings, replayCache), (sender): Principal => ({ userId: sender.userId, admin: admins.includes(sender.userId) }));
+  return wsSecurityAuthenticator(options(resolveUser, settings, replayCache), (sender): Principal => ({
+    userId: sender.userId,
+    admin: admins.includes(sender.userId),
+  }));
 }
 
 export function serviceAuthenticator(
-  caPem: string, accept: (identity: string) => boolean, settings: VerificationSettings, replayCache: ReplayCache,
+  caPem: string,
+  accept: (identity: string) => boolean,
+  settings: VerificationSettings,
+  replayCache: ReplayCache,
 ): Authenticator {
-  return wsSecurityAuthenticator(options(serviceResolver(caPem, accept), settings, replayCache), (sender): Principal => ({
-    userId: sender.userId, admin: false, service: sender.userId,
-  }));
+  return wsSecurityAuthenticator(
+    options(serviceResolver(caPem, accept), settings, replayCache),
+    (sender): Principal => ({
+      userId: sender.userId,
+      admin: false,
+      service: sender.userId,
+    }),
+  );
 }

@@ -58,7 +58,9 @@ function ensureAdminCredentials(home: string): string {
   const base = join(home, 'users', 'admin', 'admin');
   if (!existsSync(`${base}.pem`)) {
     const admin = fileURLToPath(new URL('../cli/vbs-admin.js', import.meta.url));
-    const r = spawnSync(process.execPath, [admin, 'user', 'add', 'admin', '--home', home], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(process.execPath, [admin, 'user', 'add', 'admin', '--home', home], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     if (r.status !== 0) throw new Error('could not make the admin credentials (vbs-admin user add admin failed)');
   }
   return base;
@@ -70,14 +72,18 @@ function runAll(): void {
   ensureLocalCa(join(home, 'certs'));
   const admin = ensureAdminCredentials(home);
   const self = fileURLToPath(import.meta.url);
-  const configOf = (name: string): string | undefined => (existsSync(join(home, `${name}.json`)) ? join(home, `${name}.json`) : undefined);
+  const configOf = (name: string): string | undefined =>
+    existsSync(join(home, `${name}.json`)) ? join(home, `${name}.json`) : undefined;
   // Read here too, to say where each service really is (and to refuse a bad file before starting).
   const frontend = loadFrontendConfig(configOf('frontend'));
   const volume = loadVolumeDelegateConfig(configOf('volume-delegate'));
   const vmm = loadVmmDelegateConfig(configOf('vmm-delegate'));
   const children: ChildProcess[] = SERVICES.map((service) => {
     const file = configOf(service);
-    return spawn(process.execPath, file ? [self, service, '--config', file] : [self, service], { stdio: 'inherit', env: { ...process.env, VBS_HOME: home } });
+    return spawn(process.execPath, file ? [self, service, '--config', file] : [self, service], {
+      stdio: 'inherit',
+      env: { ...process.env, VBS_HOME: home },
+    });
   });
   const api = `https://${frontend.host}:${frontend.port}/vbs`;
   const endpointHint = api === 'https://127.0.0.1:8443/vbs' ? '' : ` --endpoint ${api}`;
@@ -91,7 +97,9 @@ function runAll(): void {
 Ctrl-C stops everything.`);
   let stopping = false;
   const exited = (c: ChildProcess): Promise<void> =>
-    new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+    new Promise((resolve) =>
+      c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
+    );
   const stop = (code: number): void => {
     if (stopping) return;
     stopping = true;

@@ -61,7 +61,13 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
   ) {
     this.url = new URL(options.url);
     if (this.url.protocol !== 'https:') throw new Error(`VBS speaks HTTPS only: ${options.url}`);
-    this.agent = new Agent({ keepAlive: true, ca: options.caPem, cert: options.certPem, key: options.keyPem, maxSockets: 64 });
+    this.agent = new Agent({
+      keepAlive: true,
+      ca: options.caPem,
+      cert: options.certPem,
+      key: options.keyPem,
+      maxSockets: 64,
+    });
   }
 
   async call<K extends keyof Ops & string>(operation: K, input: Ops[K]['input']): Promise<Ops[K]['output']> {
@@ -72,11 +78,14 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
     const { status, text } = await this.post(operation, body);
     const doc = parseXml(text);
     const envelope = doc.documentElement;
-    const soapBody = envelope ? elementChildren(envelope).find((e) => e.localName === 'Body' && e.namespaceURI === SOAP_ENV_NS) : undefined;
+    const soapBody = envelope
+      ? elementChildren(envelope).find((e) => e.localName === 'Body' && e.namespaceURI === SOAP_ENV_NS)
+      : undefined;
     const payload = soapBody ? elementChildren(soapBody)[0] : undefined;
     if (!payload) throw new TransportError(`HTTP ${status} without a SOAP body from ${this.url.href}`);
     if (payload.localName === 'Fault' && payload.namespaceURI === SOAP_ENV_NS) throw faultOf(payload);
-    if (payload.localName !== spec.output) throw new TransportError(`unexpected answer ${payload.localName ?? '?'} to ${operation}`);
+    if (payload.localName !== spec.output)
+      throw new TransportError(`unexpected answer ${payload.localName ?? '?'} to ${operation}`);
     return decodeElement<Ops[K]['output']>(this.schema, payload, spec.output);
   }
 
@@ -97,17 +106,25 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
 
   private postOnce(operation: string, body: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        timeout: this.options.timeoutMs ?? 30_000,
-        headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${operation}"`, 'content-length': Buffer.byteLength(body) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (e) => reject(new TransportError(e.message)));
-      });
+      const req = request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          timeout: this.options.timeoutMs ?? 30_000,
+          headers: {
+            'content-type': 'text/xml; charset=utf-8',
+            soapaction: `"${operation}"`,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (e) => reject(new TransportError(e.message)));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 30_000} ms`)));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const stale = req.reusedSocket && e.code === 'ECONNRESET';

@@ -11,10 +11,13 @@ import { elementChildren, hasOwnText } from './envelope.js';
 import type { ComplexTypeSpec, ElementSpec, ServiceSchema, SimpleType } from './schema.js';
 
 type Value = string | number | boolean | DecodedObject | Value[];
-export interface DecodedObject { [name: string]: Value }
+export interface DecodedObject {
+  [name: string]: Value;
+}
 
 function simpleValue(el: Element, type: SimpleType, path: string): string | number | boolean {
-  if (elementChildren(el).length > 0) throw new VbsError('InvalidParameterValue', `The parameter ${path} must be a simple value.`);
+  if (elementChildren(el).length > 0)
+    throw new VbsError('InvalidParameterValue', `The parameter ${path} must be a simple value.`);
   const text = el.textContent ?? '';
   switch (type) {
     case 'string':
@@ -24,14 +27,20 @@ function simpleValue(el: Element, type: SimpleType, path: string): string | numb
       const t = text.trim();
       if (t === 'true' || t === '1') return true;
       if (t === 'false' || t === '0') return false;
-      throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter ${path} is invalid. Expected a boolean.`);
+      throw new VbsError(
+        'InvalidParameterValue',
+        `Value (${clip(t)}) for parameter ${path} is invalid. Expected a boolean.`,
+      );
     }
     case 'int':
     case 'long': {
       const t = text.trim();
       const n = Number(t);
       if (!/^-?\d{1,15}$/.test(t) || !Number.isSafeInteger(n)) {
-        throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter ${path} is invalid. Expected an integer.`);
+        throw new VbsError(
+          'InvalidParameterValue',
+          `Value (${clip(t)}) for parameter ${path} is invalid. Expected an integer.`,
+        );
       }
       return n;
     }
@@ -49,8 +58,14 @@ export function decodeComplex(schema: ServiceSchema, el: Element, type: ComplexT
   if (hasOwnText(el)) throw new VbsError('InvalidParameterValue', `The parameter ${path} must not hold text.`);
   const children = elementChildren(el);
   // An element the type does not know at all is named as such, before the sequence is matched.
-  const stranger = children.find((c) => c.namespaceURI !== schema.namespace || !type.elements.some((e) => e.name === c.localName));
-  if (stranger) throw new VbsError('UnknownParameter', `The parameter ${clip(stranger.localName ?? '?')} is not recognized in ${path}.`);
+  const stranger = children.find(
+    (c) => c.namespaceURI !== schema.namespace || !type.elements.some((e) => e.name === c.localName),
+  );
+  if (stranger)
+    throw new VbsError(
+      'UnknownParameter',
+      `The parameter ${clip(stranger.localName ?? '?')} is not recognized in ${path}.`,
+    );
   const out: DecodedObject = {};
   let i = 0;
   for (const spec of type.elements) {
@@ -65,13 +80,18 @@ export function decodeComplex(schema: ServiceSchema, el: Element, type: ComplexT
       i++;
     }
     if (found.length === 0) {
-      if (!spec.optional) throw new VbsError('MissingParameter', `The request must contain the parameter ${path}.${spec.name}.`);
+      if (!spec.optional)
+        throw new VbsError('MissingParameter', `The request must contain the parameter ${path}.${spec.name}.`);
       continue;
     }
     out[spec.name] = spec.repeated ? found : (found[0] as Value);
   }
   const extra = children[i];
-  if (extra) throw new VbsError('UnknownParameter', `The parameter ${path}.${extra.localName ?? '?'} is repeated or out of order.`);
+  if (extra)
+    throw new VbsError(
+      'UnknownParameter',
+      `The parameter ${path}.${extra.localName ?? '?'} is repeated or out of order.`,
+    );
   return out;
 }
 

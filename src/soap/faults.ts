@@ -57,10 +57,12 @@ export function faultFor(error: unknown): Fault {
 
 /** The soap:Fault element alone (xmlns declared on it), so that it can be signed like any body. */
 export function faultElement(fault: Fault, requestId: string): string {
-  return `<soap:Fault xmlns:soap="${SOAP_ENV_NS}">` +
+  return (
+    `<soap:Fault xmlns:soap="${SOAP_ENV_NS}">` +
     `<faultcode>soap:${fault.faultcode}</faultcode><faultstring>${escapeXml(fault.message)}</faultstring>` +
     `<detail><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors>` +
-    `<RequestID>${escapeXml(requestId)}</RequestID></detail></soap:Fault>`;
+    `<RequestID>${escapeXml(requestId)}</RequestID></detail></soap:Fault>`
+  );
 }
 
 export function faultEnvelope(fault: Fault, requestId: string): string {

@@ -55,9 +55,10 @@ export async function startHttpsHost(options: HostOptions): Promise<RunningHost>
   return {
     server,
     origin,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -42,6 +42,8 @@ export type OperationMap = Record<string, { input: object; output: object }>;
  * parsing) is given this, so that no element it does not know ever reaches it.
  */
 export function withoutExtensions(schema: ServiceSchema): ServiceSchema {
-  const types = Object.fromEntries(Object.entries(schema.types).map(([name, t]) => [name, { elements: t.elements.filter((e) => !e.extension) }]));
+  const types = Object.fromEntries(
+    Object.entries(schema.types).map(([name, t]) => [name, { elements: t.elements.filter((e) => !e.extension) }]),
+  );
   return { ...schema, types };
 }

@@ -73,13 +73,16 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
 
   /** The WSDL with this endpoint's soap:address pointing at where it is really served. */
   wsdl(origin: string): string {
-    return this.wsdlText.replace(/(<soap:address location=")([^"]*)(")/g, (whole, pre: string, loc: string, post: string) => {
-      try {
-        return new URL(loc).pathname === this.options.path ? `${pre}${origin}${this.options.path}${post}` : whole;
-      } catch {
-        return whole;
-      }
-    });
+    return this.wsdlText.replace(
+      /(<soap:address location=")([^"]*)(")/g,
+      (whole, pre: string, loc: string, post: string) => {
+        try {
+          return new URL(loc).pathname === this.options.path ? `${pre}${origin}${this.options.path}${post}` : whole;
+        } catch {
+          return whole;
+        }
+      },
+    );
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -113,7 +116,13 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
     res.writeHead(status, { 'content-type': 'text/xml; charset=utf-8', 'x-vbs-request-id': requestId });
     res.end(responseText);
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.options.logger.info('request', { requestId, operation, caller, durationMs: Math.round(durationMs * 1000) / 1000, outcome });
+    this.options.logger.info('request', {
+      requestId,
+      operation,
+      caller,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      outcome,
+    });
   }
 
   private envelope(bodyXml: string): string {
@@ -122,8 +131,15 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
 
   private operationOf(message: ParsedEnvelope, req: IncomingMessage): Operation {
     const { payload } = message;
-    const op = payload.namespaceURI === this.options.schema.namespace ? this.byInputElement.get(payload.localName ?? '') : undefined;
-    if (!op) throw new VbsError('InvalidAction', `The action ${clipName(payload.localName)} is not valid for this web service.`);
+    const op =
+      payload.namespaceURI === this.options.schema.namespace
+        ? this.byInputElement.get(payload.localName ?? '')
+        : undefined;
+    if (!op)
+      throw new VbsError(
+        'InvalidAction',
+        `The action ${clipName(payload.localName)} is not valid for this web service.`,
+      );
     const action = (req.headers['soapaction'] ?? '').toString().replace(/^"|"$/g, '');
     // The Body decides the operation; a SOAPAction that names another one is an attack or a bug.
     if (action !== '' && action !== op.name && !action.endsWith(`/${op.name}`)) {
@@ -145,7 +161,8 @@ function describe(error: unknown): string {
 /** Reads the body, refusing compressed bodies and anything over the cap before it is buffered. */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toString().toLowerCase();
-  if (encoding !== 'identity') throw new VbsError('InvalidRequest', 'Content-Encoding other than identity is not accepted.');
+  if (encoding !== 'identity')
+    throw new VbsError('InvalidRequest', 'Content-Encoding other than identity is not accepted.');
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > maxBytes) throw new VbsError('RequestEntityTooLarge', `The request is larger than ${maxBytes} bytes.`);
   const chunks: Buffer[] = [];

@@ -22,7 +22,12 @@ interface Run {
   readonly stderr: string;
 }
 
-interface ListedJson { userId: string; status: string; source: string; fingerprint: string }
+interface ListedJson {
+  userId: string;
+  status: string;
+  source: string;
+  fingerprint: string;
+}
 
 function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
@@ -47,7 +52,9 @@ function openP12(path: string, password: string): { key: forge.pki.PrivateKey; c
   const keyOid = forge.pki.oids['pkcs8ShroudedKeyBag'] ?? '';
   const certOid = forge.pki.oids['certBag'] ?? '';
   const keyBag = p12.getBags({ bagType: keyOid })[keyOid]?.[0];
-  const certBag = p12.getBags({ bagType: certOid })[certOid]?.find((b: forge.pkcs12.Bag) => b.cert?.subject.getField('CN')?.value !== 'VBS local CA');
+  const certBag = p12
+    .getBags({ bagType: certOid })
+    [certOid]?.find((b: forge.pkcs12.Bag) => b.cert?.subject.getField('CN')?.value !== 'VBS local CA');
   if (!keyBag?.key || !certBag?.cert) throw new Error('p12 without key or certificate');
   return { key: keyBag.key, cert: certBag.cert };
 }
@@ -82,12 +89,16 @@ describe('vbs-admin CLI', function () {
     const first = await admin('ca', 'init');
     expect(first.status, first.stderr).to.equal(0);
     const fp = new X509Certificate(readFileSync(join(home, 'certs', 'ca.pem'))).fingerprint256;
-    expect(first.stdout).to.match(/Created the VBS CA/).and.to.include(fp);
+    expect(first.stdout)
+      .to.match(/Created the VBS CA/)
+      .and.to.include(fp);
     expect(mode(join(home, 'certs', 'ca-key.pem'))).to.equal(0o600);
     expect(existsSync(join(home, 'trust.sqlite'))).to.equal(true);
     const again = await admin('ca', 'init');
     expect(again.status).to.equal(0);
-    expect(again.stdout).to.match(/already exists/).and.to.include(fp);
+    expect(again.stdout)
+      .to.match(/already exists/)
+      .and.to.include(fp);
   });
 
   it('user add writes the key (0600), the certificate and a PKCS#12 that opens', async () => {
@@ -95,7 +106,11 @@ describe('vbs-admin CLI', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/EMPTY password/);
     const dir = join(home, 'users', 'alice');
-    const [key, cert, p12] = ['alice.key', 'alice.pem', 'alice.p12'].map((f) => join(dir, f)) as [string, string, string];
+    const [key, cert, p12] = ['alice.key', 'alice.pem', 'alice.p12'].map((f) => join(dir, f)) as [
+      string,
+      string,
+      string,
+    ];
     expect([mode(key), mode(cert), mode(p12)]).to.deep.equal([0o600, 0o644, 0o600]);
     const certPem = readFileSync(cert, 'utf8');
     expect(new X509Certificate(certPem).subject).to.equal('CN=alice');
@@ -124,33 +139,91 @@ describe('vbs-admin CLI', function () {
   it('user enroll signs an openssl CSR; the key stays with the user', async () => {
     const keyPath = join(work, 'carol.key');
     const csrPath = join(work, 'carol.csr');
-    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', '/CN=carol'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', '/CN=carol'],
+      { stdio: 'ignore' },
+    );
     const out = join(work, 'carol.pem');
     const r = await admin('user', 'enroll', '--csr', csrPath, '--out', out);
     expect(r.status, r.stderr).to.equal(0);
     const certPem = readFileSync(out, 'utf8');
     expect(new X509Certificate(certPem).subject).to.equal('CN=carol');
     expect(keyMatchesCertificate(readFileSync(keyPath, 'utf8'), certPem)).to.equal(true);
-    expect(new X509Certificate(certPem).checkIssued(new X509Certificate(readFileSync(join(home, 'certs', 'ca.pem'))))).to.equal(true);
+    expect(
+      new X509Certificate(certPem).checkIssued(new X509Certificate(readFileSync(join(home, 'certs', 'ca.pem')))),
+    ).to.equal(true);
 
     // Without --out, the certificate goes to stdout.
     const erinCsr = join(work, 'erin.csr');
-    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(work, 'erin.key'), '-out', erinCsr, '-subj', '/CN=erin'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(work, 'erin.key'),
+        '-out',
+        erinCsr,
+        '-subj',
+        '/CN=erin',
+      ],
+      { stdio: 'ignore' },
+    );
     const toStdout = await admin('user', 'enroll', '--csr', erinCsr);
     expect(toStdout.status, toStdout.stderr).to.equal(0);
     expect(new X509Certificate(toStdout.stdout).subject).to.equal('CN=erin');
     expect(toStdout.stderr).to.match(/Enrolled erin/);
   });
 
-  it('user trust adds a self-signed certificate, but not over an enrolled user\'s name', async () => {
+  it("user trust adds a self-signed certificate, but not over an enrolled user's name", async () => {
     const certPath = join(work, 'dave.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(work, 'dave.key'), '-out', certPath, '-subj', '/CN=dave', '-days', '30'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(work, 'dave.key'),
+        '-out',
+        certPath,
+        '-subj',
+        '/CN=dave',
+        '-days',
+        '30',
+      ],
+      { stdio: 'ignore' },
+    );
     const r = await admin('user', 'trust', '--cert', certPath);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/Trusted the certificate of dave \(added by hand, self-signed\)/);
 
     const fakePath = join(work, 'fake-alice.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(work, 'fake.key'), '-out', fakePath, '-subj', '/CN=alice', '-days', '30'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(work, 'fake.key'),
+        '-out',
+        fakePath,
+        '-subj',
+        '/CN=alice',
+        '-days',
+        '30',
+      ],
+      { stdio: 'ignore' },
+    );
     const refused = await admin('user', 'trust', '--cert', fakePath);
     expect(refused.status).to.equal(1);
     expect(refused.stderr).to.match(/user "alice" already has an active certificate with another key/);
@@ -163,7 +236,11 @@ describe('vbs-admin CLI', function () {
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).to.match(/^USER\s+STATUS\s+SOURCE\s+NOT AFTER\s+ADDED\s+FINGERPRINT/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).to.deep.equal([
-      'alice active ca', 'bob active ca', 'carol active ca', 'dave active manual', 'erin active ca',
+      'alice active ca',
+      'bob active ca',
+      'carol active ca',
+      'dave active manual',
+      'erin active ca',
     ]);
     const json = await admin('user', 'list', '--json');
     const rows = JSON.parse(json.stdout) as ListedJson[];
@@ -191,9 +268,20 @@ describe('vbs-admin CLI', function () {
 
   it('exits 2 on usage errors, with the usage and no stack trace', async () => {
     const cases: string[][] = [
-      [], ['user'], ['frob'], ['user', 'frob'], ['user', 'add'], ['user', 'add', 'bad name'], ['user', 'add', 'frontend'],
-      ['user', 'add', 'x', 'y'], ['user', 'add', 'x', '--bogus'], ['user', 'add', 'x', '--days', 'ten'], ['user', 'enroll'],
-      ['user', 'trust'], ['user', 'revoke', 'bob', '--fingerprint', 'xyz'], ['ca', 'init', 'extra'],
+      [],
+      ['user'],
+      ['frob'],
+      ['user', 'frob'],
+      ['user', 'add'],
+      ['user', 'add', 'bad name'],
+      ['user', 'add', 'frontend'],
+      ['user', 'add', 'x', 'y'],
+      ['user', 'add', 'x', '--bogus'],
+      ['user', 'add', 'x', '--days', 'ten'],
+      ['user', 'enroll'],
+      ['user', 'trust'],
+      ['user', 'revoke', 'bob', '--fingerprint', 'xyz'],
+      ['ca', 'init', 'extra'],
     ];
     for (const args of cases) {
       const r = await admin(...args);
@@ -207,7 +295,11 @@ describe('vbs-admin CLI', function () {
   });
 
   it('exits 1 on failures, with one line and no stack trace', async () => {
-    for (const args of [['user', 'revoke', 'nobody'], ['user', 'trust', '--cert', join(work, 'missing.pem')], ['user', 'enroll', '--csr', join(work, 'dave.pem')]]) {
+    for (const args of [
+      ['user', 'revoke', 'nobody'],
+      ['user', 'trust', '--cert', join(work, 'missing.pem')],
+      ['user', 'enroll', '--csr', join(work, 'dave.pem')],
+    ]) {
       const r = await admin(...args);
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).to.equal(1);
       expect(r.stderr.trim().split('\n'), args.join(' ')).to.have.length(1);

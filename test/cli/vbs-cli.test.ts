@@ -14,8 +14,18 @@ interface Run {
   readonly stderr: string;
 }
 
-interface VolumeJson { volumeId: string; status: string; snapshotId: string; size: string }
-interface SnapshotJson { snapshotId: string; status: string; progress: string; description?: string }
+interface VolumeJson {
+  volumeId: string;
+  status: string;
+  snapshotId: string;
+  size: string;
+}
+interface SnapshotJson {
+  snapshotId: string;
+  status: string;
+  progress: string;
+  description?: string;
+}
 
 function run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
@@ -47,8 +57,12 @@ describe('vbs CLI', function () {
     // The CA comes from $VBS_HOME/certs/ca.pem, as for a user on the frontend's own machine.
     // Requests are signed as alice, whose files vbs-admin would have given her.
     env = {
-      ...process.env, VBS_HOME: cluster.home, VBS_ENDPOINT: cluster.frontendUrl, VBS_CA: '',
-      VBS_CERT: join(cluster.home, 'users', 'alice', 'alice.pem'), VBS_KEY: join(cluster.home, 'users', 'alice', 'alice.key'),
+      ...process.env,
+      VBS_HOME: cluster.home,
+      VBS_ENDPOINT: cluster.frontendUrl,
+      VBS_CA: '',
+      VBS_CERT: join(cluster.home, 'users', 'alice', 'alice.pem'),
+      VBS_KEY: join(cluster.home, 'users', 'alice', 'alice.key'),
     };
   });
 
@@ -97,7 +111,8 @@ describe('vbs CLI', function () {
     const miss = await vbs('describe-volumes', '--filter', 'status=error', '--json');
     expect(hit.status, hit.stderr).to.equal(0);
     expect(miss.status, miss.stderr).to.equal(0);
-    const ids = (out: string): string[] => ((JSON.parse(out) as { volumeSet: { item?: VolumeJson[] } }).volumeSet.item ?? []).map((v) => v.volumeId);
+    const ids = (out: string): string[] =>
+      ((JSON.parse(out) as { volumeSet: { item?: VolumeJson[] } }).volumeSet.item ?? []).map((v) => v.volumeId);
     expect(ids(hit.stdout)).to.include(volumeId);
     expect(ids(miss.stdout)).not.to.include(volumeId);
   });
@@ -175,8 +190,17 @@ describe('vbs CLI', function () {
   it('--help prints usage on stdout and exits 0', async () => {
     const general = await vbs('--help');
     expect(general.status).to.equal(0);
-    for (const c of ['create-volume', 'describe-volumes', 'delete-volume', 'create-snapshot', 'describe-snapshots',
-      'delete-snapshot', 'attach-volume', 'detach-volume', 'describe-zones']) {
+    for (const c of [
+      'create-volume',
+      'describe-volumes',
+      'delete-volume',
+      'create-snapshot',
+      'describe-snapshots',
+      'delete-snapshot',
+      'attach-volume',
+      'detach-volume',
+      'describe-zones',
+    ]) {
       expect(general.stdout).to.include(c);
     }
     const one = await vbs('create-volume', '--help');
@@ -190,7 +214,9 @@ describe('vbs CLI', function () {
     const r = await vbs('--endpoint', `https://127.0.0.1:${port}/vbs`, 'describe-volumes');
     expect(r.status).to.equal(1);
     expect(r.stdout).to.equal('');
-    expect(r.stderr).to.match(new RegExp(`^vbs: cannot reach https://127\\.0\\.0\\.1:${port}/vbs: .*ECONNREFUSED.*\\n$`));
+    expect(r.stderr).to.match(
+      new RegExp(`^vbs: cannot reach https://127\\.0\\.0\\.1:${port}/vbs: .*ECONNREFUSED.*\\n$`),
+    );
     expectNoStack(r);
   });
 

@@ -33,7 +33,11 @@ export async function kindOf(p: Promise<unknown>): Promise<string> {
   return 'no error';
 }
 
-export function vmmDriverConformance(name: string, setup: () => Promise<DriverFixture>, options: ConformanceOptions = {}): void {
+export function vmmDriverConformance(
+  name: string,
+  setup: () => Promise<DriverFixture>,
+  options: ConformanceOptions = {},
+): void {
   describe(`VmmDriver conformance: ${name}`, function () {
     this.timeout(60_000);
     let f: DriverFixture;
@@ -69,7 +73,13 @@ export function vmmDriverConformance(name: string, setup: () => Promise<DriverFi
     test('attaches read-write and then lists the disk with its volume, device and mode', async () => {
       const path = await f.volumeFile('vol-0000000000000000a');
       const [a] = f.instances;
-      const got = await f.driver.attach({ instanceId: a, volumeId: 'vol-0000000000000000a', path, device: f.device(0), mode: 'rw' });
+      const got = await f.driver.attach({
+        instanceId: a,
+        volumeId: 'vol-0000000000000000a',
+        path,
+        device: f.device(0),
+        mode: 'rw',
+      });
       expect(got).to.deep.equal({ instanceId: a, volumeId: 'vol-0000000000000000a', device: f.device(0), mode: 'rw' });
       const inst = (await f.driver.listInstances()).find((i) => i.instanceId === a);
       expect(inst?.disks).to.deep.equal([got]);
@@ -78,45 +88,103 @@ export function vmmDriverConformance(name: string, setup: () => Promise<DriverFi
     test('attaches one volume read-only to two instances at once', async () => {
       const path = await f.volumeFile('vol-0000000000000000b');
       const [a, b] = f.instances;
-      await f.driver.attach({ instanceId: a, volumeId: 'vol-0000000000000000b', path, device: f.device(0), mode: 'ro' });
-      await f.driver.attach({ instanceId: b, volumeId: 'vol-0000000000000000b', path, device: f.device(0), mode: 'ro' });
+      await f.driver.attach({
+        instanceId: a,
+        volumeId: 'vol-0000000000000000b',
+        path,
+        device: f.device(0),
+        mode: 'ro',
+      });
+      await f.driver.attach({
+        instanceId: b,
+        volumeId: 'vol-0000000000000000b',
+        path,
+        device: f.device(0),
+        mode: 'ro',
+      });
       const list = await f.driver.listInstances();
       for (const id of [a, b]) {
-        expect(list.find((i) => i.instanceId === id)?.disks).to.deep.equal([{ instanceId: id, volumeId: 'vol-0000000000000000b', device: f.device(0), mode: 'ro' }]);
+        expect(list.find((i) => i.instanceId === id)?.disks).to.deep.equal([
+          { instanceId: id, volumeId: 'vol-0000000000000000b', device: f.device(0), mode: 'ro' },
+        ]);
       }
     });
 
     test('refuses an instance it does not have', async () => {
       const path = await f.volumeFile('vol-0000000000000000c');
-      expect(await kindOf(f.driver.attach({ instanceId: 'i-doesnotexist', volumeId: 'vol-0000000000000000c', path, device: f.device(0), mode: 'rw' })))
-        .to.equal('instance-not-found');
+      expect(
+        await kindOf(
+          f.driver.attach({
+            instanceId: 'i-doesnotexist',
+            volumeId: 'vol-0000000000000000c',
+            path,
+            device: f.device(0),
+            mode: 'rw',
+          }),
+        ),
+      ).to.equal('instance-not-found');
     });
 
     test('refuses a device name already used in the instance', async () => {
       const [a] = f.instances;
       const p1 = await f.volumeFile('vol-0000000000000000d');
       const p2 = await f.volumeFile('vol-0000000000000000e');
-      await f.driver.attach({ instanceId: a, volumeId: 'vol-0000000000000000d', path: p1, device: f.device(0), mode: 'rw' });
-      expect(await kindOf(f.driver.attach({ instanceId: a, volumeId: 'vol-0000000000000000e', path: p2, device: f.device(0), mode: 'rw' })))
-        .to.equal('device-in-use');
+      await f.driver.attach({
+        instanceId: a,
+        volumeId: 'vol-0000000000000000d',
+        path: p1,
+        device: f.device(0),
+        mode: 'rw',
+      });
+      expect(
+        await kindOf(
+          f.driver.attach({
+            instanceId: a,
+            volumeId: 'vol-0000000000000000e',
+            path: p2,
+            device: f.device(0),
+            mode: 'rw',
+          }),
+        ),
+      ).to.equal('device-in-use');
     });
 
     test('detaches, after which the disk is no longer listed', async () => {
       const [a] = f.instances;
       const path = await f.volumeFile('vol-0000000000000000f');
-      await f.driver.attach({ instanceId: a, volumeId: 'vol-0000000000000000f', path, device: f.device(1), mode: 'rw' });
+      await f.driver.attach({
+        instanceId: a,
+        volumeId: 'vol-0000000000000000f',
+        path,
+        device: f.device(1),
+        mode: 'rw',
+      });
       await f.driver.detach({ instanceId: a, volumeId: 'vol-0000000000000000f', device: f.device(1), force: false });
       expect((await f.driver.listInstances()).find((i) => i.instanceId === a)?.disks).to.deep.equal([]);
     });
 
     test('refuses to detach a disk it does not hold, unless forced', async () => {
       const [a] = f.instances;
-      expect(await kindOf(f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force: false })))
-        .to.equal('disk-not-found');
-      expect(await kindOf(f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force: true })))
-        .to.equal('no error');
-      expect(await kindOf(f.driver.detach({ instanceId: 'i-doesnotexist', volumeId: 'vol-00000000000000010', device: f.device(1), force: false })))
-        .to.equal('instance-not-found');
+      expect(
+        await kindOf(
+          f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force: false }),
+        ),
+      ).to.equal('disk-not-found');
+      expect(
+        await kindOf(
+          f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force: true }),
+        ),
+      ).to.equal('no error');
+      expect(
+        await kindOf(
+          f.driver.detach({
+            instanceId: 'i-doesnotexist',
+            volumeId: 'vol-00000000000000010',
+            device: f.device(1),
+            force: false,
+          }),
+        ),
+      ).to.equal('instance-not-found');
     });
 
     test('can attach the same volume again after detaching it', async () => {

@@ -12,11 +12,23 @@ describe('IDs and paths', () => {
 
   it('accepts the 2010 8-digit form and refuses anything else', () => {
     expect(isId('vol', 'vol-0123abcd')).to.equal(true);
-    for (const bad of ['vol-', 'vol-0123ABCD', 'vol-0123abc', 'snap-0123abcd', 'vol-0123abcd/../x', ' vol-0123abcd', 'vol-0123abcd\n']) {
+    for (const bad of [
+      'vol-',
+      'vol-0123ABCD',
+      'vol-0123abc',
+      'snap-0123abcd',
+      'vol-0123abcd/../x',
+      ' vol-0123abcd',
+      'vol-0123abcd\n',
+    ]) {
       expect(isId('vol', bad), JSON.stringify(bad)).to.equal(false);
     }
-    expect(() => requireVolumeId('vol-xyz')).to.throw().with.property('code', 'InvalidVolumeID.Malformed');
-    expect(() => requireSnapshotId('vol-0123abcd')).to.throw().with.property('code', 'InvalidSnapshotID.Malformed');
+    expect(() => requireVolumeId('vol-xyz'))
+      .to.throw()
+      .with.property('code', 'InvalidVolumeID.Malformed');
+    expect(() => requireSnapshotId('vol-0123abcd'))
+      .to.throw()
+      .with.property('code', 'InvalidSnapshotID.Malformed');
   });
 
   it('builds paths only from valid IDs', () => {

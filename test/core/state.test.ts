@@ -1,7 +1,17 @@
 import { expect } from 'chai';
 import {
-  ATTACHMENT_STATUSES, ATTACHMENT_TRANSITIONS, GUARD_REFUSAL, SNAPSHOT_STATUSES, SNAPSHOT_TRANSITIONS, VOLUME_STATUSES, VOLUME_TRANSITIONS,
-  allows, refusalFor, type Transition, type VolumeStatus, type SnapshotStatus,
+  ATTACHMENT_STATUSES,
+  ATTACHMENT_TRANSITIONS,
+  GUARD_REFUSAL,
+  SNAPSHOT_STATUSES,
+  SNAPSHOT_TRANSITIONS,
+  VOLUME_STATUSES,
+  VOLUME_TRANSITIONS,
+  allows,
+  refusalFor,
+  type Transition,
+  type VolumeStatus,
+  type SnapshotStatus,
 } from '../../src/core/state.js';
 
 function checkTable<S extends string>(statuses: readonly S[], table: Record<string, Transition<S>>): void {

@@ -26,10 +26,18 @@ function runDemo(timeoutMs: number): Promise<DemoRun> {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VBS_')) env[k] = v;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DEMO], { cwd: REPO_ROOT, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [DEMO], {
+      cwd: REPO_ROOT,
+      env: { ...env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString('utf8');
+    });
     // SIGINT lets the demo clean up after itself; the test's own timeout reports the hang.
     const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
     child.once('error', reject);
@@ -46,7 +54,9 @@ function liveArgv(pid: number): string[] | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
     if (state === 'Z' || state === 'X') return undefined;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((a) => a !== '');
   } catch {
     return undefined;
   }
@@ -69,7 +79,14 @@ describe('npm run demo (read-only sharing walk-through)', function () {
   it('walks through every step, saying what it does and showing each vbs command', () => {
     expect(run.output).to.include('== Setup:');
     for (let n = 1; n <= 7; n++) expect(run.output).to.include(`== Step ${n} of 7:`);
-    for (const cmd of ['$ vbs create-volume --size 1 --wait', '$ vbs attach-volume vol-', '--mode ro', '$ vbs describe-volumes', '$ vbs detach-volume vol-', '$ vbs delete-volume vol-']) {
+    for (const cmd of [
+      '$ vbs create-volume --size 1 --wait',
+      '$ vbs attach-volume vol-',
+      '--mode ro',
+      '$ vbs describe-volumes',
+      '$ vbs detach-volume vol-',
+      '$ vbs delete-volume vol-',
+    ]) {
       expect(run.output).to.include(cmd);
     }
   });
@@ -79,7 +96,9 @@ describe('npm run demo (read-only sharing walk-through)', function () {
     for (const vm of VMS) {
       // The shell transcript: the read-back command, then the message as its output.
       expect(run.output).to.match(new RegExp(`\\[${vm}\\]# cat /sys/block/vd[a-z]+/ro\\n\\s+1\\n`));
-      expect(run.output).to.match(new RegExp(`\\[${vm}\\]# head -c ${MESSAGE.length} /dev/vd[a-z]+; echo\\n\\s+${MESSAGE}\\n`));
+      expect(run.output).to.match(
+        new RegExp(`\\[${vm}\\]# head -c ${MESSAGE.length} /dev/vd[a-z]+; echo\\n\\s+${MESSAGE}\\n`),
+      );
       expect(run.output).to.match(new RegExp(`-> ${vm}: /dev/vd[a-z]+ is read-only \\(ro=1\\) and holds '${MESSAGE}'`));
     }
     expect(run.output).to.match(/Operation not permitted|Read-only file system/);
@@ -106,7 +125,9 @@ describe('npm run demo (read-only sharing walk-through)', function () {
     }
     const home = /\/\S*vbs-demo-[A-Za-z0-9]+/.exec(run.output)?.[0] ?? expect.fail('the demo did not print its home');
     expect(existsSync(home), home).to.equal(false);
-    const users = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => liveArgv(Number(d))?.some((a) => a.includes(home)));
+    const users = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => liveArgv(Number(d))?.some((a) => a.includes(home)));
     expect(users, `processes still mentioning ${home}`).to.deep.equal([]);
   });
 });

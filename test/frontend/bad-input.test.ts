@@ -15,7 +15,10 @@ const ZONE = 'vbs-local-1a';
 /** An operation's element; the test signs it as alice before sending. */
 const op = (name: string, inner: string): string => `<${name} xmlns="${EC2_NS}">${inner}</${name}>`;
 const createVolume = (size: string, zone = ZONE, extra = ''): string =>
-  op('CreateVolume', `${size === '' ? '' : `<size>${size}</size>`}<availabilityZone>${zone}</availabilityZone>${extra}`);
+  op(
+    'CreateVolume',
+    `${size === '' ? '' : `<size>${size}</size>`}<availabilityZone>${zone}</availabilityZone>${extra}`,
+  );
 
 describe('bad input to the frontend', function () {
   this.timeout(60_000);
@@ -26,8 +29,14 @@ describe('bad input to the frontend', function () {
   async function state(): Promise<string> {
     const v = await client.call('DescribeVolumes', { volumeSet: {} });
     const s = await client.call('DescribeSnapshots', { snapshotSet: {} });
-    const files = ['volumes', 'snapshots'].flatMap((d) => readdirSync(join(cluster.home, 'volumes', d)).map((f) => `${d}/${f}`)).sort();
-    return JSON.stringify({ v: v.volumeSet.item?.map((i) => [i.volumeId, i.status]), s: s.snapshotSet.item?.map((i) => [i.snapshotId, i.status]), files });
+    const files = ['volumes', 'snapshots']
+      .flatMap((d) => readdirSync(join(cluster.home, 'volumes', d)).map((f) => `${d}/${f}`))
+      .sort();
+    return JSON.stringify({
+      v: v.volumeSet.item?.map((i) => [i.volumeId, i.status]),
+      s: s.snapshotSet.item?.map((i) => [i.snapshotId, i.status]),
+      files,
+    });
   }
 
   before(async () => {
@@ -53,29 +62,97 @@ describe('bad input to the frontend', function () {
     ['an unknown zone', createVolume('1', 'us-east-1a'), 'InvalidZone.NotFound'],
     ['an unknown volume type', createVolume('1', ZONE, '<volumeType>gold</volumeType>'), 'InvalidParameterValue'],
     ['an unknown element', createVolume('1', ZONE, '<color>red</color>'), 'UnknownParameter'],
-    ['a volume from an unknown snapshot', op('CreateVolume', `<snapshotId>snap-0123456789abcdef0</snapshotId><availabilityZone>${ZONE}</availabilityZone>`), 'InvalidSnapshot.NotFound'],
-    ['a volume from a malformed snapshot ID', op('CreateVolume', `<snapshotId>../etc</snapshotId><availabilityZone>${ZONE}</availabilityZone>`), 'InvalidSnapshotID.Malformed'],
-    ['deleting an unknown volume', op('DeleteVolume', '<volumeId>vol-0123456789abcdef0</volumeId>'), 'InvalidVolume.NotFound'],
-    ['deleting a malformed volume ID', op('DeleteVolume', '<volumeId>vol-../../x</volumeId>'), 'InvalidVolumeID.Malformed'],
-    ['describing an unknown volume', op('DescribeVolumes', '<volumeSet><item><volumeId>vol-0123abcd</volumeId></item></volumeSet>'), 'InvalidVolume.NotFound'],
-    ['describing with an unknown filter', op('DescribeVolumes', '<volumeSet/><filterSet><item><name>colour</name><valueSet><item><value>x</value></item></valueSet></item></filterSet>'), 'InvalidParameterValue'],
-    ['a snapshot of an unknown volume', op('CreateSnapshot', '<volumeId>vol-0123abcd</volumeId>'), 'InvalidVolume.NotFound'],
-    ['a description over 255 characters', op('CreateSnapshot', `<volumeId>VOLUME</volumeId><description>${'d'.repeat(256)}</description>`), 'InvalidParameterValue'],
-    ['deleting an unknown snapshot', op('DeleteSnapshot', '<snapshotId>snap-0123abcd</snapshotId>'), 'InvalidSnapshot.NotFound'],
-    ['describing an unknown snapshot', op('DescribeSnapshots', '<snapshotSet><item><snapshotId>snap-0123abcd</snapshotId></item></snapshotSet>'), 'InvalidSnapshot.NotFound'],
+    [
+      'a volume from an unknown snapshot',
+      op('CreateVolume', `<snapshotId>snap-0123456789abcdef0</snapshotId><availabilityZone>${ZONE}</availabilityZone>`),
+      'InvalidSnapshot.NotFound',
+    ],
+    [
+      'a volume from a malformed snapshot ID',
+      op('CreateVolume', `<snapshotId>../etc</snapshotId><availabilityZone>${ZONE}</availabilityZone>`),
+      'InvalidSnapshotID.Malformed',
+    ],
+    [
+      'deleting an unknown volume',
+      op('DeleteVolume', '<volumeId>vol-0123456789abcdef0</volumeId>'),
+      'InvalidVolume.NotFound',
+    ],
+    [
+      'deleting a malformed volume ID',
+      op('DeleteVolume', '<volumeId>vol-../../x</volumeId>'),
+      'InvalidVolumeID.Malformed',
+    ],
+    [
+      'describing an unknown volume',
+      op('DescribeVolumes', '<volumeSet><item><volumeId>vol-0123abcd</volumeId></item></volumeSet>'),
+      'InvalidVolume.NotFound',
+    ],
+    [
+      'describing with an unknown filter',
+      op(
+        'DescribeVolumes',
+        '<volumeSet/><filterSet><item><name>colour</name><valueSet><item><value>x</value></item></valueSet></item></filterSet>',
+      ),
+      'InvalidParameterValue',
+    ],
+    [
+      'a snapshot of an unknown volume',
+      op('CreateSnapshot', '<volumeId>vol-0123abcd</volumeId>'),
+      'InvalidVolume.NotFound',
+    ],
+    [
+      'a description over 255 characters',
+      op('CreateSnapshot', `<volumeId>VOLUME</volumeId><description>${'d'.repeat(256)}</description>`),
+      'InvalidParameterValue',
+    ],
+    [
+      'deleting an unknown snapshot',
+      op('DeleteSnapshot', '<snapshotId>snap-0123abcd</snapshotId>'),
+      'InvalidSnapshot.NotFound',
+    ],
+    [
+      'describing an unknown snapshot',
+      op('DescribeSnapshots', '<snapshotSet><item><snapshotId>snap-0123abcd</snapshotId></item></snapshotSet>'),
+      'InvalidSnapshot.NotFound',
+    ],
     ['detaching a volume that is not attached', op('DetachVolume', '<volumeId>VOLUME</volumeId>'), 'IncorrectState'],
-    ['attaching to an instance no hypervisor knows', op('AttachVolume', '<volumeId>VOLUME</volumeId><instanceId>i-12345678</instanceId><device>/dev/vdb</device>'), 'InvalidInstanceID.NotFound'],
+    [
+      'attaching to an instance no hypervisor knows',
+      op('AttachVolume', '<volumeId>VOLUME</volumeId><instanceId>i-12345678</instanceId><device>/dev/vdb</device>'),
+      'InvalidInstanceID.NotFound',
+    ],
     ['an unknown operation', op('RunInstances', '<imageId>ami-1</imageId>'), 'InvalidAction'],
-    ['an operation in another namespace', '<CreateVolume xmlns="urn:evil"><size>1</size></CreateVolume>', 'InvalidAction'],
-    ['a SOAPAction naming another operation', op('DeleteVolume', '<volumeId>VOLUME</volumeId>'), 'InvalidAction', { soapaction: '"CreateVolume"' }],
+    [
+      'an operation in another namespace',
+      '<CreateVolume xmlns="urn:evil"><size>1</size></CreateVolume>',
+      'InvalidAction',
+    ],
+    [
+      'a SOAPAction naming another operation',
+      op('DeleteVolume', '<volumeId>VOLUME</volumeId>'),
+      'InvalidAction',
+      { soapaction: '"CreateVolume"' },
+    ],
   ];
 
   /** Bytes no SOAP client would send: refused before anyone is authenticated. */
   const rawCases: readonly [string, string, string][] = [
-    ['malformed XML', '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><CreateVolume>', 'InvalidRequest'],
+    [
+      'malformed XML',
+      '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><CreateVolume>',
+      'InvalidRequest',
+    ],
     ['not SOAP at all', '{"Action":"CreateVolume"}', 'InvalidRequest'],
-    ['a DOCTYPE with entities', `<!DOCTYPE x [<!ENTITY big "${'a'.repeat(100)}">]>${envelope(createVolume('1'))}`, 'InvalidRequest'],
-    ['two Bodies', `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${`<DeleteVolume xmlns="${EC2_NS}"><volumeId>VOLUME</volumeId></DeleteVolume>`}</soap:Body><soap:Body/></soap:Envelope>`, 'InvalidRequest'],
+    [
+      'a DOCTYPE with entities',
+      `<!DOCTYPE x [<!ENTITY big "${'a'.repeat(100)}">]>${envelope(createVolume('1'))}`,
+      'InvalidRequest',
+    ],
+    [
+      'two Bodies',
+      `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${`<DeleteVolume xmlns="${EC2_NS}"><volumeId>VOLUME</volumeId></DeleteVolume>`}</soap:Body><soap:Body/></soap:Envelope>`,
+      'InvalidRequest',
+    ],
   ];
 
   const signed = (payload: string): string => signEnvelope(payload.replace(/VOLUME/g, volumeId), cluster.users.alice);
@@ -100,7 +177,11 @@ describe('bad input to the frontend', function () {
 
   it('refuses an oversized body with RequestEntityTooLarge (HTTP 413) before reading it', async () => {
     const before = await state();
-    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, signed(createVolume('1', ZONE, `<!--${'x'.repeat(2 * 1024 * 1024)}-->`)));
+    const answer = await rawPost(
+      cluster.frontendUrl,
+      cluster.caPem,
+      signed(createVolume('1', ZONE, `<!--${'x'.repeat(2 * 1024 * 1024)}-->`)),
+    );
     expect(answer.status).to.equal(413);
     expect(faultCode(answer)).to.equal('RequestEntityTooLarge');
     expect(await state()).to.equal(before);
@@ -108,14 +189,20 @@ describe('bad input to the frontend', function () {
 
   it('refuses a gzip-encoded body', async () => {
     const before = await state();
-    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, gzipSync(signed(createVolume('1'))), { 'content-encoding': 'gzip' });
+    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, gzipSync(signed(createVolume('1'))), {
+      'content-encoding': 'gzip',
+    });
     expect(faultCode(answer)).to.equal('InvalidRequest');
     expect(await state()).to.equal(before);
   });
 
   it('refuses to delete a volume that is still being created (IncorrectState), and deletes it once it is done', async () => {
     const slow = await client.call('CreateVolume', { size: '2', availabilityZone: ZONE, volumeType: 'zero' });
-    const answer = await rawPost(cluster.frontendUrl, cluster.caPem, signed(op('DeleteVolume', `<volumeId>${slow.volumeId}</volumeId>`)));
+    const answer = await rawPost(
+      cluster.frontendUrl,
+      cluster.caPem,
+      signed(op('DeleteVolume', `<volumeId>${slow.volumeId}</volumeId>`)),
+    );
     expect(faultCode(answer)).to.equal('IncorrectState');
     expect(await waitForVolume(client, slow.volumeId, ['available'], 60_000)).to.equal('available');
     await client.call('DeleteVolume', { volumeId: slow.volumeId });
@@ -128,6 +215,8 @@ describe('bad input to the frontend', function () {
     expect(fault).to.include({ operation: 'CreateVolume', caller: 'alice' });
     expect(fault?.['requestId']).to.match(/^[0-9a-f-]{36}$/);
     expect(fault?.['durationMs']).to.be.a('number');
-    expect(lines.filter((l) => l['operation'] === 'DescribeVolumes' && l['outcome'] === 'ok').length).to.be.greaterThan(10);
+    expect(lines.filter((l) => l['operation'] === 'DescribeVolumes' && l['outcome'] === 'ok').length).to.be.greaterThan(
+      10,
+    );
   });
 });

@@ -23,29 +23,47 @@ interface Sent {
 /** Posts on a connection of its own (no keep-alive agent), so the primary may hand it to either worker. */
 function postNew(cluster: Cluster, text: string, action: string): Promise<Sent> {
   return new Promise((resolve, reject) => {
-    const req = request(cluster.frontendUrl, {
-      method: 'POST', ca: cluster.caPem, agent: false,
-      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${action}"`, connection: 'close' },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), requestId: String(res.headers['x-vbs-request-id'] ?? ''),
-      }));
-    });
+    const req = request(
+      cluster.frontendUrl,
+      {
+        method: 'POST',
+        ca: cluster.caPem,
+        agent: false,
+        headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${action}"`, connection: 'close' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            requestId: String(res.headers['x-vbs-request-id'] ?? ''),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
 }
 
-const describeVolumes = (cluster: Cluster): string => signEnvelope(ec2Body('DescribeVolumes', { volumeSet: {} }), cluster.users.alice);
+const describeVolumes = (cluster: Cluster): string =>
+  signEnvelope(ec2Body('DescribeVolumes', { volumeSet: {} }), cluster.users.alice);
 
 function expectAnswer(sent: Sent): void {
-  expect(answerOf({ status: sent.status, body: sent.body }), sent.body).to.deep.include({ status: 200, element: 'DescribeVolumesResponse' });
+  expect(answerOf({ status: sent.status, body: sent.body }), sent.body).to.deep.include({
+    status: 200,
+    element: 'DescribeVolumesResponse',
+  });
 }
 
 function expectReplayRefused(sent: Sent): void {
-  expect(answerOf({ status: sent.status, body: sent.body }), sent.body).to.deep.include({ element: 'Fault', code: 'AuthFailure', message: REPLAYED });
+  expect(answerOf({ status: sent.status, body: sent.body }), sent.body).to.deep.include({
+    element: 'Fault',
+    code: 'AuthFailure',
+    message: REPLAYED,
+  });
 }
 
 type Line = Record<string, unknown>;
@@ -108,7 +126,8 @@ describe('frontend on two workers (node:cluster)', function () {
     const pids = started[0]?.['workerPids'];
     expect(pids).to.be.an('array').with.length(2);
     // Each worker's own line may reach the shared file after the primary's (each process writes behind).
-    for (const worker of [1, 2]) await waitForLine(cluster, (l) => l['message'] === 'frontend worker started' && l['worker'] === worker);
+    for (const worker of [1, 2])
+      await waitForLine(cluster, (l) => l['message'] === 'frontend worker started' && l['worker'] === worker);
     expect([...workerPids(cluster).entries()].sort((a, b) => a[0] - b[0]).map(([, pid]) => pid)).to.deep.equal(pids);
   });
 
@@ -131,7 +150,9 @@ describe('frontend on two workers (node:cluster)', function () {
     const acceptedBy = await servedBy(cluster, accepted);
     const refusedBy = await Promise.all(replays.map((r) => servedBy(cluster, r)));
     const workers = [...workerPids(cluster).values()];
-    expect([...new Set(acceptedBy.concat(refusedBy.flat()))].sort(), 'both workers served').to.deep.equal(workers.sort());
+    expect([...new Set(acceptedBy.concat(refusedBy.flat()))].sort(), 'both workers served').to.deep.equal(
+      workers.sort(),
+    );
     // The point: a worker refused a message that the OTHER worker had accepted.
     const crossed = acceptedBy.filter((pid, i) => (refusedBy[i] ?? []).some((other) => other !== pid)).length;
     expect(crossed, 'replays refused by the other worker').to.be.greaterThan(0);
@@ -154,12 +175,22 @@ describe('frontend on two workers (node:cluster)', function () {
     expectAnswer(await postNew(cluster, acceptedEarlier, 'DescribeVolumes'));
     const victim = before.get(1) ?? expect.fail('no worker 1');
     process.kill(victim, 'SIGKILL');
-    const exited = await waitForLine(cluster, (l) => l['message'] === 'frontend worker exited; starting another' && l['pid'] === victim);
+    const exited = await waitForLine(
+      cluster,
+      (l) => l['message'] === 'frontend worker exited; starting another' && l['pid'] === victim,
+    );
     expect(exited).to.deep.include({ worker: 1, signal: 'SIGKILL', level: 'error' });
     // Until the replacement listens, the other worker answers every new connection.
-    const meanwhile = await Promise.all(Array.from({ length: 6 }, () => postNew(cluster, describeVolumes(cluster), 'DescribeVolumes')));
+    const meanwhile = await Promise.all(
+      Array.from({ length: 6 }, () => postNew(cluster, describeVolumes(cluster), 'DescribeVolumes')),
+    );
     meanwhile.forEach(expectAnswer);
     await waitForLine(cluster, (l) => l['message'] === 'frontend worker restarted' && l['worker'] === 1);
+    // The replacement's own line may reach the shared file after the primary's.
+    await waitForLine(
+      cluster,
+      (l) => l['message'] === 'frontend worker started' && l['worker'] === 1 && l['pid'] !== victim,
+    );
     const after = workerPids(cluster);
     const replacement = after.get(1) ?? expect.fail('no worker 1');
     expect(replacement).to.not.equal(victim);
@@ -167,7 +198,9 @@ describe('frontend on two workers (node:cluster)', function () {
     expect(alive(victim)).to.equal(false);
     expect(cluster.frontend.child.exitCode).to.equal(null);
     // Both workers, the replacement too, refuse the message accepted before it started...
-    const replays = await Promise.all(Array.from({ length: 6 }, () => postNew(cluster, acceptedEarlier, 'DescribeVolumes')));
+    const replays = await Promise.all(
+      Array.from({ length: 6 }, () => postNew(cluster, acceptedEarlier, 'DescribeVolumes')),
+    );
     replays.forEach(expectReplayRefused);
     expect(new Set(await servedBy(cluster, replays))).to.deep.equal(new Set([replacement, after.get(2)]));
     // ...and take a message signed before it started but after the frontend (the primary) did, once.

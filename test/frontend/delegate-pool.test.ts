@@ -18,7 +18,9 @@ describe('several Volume Delegates', function () {
   });
 
   const jobsOf = (i: number): number =>
-    cluster.logLines(cluster.delegates[i] ?? cluster.frontend).filter((l) => l['operation'] === 'CreateVolumeFile' && l['outcome'] === 'ok').length;
+    cluster
+      .logLines(cluster.delegates[i] ?? cluster.frontend)
+      .filter((l) => l['operation'] === 'CreateVolumeFile' && l['outcome'] === 'ok').length;
 
   it('uses both when both answer', async () => {
     for (let i = 0; i < 4; i++) {

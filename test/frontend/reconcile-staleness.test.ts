@@ -27,16 +27,44 @@ const INSTANCE = 'i-0000000000000001a';
 function volume(): VolumeRecord {
   const id = newId('vol');
   return {
-    id, ownerId: 'alice', sizeGiB: 1, snapshotId: null, zone: 'z', status: 'available', volumeType: 'sparse', path: volumeFilePath(id),
-    delegateId: null, createTime: new Date().toISOString(), updatedAt: Date.now(), statusMessage: null,
+    id,
+    ownerId: 'alice',
+    sizeGiB: 1,
+    snapshotId: null,
+    zone: 'z',
+    status: 'available',
+    volumeType: 'sparse',
+    path: volumeFilePath(id),
+    delegateId: null,
+    createTime: new Date().toISOString(),
+    updatedAt: Date.now(),
+    statusMessage: null,
   };
 }
 
 /** The node's inventory: the instance, holding these volumes read-only. */
 function inventory(volumeIds: readonly string[]): InventoryType {
   return {
-    vmmHost: HOST, endpoint: 'https://127.0.0.1:1/vmm-delegate', driver: 'qemu', healthy: true,
-    instanceSet: { item: [{ instanceId: INSTANCE, state: 'running', diskSet: { item: volumeIds.map((v, i) => ({ instanceId: INSTANCE, volumeId: v, device: `/dev/sd${'bcd'[i] ?? 'z'}`, attachMode: 'ro' })) } }] },
+    vmmHost: HOST,
+    endpoint: 'https://127.0.0.1:1/vmm-delegate',
+    driver: 'qemu',
+    healthy: true,
+    instanceSet: {
+      item: [
+        {
+          instanceId: INSTANCE,
+          state: 'running',
+          diskSet: {
+            item: volumeIds.map((v, i) => ({
+              instanceId: INSTANCE,
+              volumeId: v,
+              device: `/dev/sd${'bcd'[i] ?? 'z'}`,
+              attachMode: 'ro',
+            })),
+          },
+        },
+      ],
+    },
   };
 }
 
@@ -54,14 +82,23 @@ describe('reconciliation against an inventory older than the records', () => {
     detached.length = 0;
     const vmms: VmmDelegates = {
       attach: () => Promise.reject(new Error('not called')),
-      detach: async (_endpoint, request) => { detached.push(request.volumeId); },
+      detach: async (_endpoint, request) => {
+        detached.push(request.volumeId);
+      },
       close: () => undefined,
     };
     deps = {
-      store, vmms, delegates: {} as VolumeDelegates, logger: silentLogger(), now: () => new Date(clock),
+      store,
+      vmms,
+      delegates: {} as VolumeDelegates,
+      logger: silentLogger(),
+      now: () => new Date(clock),
       settings: { zones: ['z'], region: 'r', maxVolumeSizeGiB: 1, defaultVolumeType: 'sparse' },
     };
-    await store.registerVmm({ host: HOST, endpoint: 'https://127.0.0.1:1/vmm-delegate', driver: 'qemu', healthy: true, lastSeen: clock }, [{ instanceId: INSTANCE, state: 'running' }]);
+    await store.registerVmm(
+      { host: HOST, endpoint: 'https://127.0.0.1:1/vmm-delegate', driver: 'qemu', healthy: true, lastSeen: clock },
+      [{ instanceId: INSTANCE, state: 'running' }],
+    );
   });
   afterEach(async () => {
     await store.close();
@@ -71,7 +108,14 @@ describe('reconciliation against an inventory older than the records', () => {
   async function attached(): Promise<{ volumeId: string; attachmentId: number }> {
     const v = volume();
     await store.insertVolume(v);
-    const admission = await store.beginAttachment({ volumeId: v.id, instanceId: INSTANCE, vmmHost: HOST, device: '/dev/sdb', mode: 'ro', attachTime: new Date().toISOString() });
+    const admission = await store.beginAttachment({
+      volumeId: v.id,
+      instanceId: INSTANCE,
+      vmmHost: HOST,
+      device: '/dev/sdb',
+      mode: 'ro',
+      attachTime: new Date().toISOString(),
+    });
     if (!admission.admitted) return expect.fail('not admitted');
     expect((await store.transitionAttachment(admission.attachment.id, 'attached')).changed).to.equal(true);
     return { volumeId: v.id, attachmentId: admission.attachment.id };

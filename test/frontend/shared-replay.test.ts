@@ -14,7 +14,11 @@ import { signEnvelope } from '../../src/security/wssec/sign.js';
 import { parseEnvelope } from '../../src/soap/envelope.js';
 import type { Authenticator } from '../../src/soap/server.js';
 import { answerReplayQuestions, ReplayCacheClient, type Channel } from '../../src/frontend/cluster/replay-ipc.js';
-import { REPLAYED_MESSAGE, withSharedReplays, type SharedReplayCache } from '../../src/frontend/cluster/shared-replay.js';
+import {
+  REPLAYED_MESSAGE,
+  withSharedReplays,
+  type SharedReplayCache,
+} from '../../src/frontend/cluster/shared-replay.js';
 import { CREATE_VOLUME, fixtures } from '../security/wssec/helpers.js';
 
 const request = {} as IncomingMessage;
@@ -38,44 +42,65 @@ function channelTo(cache: ReplayCache): Channel & { questions: number } {
   return channel;
 }
 
-const users = (cache: ReplayCache): Authenticator => userAuthenticator(fixtures().store.resolve, ['root'], SETTINGS, cache);
+const users = (cache: ReplayCache): Authenticator =>
+  userAuthenticator(fixtures().store.resolve, ['root'], SETTINGS, cache);
 
 async function refusal(p: Promise<unknown>): Promise<{ code?: unknown; message: string; name: string }> {
-  const e: unknown = await p.then(() => undefined, (err: unknown) => err);
+  const e: unknown = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   if (!(e instanceof Error)) return expect.fail('expected a refusal');
   return { code: (e as { code?: unknown }).code, message: e.message, name: e.name };
 }
 
 describe('clustered frontend: the shared replay check', () => {
-  it('refuses on one worker what another accepted, with the verifier\'s message', async () => {
+  it("refuses on one worker what another accepted, with the verifier's message", async () => {
     const primary = new MemoryReplayCache();
     const one = withSharedReplays(users, new ReplayCacheClient(primary.since, channelTo(primary)));
     const two = withSharedReplays(users, new ReplayCacheClient(primary.since, channelTo(primary)));
     const message = signEnvelope(CREATE_VOLUME, fixtures().alice);
     expect(await one(parseEnvelope(message), request)).to.deep.equal({ userId: 'alice', admin: false });
     for (const worker of [two, one]) {
-      expect(await refusal(worker(parseEnvelope(message), request))).to.deep.include({ code: 'AuthFailure', message: REPLAYED_MESSAGE });
+      expect(await refusal(worker(parseEnvelope(message), request))).to.deep.include({
+        code: 'AuthFailure',
+        message: REPLAYED_MESSAGE,
+      });
     }
     // Another message is still accepted by either.
-    expect(await two(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request)).to.deep.equal({ userId: 'alice', admin: false });
+    expect(await two(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request)).to.deep.equal({
+      userId: 'alice',
+      admin: false,
+    });
     expect(primary.size).to.equal(2);
   });
 
   it('accepts exactly one of the same message sent to both workers at once', async () => {
     const primary = new MemoryReplayCache();
-    const workers = [0, 1].map(() => withSharedReplays(users, new ReplayCacheClient(primary.since, channelTo(primary))));
+    const workers = [0, 1].map(() =>
+      withSharedReplays(users, new ReplayCacheClient(primary.since, channelTo(primary))),
+    );
     const message = signEnvelope(CREATE_VOLUME, fixtures().alice);
-    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      (workers[i % 2] ?? expect.fail('no worker'))(parseEnvelope(message), request).then(() => 'ok', (e: unknown) => (e as { code?: string }).code)));
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (workers[i % 2] ?? expect.fail('no worker'))(parseEnvelope(message), request).then(
+          () => 'ok',
+          (e: unknown) => (e as { code?: string }).code,
+        ),
+      ),
+    );
     expect(outcomes.filter((o) => o === 'ok')).to.have.length(1);
     expect(outcomes.filter((o) => o === 'AuthFailure')).to.have.length(9);
   });
 
-  it('applies the primary\'s start: a request signed before it is refused by a worker started later', async () => {
+  it("applies the primary's start: a request signed before it is refused by a worker started later", async () => {
     const primary = new MemoryReplayCache({ now: () => Date.now() + 10_000 });
     const worker = withSharedReplays(users, new ReplayCacheClient(primary.since, channelTo(primary)));
     const error = await refusal(worker(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request));
-    expect(error).to.deep.include({ code: 'AuthFailure', message: 'The request was signed before this service started; sign it again.' });
+    expect(error).to.deep.include({
+      code: 'AuthFailure',
+      message: 'The request was signed before this service started; sign it again.',
+    });
   });
 
   it('asks the primary nothing about a request that does not verify', async () => {
@@ -125,13 +150,17 @@ describe('clustered frontend: the shared replay check', () => {
       expect(error.message).to.match(/without asking the replay cache/);
     });
 
-    it('when the replay cache is asked after the verifier\'s synchronous run', async () => {
-      const late = (cache: ReplayCache): Authenticator => async () => {
-        await new Promise((r) => setImmediate(r));
-        if (cache.seen('key', Date.now() + 1000)) throw new Error('seen');
-        return principal;
-      };
-      const error = await refusal(withSharedReplays(late, shared(false))(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request));
+    it("when the replay cache is asked after the verifier's synchronous run", async () => {
+      const late =
+        (cache: ReplayCache): Authenticator =>
+        async () => {
+          await new Promise((r) => setImmediate(r));
+          if (cache.seen('key', Date.now() + 1000)) throw new Error('seen');
+          return principal;
+        };
+      const error = await refusal(
+        withSharedReplays(late, shared(false))(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request),
+      );
       expect(error.message).to.match(/outside its synchronous run/);
     });
 
@@ -139,9 +168,19 @@ describe('clustered frontend: the shared replay check', () => {
       const silent: Channel = { send: () => true, on: () => undefined };
       const unanswered = await refusal(new ReplayCacheClient(Date.now(), silent, 50).seen('key', Date.now() + 1000));
       expect(unanswered.code).to.equal('Unavailable');
-      const broken: Channel = { send: (_m, callback) => { setImmediate(() => callback(new Error('channel closed'))); return false; }, on: () => undefined };
-      expect((await refusal(new ReplayCacheClient(Date.now(), broken).seen('key', Date.now() + 1000))).code).to.equal('Unavailable');
-      expect((await refusal(new ReplayCacheClient(Date.now(), { on: () => undefined }).seen('key', 1))).code).to.equal('Unavailable');
+      const broken: Channel = {
+        send: (_m, callback) => {
+          setImmediate(() => callback(new Error('channel closed')));
+          return false;
+        },
+        on: () => undefined,
+      };
+      expect((await refusal(new ReplayCacheClient(Date.now(), broken).seen('key', Date.now() + 1000))).code).to.equal(
+        'Unavailable',
+      );
+      expect((await refusal(new ReplayCacheClient(Date.now(), { on: () => undefined }).seen('key', 1))).code).to.equal(
+        'Unavailable',
+      );
     });
   });
 });

@@ -118,7 +118,9 @@ describe('tiny real guest under QEMU', function () {
     image = join(dir, 'vol.raw');
     const bytes = randomBytes(3 << 20);
     writeFileSync(image, bytes);
-    firstMiBSha256 = createHash('sha256').update(bytes.subarray(0, 1 << 20)).digest('hex');
+    firstMiBSha256 = createHash('sha256')
+      .update(bytes.subarray(0, 1 << 20))
+      .digest('hex');
     guest = await startTinyGuest(dir, 'i-0tinyguest0000001', { scsi: true });
     qmp = await MiniQmp.open(guest.qmpSocket);
   });
@@ -142,7 +144,9 @@ describe('tiny real guest under QEMU', function () {
     const g = need(guest);
     expect(g.bootMs).to.be.below(60_000);
     console.log(`      booted ${g.kernelRelease} to a shell in ${g.bootMs} ms (pid ${g.pid})`);
-    expect(await g.run('uname -r')).to.equal(g.kernelRelease).and.match(/-amd64$/);
+    expect(await g.run('uname -r'))
+      .to.equal(g.kernelRelease)
+      .and.match(/-amd64$/);
     expect(await g.exec('echo out; echo err >&2; exit 3')).to.deep.equal({ status: 3, output: 'out\nerr' });
     expect((await g.exec('if then')).status).to.equal(2); // a syntax error does not kill the shell
     expect(await g.run(`printf '%s' ${shellQuote("it's")}`)).to.equal("it's");
@@ -152,9 +156,24 @@ describe('tiny real guest under QEMU', function () {
   // The volume ID as serial shows cut to 20 bytes on virtio-blk; the VBS QEMU driver therefore gives
   // virtio-blk the dash-less form (as EC2 does for NVMe), and scsi-hd the volume ID whole.
   const attachments = [
-    { kind: 'virtio-blk-pci, serial = volume ID', driver: 'virtio-blk-pci', serial: 'vol-0123456789abcdef0', seen: 'vol-0123456789abcdef' },
-    { kind: 'virtio-blk-pci, dash-less serial', driver: 'virtio-blk-pci', serial: 'vol0123456789abcdef1', seen: 'vol0123456789abcdef1' },
-    { kind: 'scsi-hd on virtio-scsi', driver: 'scsi-hd', serial: 'vol-0123456789abcdef2', seen: 'vol-0123456789abcdef2' },
+    {
+      kind: 'virtio-blk-pci, serial = volume ID',
+      driver: 'virtio-blk-pci',
+      serial: 'vol-0123456789abcdef0',
+      seen: 'vol-0123456789abcdef',
+    },
+    {
+      kind: 'virtio-blk-pci, dash-less serial',
+      driver: 'virtio-blk-pci',
+      serial: 'vol0123456789abcdef1',
+      seen: 'vol0123456789abcdef1',
+    },
+    {
+      kind: 'scsi-hd on virtio-scsi',
+      driver: 'scsi-hd',
+      serial: 'vol-0123456789abcdef2',
+      seen: 'vol-0123456789abcdef2',
+    },
   ] as const;
 
   for (const [n, a] of attachments.entries()) {
@@ -179,7 +198,9 @@ describe('tiny real guest under QEMU', function () {
       const prefix = a.driver === 'scsi-hd' ? 'sd' : 'vd';
       expect(name.startsWith(prefix), name).to.equal(true);
       if (prefix === 'vd') {
-        expect(await g.run(`cat /sys/block/${name}/serial`)).to.equal(a.seen).and.have.length(VIRTIO_BLK_SERIAL_MAX);
+        expect(await g.run(`cat /sys/block/${name}/serial`))
+          .to.equal(a.seen)
+          .and.have.length(VIRTIO_BLK_SERIAL_MAX);
       } else {
         // VPD page 0x80 (unit serial number): 4 header bytes, then the serial whole.
         expect(await g.run(`tail -c +5 /sys/block/${name}/device/vpd_pg80`)).to.equal(a.seen);

@@ -16,8 +16,15 @@ export const UNKNOWN_VOLUME = 'vol-0123456789abcdef0';
 export const UNKNOWN_INSTANCE = 'i-0123456789abcdef0';
 
 export type Operation =
-  | 'CreateVolume' | 'DeleteVolume' | 'DescribeVolumes' | 'AttachVolume' | 'DetachVolume'
-  | 'CreateSnapshot' | 'DeleteSnapshot' | 'DescribeSnapshots' | 'DescribeAvailabilityZones';
+  | 'CreateVolume'
+  | 'DeleteVolume'
+  | 'DescribeVolumes'
+  | 'AttachVolume'
+  | 'DetachVolume'
+  | 'CreateSnapshot'
+  | 'DeleteSnapshot'
+  | 'DescribeSnapshots'
+  | 'DescribeAvailabilityZones';
 
 export type Obj = Readonly<Record<string, unknown>>;
 
@@ -67,7 +74,8 @@ export function optionalText(o: Obj, key: string): string {
 
 export function date(o: Obj, key: string): Date {
   const v = o[key];
-  if (!(v instanceof Date) || Number.isNaN(v.getTime())) expect.fail(`${key}: expected an xs:dateTime, got ${JSON.stringify(v)}`);
+  if (!(v instanceof Date) || Number.isNaN(v.getTime()))
+    expect.fail(`${key}: expected an xs:dateTime, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -136,7 +144,15 @@ function seenFault(error: unknown): SeenFault {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What must never reach a client inside a fault: stack frames, source paths, internal names. */
-const LEAKS = [/\n\s+at /, /\.(?:js|ts|mjs|py):\d+/, /node_modules/, /\/work\/|\/tmp\//, /SQLITE|sqlite/, /\b(?:TypeError|ReferenceError|RangeError)\b/, /stack/i];
+const LEAKS = [
+  /\n\s+at /,
+  /\.(?:js|ts|mjs|py):\d+/,
+  /node_modules/,
+  /\/work\/|\/tmp\//,
+  /SQLITE|sqlite/,
+  /\b(?:TypeError|ReferenceError|RangeError)\b/,
+  /stack/i,
+];
 
 export function expectCleanFault(f: SeenFault, code: string): void {
   expect(f.faultcode).to.equal(`soap:Client.${code}`);
@@ -153,12 +169,18 @@ export function expectCleanFault(f: SeenFault, code: string): void {
   }
 }
 
-export async function until<T>(what: string, fetch: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  fetch: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fetch();
     if (done(v)) return v;
-    if (Date.now() > deadline) expect.fail(`${what}: not reached within ${timeoutMs} ms; last answer ${JSON.stringify(v)}`);
+    if (Date.now() > deadline)
+      expect.fail(`${what}: not reached within ${timeoutMs} ms; last answer ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -175,12 +197,17 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
     return found[0] ?? expect.fail('no item');
   };
   const describeSnapshot = async (id: string): Promise<Obj> => {
-    const found = items(await api().call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: id }] } }), 'snapshotSet');
+    const found = items(
+      await api().call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: id }] } }),
+      'snapshotSet',
+    );
     expect(found.map((s) => text(s, 'snapshotId'))).to.deep.equal([id]);
     return found[0] ?? expect.fail('no item');
   };
   const volumeIds = async (filters: Readonly<Record<string, string>>): Promise<string[]> =>
-    items(await api().call('DescribeVolumes', { volumeSet: {}, filterSet: filterSet(filters) }), 'volumeSet').map((v) => text(v, 'volumeId'));
+    items(await api().call('DescribeVolumes', { volumeSet: {}, filterSet: filterSet(filters) }), 'volumeSet').map((v) =>
+      text(v, 'volumeId'),
+    );
 
   it('lists the availability zone', async () => {
     const answer = await api().call('DescribeAvailabilityZones', { availabilityZoneSet: {} });
@@ -202,7 +229,11 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
     expect(optionalText(created, 'snapshotId')).to.equal('');
     expect(text(created, 'status')).to.be.oneOf(['creating', 'available']);
     expect(Math.abs(date(created, 'createTime').getTime() - before)).to.be.below(60_000);
-    const v = await until('volume available', () => describeVolume(volumeId), (x) => x['status'] !== 'creating');
+    const v = await until(
+      'volume available',
+      () => describeVolume(volumeId),
+      (x) => x['status'] !== 'creating',
+    );
     expect(text(v, 'status')).to.equal('available');
   });
 
@@ -220,7 +251,11 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
 
   it('refuses AttachVolume to an unknown instance and DetachVolume of an unattached volume', async () => {
     const id = need(volumeId, 'volume');
-    const attach = await api().fault('AttachVolume', { volumeId: id, instanceId: UNKNOWN_INSTANCE, device: '/dev/sdf' });
+    const attach = await api().fault('AttachVolume', {
+      volumeId: id,
+      instanceId: UNKNOWN_INSTANCE,
+      device: '/dev/sdf',
+    });
     expectCleanFault(attach, 'InvalidInstanceID.NotFound');
     expect(attach.faultstring).to.include(UNKNOWN_INSTANCE);
     expectCleanFault(await api().fault('DetachVolume', { volumeId: id }), 'IncorrectState');
@@ -236,7 +271,11 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
     expect(text(created, 'status')).to.be.oneOf(['pending', 'completed']);
     expect(text(created, 'progress')).to.match(/^\d{1,3}%$/);
     expect(text(created, 'volumeSize')).to.equal('1');
-    const s = await until('snapshot done', () => describeSnapshot(snapshotId), (x) => x['status'] !== 'pending');
+    const s = await until(
+      'snapshot done',
+      () => describeSnapshot(snapshotId),
+      (x) => x['status'] !== 'pending',
+    );
     expect(text(s, 'status')).to.equal('completed');
     expect(text(s, 'progress')).to.equal('100%');
   });
@@ -250,7 +289,10 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
     expect(text(s, 'ownerId')).to.not.equal('');
     date(s, 'startTime');
     const byFilter = async (filters: Readonly<Record<string, string>>): Promise<string[]> =>
-      items(await api().call('DescribeSnapshots', { snapshotSet: {}, filterSet: filterSet(filters) }), 'snapshotSet').map((x) => text(x, 'snapshotId'));
+      items(
+        await api().call('DescribeSnapshots', { snapshotSet: {}, filterSet: filterSet(filters) }),
+        'snapshotSet',
+      ).map((x) => text(x, 'snapshotId'));
     expect(await byFilter({ 'snapshot-id': sid, 'volume-id': volumeId, status: 'completed' })).to.deep.equal([sid]);
     expect(await byFilter({ 'volume-id': volumeId, progress: '100%' })).to.deep.equal([sid]);
     expect(await byFilter({ 'snapshot-id': sid, status: 'pending' })).to.deep.equal([]);
@@ -260,10 +302,16 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
     const sid = need(snapshotId, 'snapshot');
     const created = await api().call('CreateVolume', { size: '2', snapshotId: sid, availabilityZone: ZONE });
     restoredId = text(created, 'volumeId');
-    expect(restoredId).to.match(/^vol-[0-9a-f]{17}$/).and.not.equal(volumeId);
+    expect(restoredId)
+      .to.match(/^vol-[0-9a-f]{17}$/)
+      .and.not.equal(volumeId);
     expect(text(created, 'size')).to.equal('2');
     expect(text(created, 'snapshotId')).to.equal(sid);
-    const v = await until('restored volume available', () => describeVolume(restoredId), (x) => x['status'] !== 'creating');
+    const v = await until(
+      'restored volume available',
+      () => describeVolume(restoredId),
+      (x) => x['status'] !== 'creating',
+    );
     expect(text(v, 'status')).to.equal('available');
     expect(text(v, 'size')).to.equal('2');
     expect(text(v, 'snapshotId')).to.equal(sid);
@@ -275,7 +323,10 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
     expect(text(await describeVolume(need(restoredId, 'restored volume')), 'status')).to.equal('available');
     const answer = await api().call('DeleteSnapshot', { snapshotId: sid });
     expect(answer['return']).to.equal(true);
-    expectCleanFault(await api().fault('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: sid }] } }), 'InvalidSnapshot.NotFound');
+    expectCleanFault(
+      await api().fault('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: sid }] } }),
+      'InvalidSnapshot.NotFound',
+    );
     // The volume made from the snapshot does not depend on it.
     expect(text(await describeVolume(restoredId), 'status')).to.equal('available');
   });
@@ -288,7 +339,9 @@ export function defineLifecycle(api: () => Ec2Api, description: string): void {
       expectCleanFault(f, 'InvalidVolume.NotFound');
       expect(f.faultstring).to.include(id);
     }
-    const listed = items(await api().call('DescribeVolumes', { volumeSet: {} }), 'volumeSet').map((v) => text(v, 'volumeId'));
+    const listed = items(await api().call('DescribeVolumes', { volumeSet: {} }), 'volumeSet').map((v) =>
+      text(v, 'volumeId'),
+    );
     for (const id of ids) expect(listed).to.not.include(id);
   });
 

@@ -15,7 +15,7 @@ import { frontendCertPem, signedBy } from '../security/e2e/signed-answer.js';
 import { signAs } from './node-soap-signing.js';
 import { defineLifecycle, items, nodeSoapApi, text, until, ZONE, type Ec2Api } from './ec2-lifecycle.js';
 
-describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', function () {
+describe("interop: node-soap client from Amazon's EC2 2010-08-31 WSDL", function () {
   this.timeout(40_000);
   let cluster: Cluster | undefined;
   let agent: Agent;
@@ -38,12 +38,13 @@ describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', functio
 
   const ready = (): Ec2Api => api ?? expect.fail('no client');
 
-  it('is Amazon\'s WSDL, with only the endpoint pointed at VBS', async () => {
+  it("is Amazon's WSDL, with only the endpoint pointed at VBS", async () => {
     const wsdl = readFileSync(EC2_WSDL, 'utf8');
     expect(wsdl).to.include('<soap:address location="https://ec2.amazonaws.com/"/>');
     const c = client ?? expect.fail('no client');
     const described: unknown = c.describe();
-    const port = (described as Record<string, Record<string, Record<string, unknown>>>)['AmazonEC2']?.['AmazonEC2Port'] ?? {};
+    const port =
+      (described as Record<string, Record<string, Record<string, unknown>>>)['AmazonEC2']?.['AmazonEC2Port'] ?? {};
     // The whole EC2 API of 2010, not just the EBS part VBS serves.
     expect(Object.keys(port)).to.include.members(['RunInstances', 'CreateVolume', 'DescribeSnapshots']);
     expect(Object.keys(port).length).to.be.above(80);
@@ -52,7 +53,9 @@ describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', functio
     expect(c.lastEndpoint).to.equal(cluster?.ec2Url);
     // Signed with wsu:Id; answered, signed by the frontend.
     expect(c.lastRequest ?? '').to.match(/<soap:Body [^>]*wsu:Id="/);
-    expect(signedBy(c.lastResponse ?? '', frontendCertPem(cluster?.home ?? expect.fail('no cluster')))).to.equal('signed:signer');
+    expect(signedBy(c.lastResponse ?? '', frontendCertPem(cluster?.home ?? expect.fail('no cluster')))).to.equal(
+      'signed:signer',
+    );
   });
 
   it('sends EC2-shaped requests only (no VBS extension elements)', async () => {
@@ -62,11 +65,17 @@ describe('interop: node-soap client from Amazon\'s EC2 2010-08-31 WSDL', functio
     expect(sent).to.match(/<CreateVolume xmlns="http:\/\/ec2\.amazonaws\.com\/doc\/2010-08-31\/">/);
     expect(sent).to.not.include('volumeType');
     // And the answers carry only Amazon's elements, so a strict client has nothing to refuse.
-    expect(c.lastResponse ?? '').to.include('CreateVolumeResponse').and.not.include('volumeType');
+    expect(c.lastResponse ?? '')
+      .to.include('CreateVolumeResponse')
+      .and.not.include('volumeType');
     const id = text(created, 'volumeId');
     // Clean up at once so that the life cycle below sees only its own volumes.
     const status = async (): Promise<string> =>
-      text(items(await ready().call('DescribeVolumes', { volumeSet: { item: [{ volumeId: id }] } }), 'volumeSet')[0] ?? expect.fail('not listed'), 'status');
+      text(
+        items(await ready().call('DescribeVolumes', { volumeSet: { item: [{ volumeId: id }] } }), 'volumeSet')[0] ??
+          expect.fail('not listed'),
+        'status',
+      );
     expect(await until('volume created', status, (s) => s !== 'creating')).to.equal('available');
     expect((await ready().call('DeleteVolume', { volumeId: id }))['return']).to.equal(true);
   });

@@ -17,8 +17,15 @@ import { defineLifecycle, nodeSoapApi, type Ec2Api } from './ec2-lifecycle.js';
 import { signAs } from './node-soap-signing.js';
 
 const OPERATIONS = [
-  'AttachVolume', 'CreateSnapshot', 'CreateVolume', 'DeleteSnapshot', 'DeleteVolume',
-  'DescribeAvailabilityZones', 'DescribeSnapshots', 'DescribeVolumes', 'DetachVolume',
+  'AttachVolume',
+  'CreateSnapshot',
+  'CreateVolume',
+  'DeleteSnapshot',
+  'DeleteVolume',
+  'DescribeAvailabilityZones',
+  'DescribeSnapshots',
+  'DescribeVolumes',
+  'DetachVolume',
 ];
 
 function fetchText(url: string, agent: Agent): Promise<{ status: number; type: string; body: string }> {
@@ -26,8 +33,12 @@ function fetchText(url: string, agent: Agent): Promise<{ status: number; type: s
     get(url, { agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }));
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }),
+      );
       res.on('error', reject);
     }).on('error', reject);
   });
@@ -75,13 +86,16 @@ describe('interop: node-soap client from the served WSDL', function () {
     const client = await createClientAsync(`${url}?wsdl`, { wsdl_options: { httpsAgent: agent } });
     signAs(client, c.users.alice);
     const described: unknown = client.describe();
-    const port = (described as Record<string, Record<string, Record<string, unknown>>>)['AmazonEC2']?.['AmazonEC2Port'] ?? {};
+    const port =
+      (described as Record<string, Record<string, Record<string, unknown>>>)['AmazonEC2']?.['AmazonEC2Port'] ?? {};
     expect(Object.keys(port).sort()).to.deep.equal(OPERATIONS);
     // No endpoint was given to the client: it must have taken the served soap:address.
     await nodeSoapApi(client, agent).call('DescribeAvailabilityZones', { availabilityZoneSet: {} });
     expect(client.lastEndpoint).to.equal(url);
     // The request went out signed (plain Id), and the answer came back signed by the frontend.
-    expect(client.lastRequest ?? '').to.match(/<soap:Body [^>]*\bId="/).and.include('xmldsig-more#rsa-sha256');
+    expect(client.lastRequest ?? '')
+      .to.match(/<soap:Body [^>]*\bId="/)
+      .and.include('xmldsig-more#rsa-sha256');
     expect(signedBy(client.lastResponse ?? '', frontendCertPem(c.home))).to.equal('signed:signer');
   });
 

@@ -40,26 +40,39 @@ function runScript(args: readonly string[]): Promise<Run> {
     const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.once('close', (code) => {
       clearTimeout(timer);
-      const lines = out.split('\n').filter((l) => l.trim() !== '').map((l, i) => {
-        try {
-          return JSON.parse(l) as Line;
-        } catch {
-          return { step: 'unparsable', line: i, text: l };
-        }
-      });
+      const lines = out
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l, i) => {
+          try {
+            return JSON.parse(l) as Line;
+          } catch {
+            return { step: 'unparsable', line: i, text: l };
+          }
+        });
       resolve({ exitCode: code, lines, stderr: err, ms: Date.now() - started });
     });
   });
 }
 
 function step(run: Run, name: string): Line {
-  return run.lines.find((l) => l['step'] === name) ?? expect.fail(`no "${name}" line; output:\n${run.lines.map((l) => JSON.stringify(l)).join('\n')}`);
+  return (
+    run.lines.find((l) => l['step'] === name) ??
+    expect.fail(`no "${name}" line; output:\n${run.lines.map((l) => JSON.stringify(l)).join('\n')}`)
+  );
 }
 
 function steps(run: Run, name: string): Line[] {
@@ -71,7 +84,9 @@ function expectCleanFault(line: Line, code: string): void {
   expect(line['code']).to.equal(code);
   expect(line['message']).to.equal(line['faultstring']);
   expect(line['requestId']).to.be.a('string').and.match(UUID);
-  expect(line['faultstring']).to.be.a('string').and.not.match(/\n\s+at |\.(?:js|ts|py):\d+|node_modules|\/work\/|SQLITE|sqlite|stack/i);
+  expect(line['faultstring'])
+    .to.be.a('string')
+    .and.not.match(/\n\s+at |\.(?:js|ts|py):\d+|node_modules|\/work\/|SQLITE|sqlite|stack/i);
 }
 
 /** Everything one complete life cycle must have shown the client. */
@@ -81,30 +96,56 @@ function expectLifecycle(run: Run, client: { wsdl: string; strict: boolean; addr
   expect(run.exitCode, run.stderr).to.equal(0);
   expect(step(run, 'client')).to.deep.include(client);
 
-  expect(step(run, 'zones')['zones']).to.deep.include({ name: 'vbs-local-1a', state: 'available', region: 'vbs-local-1' });
+  expect(step(run, 'zones')['zones']).to.deep.include({
+    name: 'vbs-local-1a',
+    state: 'available',
+    region: 'vbs-local-1',
+  });
   const created = step(run, 'create-volume');
   const vol = created['volumeId'];
-  expect(vol).to.be.a('string').and.match(/^vol-[0-9a-f]{17}$/);
+  expect(vol)
+    .to.be.a('string')
+    .and.match(/^vol-[0-9a-f]{17}$/);
   expect(created).to.deep.include({ size: '1', zone: 'vbs-local-1a' });
   expect(created['snapshotId'] ?? '').to.equal('');
   expect(step(run, 'volume-available')['volumeId']).to.equal(vol);
-  expect(step(run, 'describe-volume-by-id')).to.deep.include({ volumeIds: [vol], size: '1', status: 'available', attachments: 0 });
+  expect(step(run, 'describe-volume-by-id')).to.deep.include({
+    volumeIds: [vol],
+    size: '1',
+    status: 'available',
+    attachments: 0,
+  });
   expect(step(run, 'describe-volume-by-filter')['volumeIds']).to.deep.equal([vol]);
   expect(step(run, 'describe-volume-by-filter-nomatch')['volumeIds']).to.deep.equal([]);
   expectCleanFault(step(run, 'attach-unknown-instance'), 'InvalidInstanceID.NotFound');
   expectCleanFault(step(run, 'detach-unattached'), 'IncorrectState');
 
   const snap = step(run, 'create-snapshot')['snapshotId'];
-  expect(snap).to.be.a('string').and.match(/^snap-[0-9a-f]{17}$/);
+  expect(snap)
+    .to.be.a('string')
+    .and.match(/^snap-[0-9a-f]{17}$/);
   expect(step(run, 'create-snapshot')).to.deep.include({ volumeId: vol, volumeSize: '1', description: 'zeep interop' });
-  expect(step(run, 'snapshot-completed')).to.deep.include({ snapshotId: snap, status: 'completed', progress: '100%', volumeId: vol });
+  expect(step(run, 'snapshot-completed')).to.deep.include({
+    snapshotId: snap,
+    status: 'completed',
+    progress: '100%',
+    volumeId: vol,
+  });
   expect(step(run, 'describe-snapshot-by-filter')['snapshotIds']).to.deep.equal([snap]);
 
   const restored = step(run, 'create-volume-from-snapshot');
   const vol2 = restored['volumeId'];
-  expect(vol2).to.be.a('string').and.match(/^vol-[0-9a-f]{17}$/).and.not.equal(vol);
+  expect(vol2)
+    .to.be.a('string')
+    .and.match(/^vol-[0-9a-f]{17}$/)
+    .and.not.equal(vol);
   expect(restored).to.deep.include({ size: '2', snapshotId: snap });
-  expect(step(run, 'restored-volume-available')).to.deep.include({ volumeId: vol2, size: '2', snapshotId: snap, status: 'available' });
+  expect(step(run, 'restored-volume-available')).to.deep.include({
+    volumeId: vol2,
+    size: '2',
+    snapshotId: snap,
+    status: 'available',
+  });
   expect(step(run, 'describe-volume-by-snapshot-filter')['volumeIds']).to.deep.equal([vol2]);
 
   // The snapshot is deleted only after the volume made from it is available (line order).
@@ -113,7 +154,10 @@ function expectLifecycle(run: Run, client: { wsdl: string; strict: boolean; addr
   expect(step(run, 'delete-snapshot')).to.deep.include({ snapshotId: snap, ret: true });
   expectCleanFault(step(run, 'snapshot-gone'), 'InvalidSnapshot.NotFound');
 
-  expect(steps(run, 'delete-volume').map((l) => [l['volumeId'], l['ret']])).to.deep.equal([[vol2, true], [vol, true]]);
+  expect(steps(run, 'delete-volume').map((l) => [l['volumeId'], l['ret']])).to.deep.equal([
+    [vol2, true],
+    [vol, true],
+  ]);
   const gone = steps(run, 'volume-gone');
   expect(gone.map((l) => l['volumeId'])).to.deep.equal([vol, vol2]);
   for (const l of gone) expectCleanFault(l, 'InvalidVolume.NotFound');
@@ -161,7 +205,7 @@ describe('interop: Python zeep client', function () {
 
   const ec2Url = (): string => cluster?.ec2Url ?? expect.fail('no cluster');
 
-  it('built from Amazon\'s EC2 WSDL (zeep defaults: strict), pointed at the EC2 endpoint, runs the whole life cycle', async () => {
+  it("built from Amazon's EC2 WSDL (zeep defaults: strict), pointed at the EC2 endpoint, runs the whole life cycle", async () => {
     const run = await runScript([ec2Url(), caFile, ...signing, '--ec2-wsdl', EC2_WSDL]);
     expectLifecycle(run, { wsdl: 'ec2', strict: true, address: ec2Url() });
   });
@@ -172,7 +216,10 @@ describe('interop: Python zeep client', function () {
     const run = await runScript([url(), caFile, key ?? '', cert ?? '', cert ?? '']);
     expect(run.exitCode).to.equal(1);
     expect(step(run, 'failed')).to.deep.include({
-      at: 'zones', error: 'zeep.exceptions.SignatureVerificationFailed', signed: 1, verified: 0,
+      at: 'zones',
+      error: 'zeep.exceptions.SignatureVerificationFailed',
+      signed: 1,
+      verified: 0,
     });
   });
 });

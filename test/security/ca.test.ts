@@ -12,7 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import {
-  createCa, generateKeyPair, issueCertificate, signCsr, type CaMaterial,
+  createCa,
+  generateKeyPair,
+  issueCertificate,
+  signCsr,
+  type CaMaterial,
 } from '../../src/security/ca/certificate-authority.js';
 import { ensureLocalCa, ensureServiceTls } from '../../src/security/ca/local-tls.js';
 
@@ -23,7 +27,11 @@ function spki(pem: string): Buffer {
   return createPublicKey(pem).export({ type: 'spki', format: 'der' });
 }
 
-function makeCsr(subject: forge.pki.CertificateField[]): { csrPem: string; publicKeyPem: string; privateKeyPem: string } {
+function makeCsr(subject: forge.pki.CertificateField[]): {
+  csrPem: string;
+  publicKeyPem: string;
+  privateKeyPem: string;
+} {
   const pair = generateKeyPair();
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(pair.publicKeyPem);
@@ -32,19 +40,26 @@ function makeCsr(subject: forge.pki.CertificateField[]): { csrPem: string; publi
   return { csrPem: forge.pki.certificationRequestToPem(csr), ...pair };
 }
 
-interface Started { port: number; close: () => Promise<void> }
+interface Started {
+  port: number;
+  close: () => Promise<void>;
+}
 
-function startServer(options: https.ServerOptions, onRequest: (req: import('node:http').IncomingMessage) => string): Promise<Started> {
+function startServer(
+  options: https.ServerOptions,
+  onRequest: (req: import('node:http').IncomingMessage) => string,
+): Promise<Started> {
   const server = https.createServer(options, (req, res) => res.end(onRequest(req)));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       resolve({
         port: (server.address() as AddressInfo).port,
-        close: () => new Promise<void>((done) => {
-          server.closeAllConnections();
-          server.close(() => done());
-        }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       });
     });
   });
@@ -111,8 +126,11 @@ describe('security/ca', function () {
       const pair = generateKeyPair();
       keyPem = pair.privateKeyPem;
       server = issueCertificate(ca, {
-        commonName: 'vbs-test', publicKeyPem: pair.publicKeyPem, usage: 'server',
-        dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'],
+        commonName: 'vbs-test',
+        publicKeyPem: pair.publicKeyPem,
+        usage: 'server',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
       });
     });
 
@@ -143,7 +161,9 @@ describe('security/ca', function () {
     });
 
     it('refuses weak keys, bad hosts, and a CA key that does not match its certificate', () => {
-      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString();
       const base = { commonName: 'x', usage: 'server' as const, dnsNames: ['localhost'] };
       expect(() => issueCertificate(ca, { ...base, publicKeyPem: weak })).to.throw(/at least 2048/);
       const { publicKeyPem } = generateKeyPair();
@@ -161,11 +181,15 @@ describe('security/ca', function () {
     before(() => {
       pair = generateKeyPair('ec-p256');
       server = issueCertificate(ca, {
-        commonName: 'frontend', publicKeyPem: pair.publicKeyPem, usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'],
+        commonName: 'frontend',
+        publicKeyPem: pair.publicKeyPem,
+        usage: 'server',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
       });
     });
 
-    it('is signed by the RSA CA for the EC key, with digitalSignature only and the key\'s own identifier', async () => {
+    it("is signed by the RSA CA for the EC key, with digitalSignature only and the key's own identifier", async () => {
       const cert = new X509Certificate(server.certPem);
       const caCert = new X509Certificate(ca.certPem);
       expect(cert.verify(caCert.publicKey)).to.equal(true);
@@ -180,24 +204,49 @@ describe('security/ca', function () {
       writeFileSync(join(dir, 'ca.pem'), ca.certPem);
       writeFileSync(join(dir, 'cert.pem'), server.certPem);
       const run = (args: string[]): Promise<string> =>
-        new Promise((resolve, reject) => execFile('openssl', args, (err, stdout) => (err ? reject(err) : resolve(stdout))));
-      expect(await run(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.pem'), join(dir, 'cert.pem')]))
-        .to.include('OK');
+        new Promise((resolve, reject) =>
+          execFile('openssl', args, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+        );
+      expect(
+        await run([
+          'verify',
+          '-x509_strict',
+          '-purpose',
+          'sslserver',
+          '-CAfile',
+          join(dir, 'ca.pem'),
+          join(dir, 'cert.pem'),
+        ]),
+      ).to.include('OK');
       const text = await run(['x509', '-in', join(dir, 'cert.pem'), '-noout', '-text']);
       expect(text).to.match(/X509v3 Key Usage: critical\s+Digital Signature\n/);
       expect(text).to.include('Signature Algorithm: sha256WithRSAEncryption').and.include('ASN1 OID: prime256v1');
       const jwk = createPublicKey(pair.publicKeyPem).export({ format: 'jwk' });
-      const uncompressed = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
-      const ski = createHash('sha1').update(uncompressed).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+      const uncompressed = Buffer.concat([
+        Buffer.from([4]),
+        Buffer.from(jwk.x ?? '', 'base64url'),
+        Buffer.from(jwk.y ?? '', 'base64url'),
+      ]);
+      const ski = createHash('sha1')
+        .update(uncompressed)
+        .digest('hex')
+        .toUpperCase()
+        .replace(/(..)(?!$)/g, '$1:');
       expect(text).to.match(new RegExp(`Subject Key Identifier:\\s+${ski}\\n`));
     });
 
     it('serves HTTPS with the EC certificate to a client trusting only the CA, and to a mutual-TLS server as a client', async () => {
-      const srv = await startServer({ cert: server.certPem, key: pair.privateKeyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
-        (req) => String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN));
+      const srv = await startServer(
+        { cert: server.certPem, key: pair.privateKeyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+        (req) => String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN),
+      );
       try {
-        expect(await get(srv.port, { ca: ca.certPem, cert: server.certPem, key: pair.privateKeyPem })).to.equal('frontend');
-        const err = await rejection(get(srv.port, { ca: createCa('Other CA').certPem, cert: server.certPem, key: pair.privateKeyPem }));
+        expect(await get(srv.port, { ca: ca.certPem, cert: server.certPem, key: pair.privateKeyPem })).to.equal(
+          'frontend',
+        );
+        const err = await rejection(
+          get(srv.port, { ca: createCa('Other CA').certPem, cert: server.certPem, key: pair.privateKeyPem }),
+        );
         // The server sends the VBS CA along (it is its `ca` for client certificates): a CA this client does not trust.
         expect(err.code).to.be.oneOf(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
       } finally {
@@ -208,13 +257,20 @@ describe('security/ca', function () {
     it('issues EC only on P-256 and only to services: users keep RSA', () => {
       const base = { commonName: 'x', usage: 'server' as const, dnsNames: ['localhost'] };
       for (const namedCurve of ['P-384', 'secp256k1']) {
-        const other = generateKeyPairSync('ec', { namedCurve }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-        expect(() => issueCertificate(ca, { ...base, publicKeyPem: other }), namedCurve).to.throw(/RSA of at least 2048 bits or EC P-256/);
+        const other = generateKeyPairSync('ec', { namedCurve })
+          .publicKey.export({ type: 'spki', format: 'pem' })
+          .toString();
+        expect(() => issueCertificate(ca, { ...base, publicKeyPem: other }), namedCurve).to.throw(
+          /RSA of at least 2048 bits or EC P-256/,
+        );
       }
       const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-      expect(() => issueCertificate(ca, { ...base, publicKeyPem: ed })).to.throw(/RSA of at least 2048 bits or EC P-256/);
-      expect(() => issueCertificate(ca, { commonName: 'alice', usage: 'client', publicKeyPem: pair.publicKeyPem }))
-        .to.throw(/^the subject key must be RSA of at least 2048 bits$/);
+      expect(() => issueCertificate(ca, { ...base, publicKeyPem: ed })).to.throw(
+        /RSA of at least 2048 bits or EC P-256/,
+      );
+      expect(() =>
+        issueCertificate(ca, { commonName: 'alice', usage: 'client', publicKeyPem: pair.publicKeyPem }),
+      ).to.throw(/^the subject key must be RSA of at least 2048 bits$/);
     });
   });
 
@@ -262,16 +318,27 @@ describe('security/ca', function () {
     it('gives a client certificate that a mutual-TLS server accepts, with the user ID as CN', async () => {
       const serverPair = generateKeyPair();
       const serverCert = issueCertificate(ca, {
-        commonName: 'vbs-test', publicKeyPem: serverPair.publicKeyPem, usage: 'server', ipAddresses: ['127.0.0.1'],
+        commonName: 'vbs-test',
+        publicKeyPem: serverPair.publicKeyPem,
+        usage: 'server',
+        ipAddresses: ['127.0.0.1'],
       });
       const user = makeCsr([{ shortName: 'CN', value: 'bob' }]);
       const userCert = signCsr(ca, user.csrPem, 'client');
       const srv = await startServer(
-        { cert: serverCert.certPem, key: serverPair.privateKeyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+        {
+          cert: serverCert.certPem,
+          key: serverPair.privateKeyPem,
+          ca: ca.certPem,
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
         (req) => String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN),
       );
       try {
-        expect(await get(srv.port, { ca: ca.certPem, cert: userCert.certPem, key: user.privateKeyPem })).to.equal('bob');
+        expect(await get(srv.port, { ca: ca.certPem, cert: userCert.certPem, key: user.privateKeyPem })).to.equal(
+          'bob',
+        );
         await rejection(get(srv.port, { ca: ca.certPem })); // no client certificate: refused
       } finally {
         await srv.close();
@@ -317,15 +384,22 @@ describe('security/ca', function () {
       const dir = tempDir();
       const a = ensureServiceTls(dir, 'vbs-api');
       const shortLived = issueCertificate(ensureLocalCa(dir), {
-        commonName: 'vbs-api', publicKeyPem: createPublicKey(a.keyPem).export({ type: 'spki', format: 'pem' }).toString(),
-        usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validDays: 10,
+        commonName: 'vbs-api',
+        publicKeyPem: createPublicKey(a.keyPem).export({ type: 'spki', format: 'pem' }).toString(),
+        usage: 'server',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
+        validDays: 10,
       });
       writeFileSync(a.certPath, shortLived.certPem);
       const b = ensureServiceTls(dir, 'vbs-api');
       expect(b.certPem).to.not.equal(shortLived.certPem);
       expect(Date.parse(new X509Certificate(b.certPem).validTo) - Date.now()).to.be.greaterThan(300 * 86_400_000);
 
-      const c = ensureServiceTls(dir, 'vbs-api', { dnsNames: ['localhost', 'vbs.internal'], ipAddresses: ['127.0.0.1'] });
+      const c = ensureServiceTls(dir, 'vbs-api', {
+        dnsNames: ['localhost', 'vbs.internal'],
+        ipAddresses: ['127.0.0.1'],
+      });
       expect(c.certPem).to.not.equal(b.certPem);
       expect(new X509Certificate(c.certPem).checkHost('vbs.internal')).to.equal('vbs.internal');
     });
@@ -339,7 +413,11 @@ describe('security/ca', function () {
       // An installation from before: the same service, an RSA key and certificate from the same CA, valid for a year.
       const rsa = generateKeyPair('rsa');
       const old = issueCertificate(ensureLocalCa(dir), {
-        commonName: 'frontend', publicKeyPem: rsa.publicKeyPem, usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'],
+        commonName: 'frontend',
+        publicKeyPem: rsa.publicKeyPem,
+        usage: 'server',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
       });
       writeFileSync(fresh.keyPath, rsa.privateKeyPem);
       writeFileSync(fresh.certPath, old.certPem);
@@ -376,7 +454,8 @@ describe('security/ca', function () {
       const run = (): Promise<string> =>
         new Promise((resolve, reject) => {
           execFile(process.execPath, ['--input-type=module', '-e', script, dir], (err, stdout) =>
-            err ? reject(err) : resolve(stdout));
+            err ? reject(err) : resolve(stdout),
+          );
         });
       const outputs = await Promise.all([run(), run(), run(), run()]);
       const onDisk = readFileSync(join(dir, 'ca.pem'), 'utf8');

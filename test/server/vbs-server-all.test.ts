@@ -11,22 +11,32 @@ import { join } from 'node:path';
 import { CLI_BIN, SERVER_BIN } from '../support/repo.js';
 import { freePort } from '../support/services.js';
 
-function vbs(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ status: number; stdout: string; stderr: string }> {
+function vbs(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI_BIN, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) =>
-      resolve({ status: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr }));
+      resolve({ status: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
 /** PIDs of processes whose command line mentions `marker` (the temporary home). */
 function processesMentioning(marker: string): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) || readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`VBS_HOME=${marker}`);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ||
+          readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`VBS_HOME=${marker}`)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 describe('vbs-server all (npm start)', function () {
@@ -40,12 +50,28 @@ describe('vbs-server all (npm start)', function () {
     home = mkdtempSync(join(tmpdir(), 'vbs-all-'));
     const [fp, vp, mp] = [await freePort(), await freePort(), await freePort()];
     // Ports of our own, so that a VBS already running on the defaults does not disturb the test.
-    writeFileSync(join(home, 'frontend.json'), JSON.stringify({ port: fp, volumeDelegates: [{ id: 'vd-1', url: `https://127.0.0.1:${vp}/volume-delegate` }] }));
-    writeFileSync(join(home, 'volume-delegate.json'), JSON.stringify({ port: vp, frontendCallbackUrl: `https://127.0.0.1:${fp}/vbs/callback` }));
-    writeFileSync(join(home, 'vmm-delegate.json'), JSON.stringify({ port: mp, vmmHost: 'node-a', frontendRegistryUrl: `https://127.0.0.1:${fp}/vbs/vmm-registry` }));
-    server = spawn(process.execPath, [SERVER_BIN, 'all'], { env: { ...process.env, VBS_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-    server.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+    writeFileSync(
+      join(home, 'frontend.json'),
+      JSON.stringify({ port: fp, volumeDelegates: [{ id: 'vd-1', url: `https://127.0.0.1:${vp}/volume-delegate` }] }),
+    );
+    writeFileSync(
+      join(home, 'volume-delegate.json'),
+      JSON.stringify({ port: vp, frontendCallbackUrl: `https://127.0.0.1:${fp}/vbs/callback` }),
+    );
+    writeFileSync(
+      join(home, 'vmm-delegate.json'),
+      JSON.stringify({ port: mp, vmmHost: 'node-a', frontendRegistryUrl: `https://127.0.0.1:${fp}/vbs/vmm-registry` }),
+    );
+    server = spawn(process.execPath, [SERVER_BIN, 'all'], {
+      env: { ...process.env, VBS_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    server.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     endpoint = `https://127.0.0.1:${fp}/vbs`;
   });
   after(async () => {
@@ -54,11 +80,19 @@ describe('vbs-server all (npm start)', function () {
     rmSync(home, { recursive: true, force: true });
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ ...process.env, VBS_HOME: home, VBS_ENDPOINT: endpoint, VBS_CA: '', VBS_CERT: '', VBS_KEY: '' });
+  const env = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    VBS_HOME: home,
+    VBS_ENDPOINT: endpoint,
+    VBS_CA: '',
+    VBS_CERT: '',
+    VBS_KEY: '',
+  });
 
-  it('makes the CA and the admin\'s credentials, and says where', async () => {
+  it("makes the CA and the admin's credentials, and says where", async () => {
     const deadline = Date.now() + 30_000;
-    while (!output.includes('Ctrl-C stops everything') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!output.includes('Ctrl-C stops everything') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(output).to.include(join(home, 'certs', 'ca.pem'));
     expect(output).to.include(join(home, 'users', 'admin', 'admin'));
     expect(existsSync(join(home, 'users', 'admin', 'admin.pem'))).to.equal(true);
@@ -75,7 +109,10 @@ describe('vbs-server all (npm start)', function () {
     expect(zones.status, zones.stderr).to.equal(0);
     const created = await vbs(['create-volume', '--size', '1', '--wait', '--json'], env());
     expect(created.status, created.stderr).to.equal(0);
-    const volumeId = String((JSON.parse(created.stdout) as { volumeSet: { item: { volumeId: string; status: string }[] } }).volumeSet.item[0]?.volumeId);
+    const volumeId = String(
+      (JSON.parse(created.stdout) as { volumeSet: { item: { volumeId: string; status: string }[] } }).volumeSet.item[0]
+        ?.volumeId,
+    );
     expect(existsSync(join(home, 'volumes', 'volumes', `${volumeId}.img`))).to.equal(true);
     const deleted = await vbs(['delete-volume', volumeId, '--wait'], env());
     expect(deleted.status, deleted.stderr).to.equal(0);
@@ -92,16 +129,30 @@ describe('vbs-server all (npm start)', function () {
 
   it('stops the other services and exits non-zero when one service dies', async () => {
     const [fp, vp, mp] = [await freePort(), await freePort(), await freePort()];
-    writeFileSync(join(home, 'frontend.json'), JSON.stringify({ port: fp, volumeDelegates: [{ id: 'vd-1', url: `https://127.0.0.1:${vp}/volume-delegate` }] }));
-    writeFileSync(join(home, 'volume-delegate.json'), JSON.stringify({ port: vp, frontendCallbackUrl: `https://127.0.0.1:${fp}/vbs/callback` }));
-    writeFileSync(join(home, 'vmm-delegate.json'), JSON.stringify({ port: mp, vmmHost: 'node-a', frontendRegistryUrl: `https://127.0.0.1:${fp}/vbs/vmm-registry` }));
-    const again = spawn(process.execPath, [SERVER_BIN, 'all'], { env: { ...process.env, VBS_HOME: home }, stdio: 'ignore' });
+    writeFileSync(
+      join(home, 'frontend.json'),
+      JSON.stringify({ port: fp, volumeDelegates: [{ id: 'vd-1', url: `https://127.0.0.1:${vp}/volume-delegate` }] }),
+    );
+    writeFileSync(
+      join(home, 'volume-delegate.json'),
+      JSON.stringify({ port: vp, frontendCallbackUrl: `https://127.0.0.1:${fp}/vbs/callback` }),
+    );
+    writeFileSync(
+      join(home, 'vmm-delegate.json'),
+      JSON.stringify({ port: mp, vmmHost: 'node-a', frontendRegistryUrl: `https://127.0.0.1:${fp}/vbs/vmm-registry` }),
+    );
+    const again = spawn(process.execPath, [SERVER_BIN, 'all'], {
+      env: { ...process.env, VBS_HOME: home },
+      stdio: 'ignore',
+    });
     const exited = new Promise<number | null>((resolve) => again.once('exit', (code) => resolve(code)));
     const deadline = Date.now() + 30_000;
     let frontendPid: number | undefined;
     while (frontendPid === undefined && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
-      frontendPid = processesMentioning(home).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('frontend'));
+      frontendPid = processesMentioning(home).find((pid) =>
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('frontend'),
+      );
     }
     process.kill(frontendPid ?? expect.fail('the frontend did not start'), 'SIGKILL');
     expect(await exited).to.equal(1);

@@ -26,39 +26,87 @@ describe('SOAP codec', () => {
   it('decodes what the schema allows, in its shape', () => {
     const r = decode<DescribeVolumesType>(
       `<DescribeVolumes xmlns="${NS}"><volumeSet><item><volumeId>vol-1</volumeId></item><item><volumeId>vol-2</volumeId></item></volumeSet>` +
-      `<filterSet><item><name>status</name><valueSet><item><value>available</value></item></valueSet></item></filterSet></DescribeVolumes>`,
-      'DescribeVolumes');
+        `<filterSet><item><name>status</name><valueSet><item><value>available</value></item></valueSet></item></filterSet></DescribeVolumes>`,
+      'DescribeVolumes',
+    );
     expect(r.volumeSet.item?.map((i) => i.volumeId)).to.deep.equal(['vol-1', 'vol-2']);
     expect(r.filterSet?.item?.[0]?.valueSet.item?.[0]?.value).to.equal('available');
   });
 
   it('refuses a missing required element, an unknown one, one out of order, and one in another namespace', () => {
-    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><size>1</size></CreateVolume>`, 'CreateVolume'))).to.equal('MissingParameter');
-    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><size>1</size><availabilityZone>z</availabilityZone><color>red</color></CreateVolume>`, 'CreateVolume')))
-      .to.equal('UnknownParameter');
-    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><availabilityZone>z</availabilityZone><size>1</size></CreateVolume>`, 'CreateVolume')))
-      .to.equal('UnknownParameter');
-    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><size xmlns="urn:evil">1</size><availabilityZone>z</availabilityZone></CreateVolume>`, 'CreateVolume')))
-      .to.equal('UnknownParameter');
-    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><size>1</size><size>2</size><availabilityZone>z</availabilityZone></CreateVolume>`, 'CreateVolume')))
-      .to.equal('UnknownParameter');
+    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><size>1</size></CreateVolume>`, 'CreateVolume'))).to.equal(
+      'MissingParameter',
+    );
+    expect(
+      codeOf(() =>
+        decode(
+          `<CreateVolume xmlns="${NS}"><size>1</size><availabilityZone>z</availabilityZone><color>red</color></CreateVolume>`,
+          'CreateVolume',
+        ),
+      ),
+    ).to.equal('UnknownParameter');
+    expect(
+      codeOf(() =>
+        decode(
+          `<CreateVolume xmlns="${NS}"><availabilityZone>z</availabilityZone><size>1</size></CreateVolume>`,
+          'CreateVolume',
+        ),
+      ),
+    ).to.equal('UnknownParameter');
+    expect(
+      codeOf(() =>
+        decode(
+          `<CreateVolume xmlns="${NS}"><size xmlns="urn:evil">1</size><availabilityZone>z</availabilityZone></CreateVolume>`,
+          'CreateVolume',
+        ),
+      ),
+    ).to.equal('UnknownParameter');
+    expect(
+      codeOf(() =>
+        decode(
+          `<CreateVolume xmlns="${NS}"><size>1</size><size>2</size><availabilityZone>z</availabilityZone></CreateVolume>`,
+          'CreateVolume',
+        ),
+      ),
+    ).to.equal('UnknownParameter');
   });
 
   it('refuses values that are not of their simple type', () => {
-    expect(codeOf(() => decode(`<DetachVolume xmlns="${NS}"><volumeId>v</volumeId><force>maybe</force></DetachVolume>`, 'DetachVolume')))
-      .to.equal('InvalidParameterValue');
-    expect(codeOf(() => decode(`<CreateVolume xmlns="${NS}"><size><x/></size><availabilityZone>z</availabilityZone></CreateVolume>`, 'CreateVolume')))
-      .to.equal('InvalidParameterValue');
+    expect(
+      codeOf(() =>
+        decode(`<DetachVolume xmlns="${NS}"><volumeId>v</volumeId><force>maybe</force></DetachVolume>`, 'DetachVolume'),
+      ),
+    ).to.equal('InvalidParameterValue');
+    expect(
+      codeOf(() =>
+        decode(
+          `<CreateVolume xmlns="${NS}"><size><x/></size><availabilityZone>z</availabilityZone></CreateVolume>`,
+          'CreateVolume',
+        ),
+      ),
+    ).to.equal('InvalidParameterValue');
   });
 
   it('refuses envelopes that are not one SOAP 1.1 Envelope with one Body holding one element', () => {
     expect(codeOf(() => parseEnvelope('<x/>'))).to.equal('InvalidRequest');
-    expect(codeOf(() => parseEnvelope('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><a/>'))).to.equal('InvalidRequest');
+    expect(
+      codeOf(() => parseEnvelope('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><a/>')),
+    ).to.equal('InvalidRequest');
     expect(codeOf(() => parseEnvelope(env('<a/><b/>')))).to.equal('InvalidRequest');
-    expect(codeOf(() => parseEnvelope(
-      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><a/></s:Body><s:Body><b/></s:Body></s:Envelope>'))).to.equal('InvalidRequest');
-    expect(codeOf(() => parseEnvelope(
-      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><e:Body xmlns:e="urn:evil"><a/></e:Body><s:Body><b/></s:Body></s:Envelope>'))).to.equal('InvalidRequest');
+    expect(
+      codeOf(() =>
+        parseEnvelope(
+          '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><a/></s:Body><s:Body><b/></s:Body></s:Envelope>',
+        ),
+      ),
+    ).to.equal('InvalidRequest');
+    expect(
+      codeOf(() =>
+        parseEnvelope(
+          '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><e:Body xmlns:e="urn:evil"><a/></e:Body><s:Body><b/></s:Body></s:Envelope>',
+        ),
+      ),
+    ).to.equal('InvalidRequest');
     expect(codeOf(() => parseEnvelope(`<!DOCTYPE x [<!ENTITY a "b">]>${env('<a/>')}`))).to.equal('InvalidRequest');
   });
 
@@ -67,7 +115,11 @@ describe('SOAP codec', () => {
     const xml = encodeElement(schema, 'CreateVolume', input);
     expect(xml.indexOf('<t:size>')).to.be.lessThan(xml.indexOf('<t:availabilityZone>'));
     expect(xml).to.include('z&lt;&amp;&gt;');
-    expect(decode<CreateVolumeType>(xml, 'CreateVolume')).to.deep.equal({ size: '5', availabilityZone: 'z<&>', volumeType: 'thick' });
+    expect(decode<CreateVolumeType>(xml, 'CreateVolume')).to.deep.equal({
+      size: '5',
+      availabilityZone: 'z<&>',
+      volumeType: 'thick',
+    });
   });
 
   it('refuses to encode a response that lacks a required element', () => {

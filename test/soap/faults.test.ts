@@ -10,7 +10,9 @@ describe('fault table', () => {
       expect(f.faultcode).to.equal(`${FAULTS[code].side}.${code}`);
     }
     expect(faultFor(new VbsError('InvalidVolume.NotFound', 'x')).faultcode).to.equal('Client.InvalidVolume.NotFound');
-    expect(faultFor(new VbsError('InsufficientVolumeCapacity', 'x')).faultcode).to.equal('Server.InsufficientVolumeCapacity');
+    expect(faultFor(new VbsError('InsufficientVolumeCapacity', 'x')).faultcode).to.equal(
+      'Server.InsufficientVolumeCapacity',
+    );
   });
 
   it('never passes on the message of an error that is not ours', () => {

@@ -7,7 +7,11 @@ export type Ec2Client = SoapClient<AmazonEC2PortTypeOperations>;
 
 /** A client of the cluster's frontend that signs as one of its users (alice by default). */
 export function ec2Client(cluster: Cluster, user: TestUser = 'alice', url: string = cluster.frontendUrl): Ec2Client {
-  return new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', { url, caPem: cluster.caPem, signer: cluster.users[user] });
+  return new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', {
+    url,
+    caPem: cluster.caPem,
+    signer: cluster.users[user],
+  });
 }
 
 export async function faultOf(p: Promise<unknown>): Promise<SoapFault> {
@@ -25,7 +29,12 @@ export async function volumeStatus(c: Ec2Client, volumeId: string): Promise<stri
   return r.volumeSet.item?.[0]?.status;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
   while (!done(last)) {
@@ -36,13 +45,30 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (v
   return last;
 }
 
-export async function waitForVolume(c: Ec2Client, volumeId: string, statuses: readonly string[], timeoutMs?: number): Promise<string> {
-  const s = await waitFor(`volume ${volumeId}`, () => volumeStatus(c, volumeId), (v) => v !== undefined && statuses.includes(v), timeoutMs);
+export async function waitForVolume(
+  c: Ec2Client,
+  volumeId: string,
+  statuses: readonly string[],
+  timeoutMs?: number,
+): Promise<string> {
+  const s = await waitFor(
+    `volume ${volumeId}`,
+    () => volumeStatus(c, volumeId),
+    (v) => v !== undefined && statuses.includes(v),
+    timeoutMs,
+  );
   return s ?? '';
 }
 
-export async function waitForSnapshot(c: Ec2Client, snapshotId: string, statuses: readonly string[], timeoutMs?: number): Promise<string> {
+export async function waitForSnapshot(
+  c: Ec2Client,
+  snapshotId: string,
+  statuses: readonly string[],
+  timeoutMs?: number,
+): Promise<string> {
   const probe = async (): Promise<string | undefined> =>
     (await c.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId }] } })).snapshotSet.item?.[0]?.status;
-  return (await waitFor(`snapshot ${snapshotId}`, probe, (v) => v !== undefined && statuses.includes(v), timeoutMs)) ?? '';
+  return (
+    (await waitFor(`snapshot ${snapshotId}`, probe, (v) => v !== undefined && statuses.includes(v), timeoutMs)) ?? ''
+  );
 }

@@ -39,8 +39,20 @@ export interface TestVm {
 
 function qemuArgs(socket: string, options: TestVmOptions): string[] {
   const machine = options.machine ?? 'q35';
-  const args = ['-S', '-nodefaults', '-display', 'none', '-accel', 'tcg', '-machine', machine, '-m', '64',
-    '-qmp', `unix:${socket},server=on,wait=off`];
+  const args = [
+    '-S',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-accel',
+    'tcg',
+    '-machine',
+    machine,
+    '-m',
+    '64',
+    '-qmp',
+    `unix:${socket},server=on,wait=off`,
+  ];
   if (options.scsi) args.push('-device', 'virtio-scsi-pci,id=scsi0');
   const ports = options.pciePorts ?? 0;
   if (machine === 'q35' && ports > 0) {
@@ -57,9 +69,20 @@ export async function startTestVm(dir: string, id: string, options: TestVmOption
   const spawned: { pid?: number } = {};
   let exited = false;
   let exitMessage = '';
-  const exit = run(['qemu-system-x86_64', ...qemuArgs(socket, options)], { onSpawn: (p) => { spawned.pid = p; } })
-    .then(() => undefined, (e: unknown) => { exitMessage = e instanceof Error ? e.message : String(e); })
-    .finally(() => { exited = true; });
+  const exit = run(['qemu-system-x86_64', ...qemuArgs(socket, options)], {
+    onSpawn: (p) => {
+      spawned.pid = p;
+    },
+  })
+    .then(
+      () => undefined,
+      (e: unknown) => {
+        exitMessage = e instanceof Error ? e.message : String(e);
+      },
+    )
+    .finally(() => {
+      exited = true;
+    });
   const ownPid = spawned.pid;
   if (ownPid === undefined) {
     await exit;
@@ -116,7 +139,11 @@ export interface QemuFixture extends DriverFixture {
 export const INSTANCE_A = 'i-0000000000000000a';
 export const INSTANCE_B = 'i-0000000000000000b';
 
-export async function qemuFixture(vm: TestVmOptions, devicePrefix: 'sd' | 'vd', driverOptions: Omit<QemuDriverOptions, 'socketDir'> = {}): Promise<QemuFixture> {
+export async function qemuFixture(
+  vm: TestVmOptions,
+  devicePrefix: 'sd' | 'vd',
+  driverOptions: Omit<QemuDriverOptions, 'socketDir'> = {},
+): Promise<QemuFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'vbs-qemu-'));
   const socketDir = join(dir, 'qmp');
   const volumeDir = join(dir, 'volumes');

@@ -6,13 +6,22 @@ export interface RawAnswer {
   readonly body: string;
 }
 
-export function rawPost(url: string, caPem: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<RawAnswer> {
+export function rawPost(
+  url: string,
+  caPem: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', ca: caPem, headers: { 'content-type': 'text/xml; charset=utf-8', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', ca: caPem, headers: { 'content-type': 'text/xml; charset=utf-8', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

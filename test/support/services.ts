@@ -79,8 +79,18 @@ async function waitForLog(logFile: string, message: string, child: ChildProcess,
   throw new Error(`${logFile}: no "${message}" within ${timeoutMs} ms`);
 }
 
-function launch(name: string, service: string, configFile: string, logFile: string, env: NodeJS.ProcessEnv, startedMessage: string): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [SERVER_BIN, service, '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env });
+function launch(
+  name: string,
+  service: string,
+  configFile: string,
+  logFile: string,
+  env: NodeJS.ProcessEnv,
+  startedMessage: string,
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [SERVER_BIN, service, '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env,
+  });
   let stderr = '';
   // Kept beside the log: a service that dies says why there.
   child.stderr?.on('data', (d: Buffer) => {
@@ -88,17 +98,23 @@ function launch(name: string, service: string, configFile: string, logFile: stri
     appendFileSync(`${logFile}.stderr`, d);
   });
   const proc: ServiceProcess = { name, configFile, logFile, child };
-  return waitForLog(logFile, startedMessage, child).then(() => proc, (e: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`${String(e)}\n${stderr}`);
-  });
+  return waitForLog(logFile, startedMessage, child).then(
+    () => proc,
+    (e: unknown) => {
+      child.kill('SIGKILL');
+      throw new Error(`${String(e)}\n${stderr}`);
+    },
+  );
 }
 
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.kill(signal);
   });
 }
@@ -109,21 +125,28 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   // The CA and the users exist before any service starts, as after `vbs-admin ca init` and `user add`.
   const ca = ensureLocalCa(join(home, 'certs'));
   const trust = new TrustStore(join(home, 'trust.sqlite'), ca.certPem);
-  const users = Object.fromEntries(TEST_USERS.map((name) => {
-    const issued = trust.issueUser(name, ca);
-    // Where vbs-admin user add puts them, so that the vbs CLI finds the admin's by default.
-    const dir = join(home, 'users', name);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, `${name}.pem`), issued.certPem);
-    writeFileSync(join(dir, `${name}.key`), issued.keyPem, { mode: 0o600 });
-    return [name, { userId: name, certPem: issued.certPem, keyPem: issued.keyPem }];
-  })) as Record<TestUser, UserCredentials>;
+  const users = Object.fromEntries(
+    TEST_USERS.map((name) => {
+      const issued = trust.issueUser(name, ca);
+      // Where vbs-admin user add puts them, so that the vbs CLI finds the admin's by default.
+      const dir = join(home, 'users', name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, `${name}.pem`), issued.certPem);
+      writeFileSync(join(dir, `${name}.key`), issued.keyPem, { mode: 0o600 });
+      return [name, { userId: name, certPem: issued.certPem, keyPem: issued.keyPem }];
+    }),
+  ) as Record<TestUser, UserCredentials>;
   trust.close();
   const frontendPort = await freePort();
   const count = options.delegates ?? 1;
-  const delegateSpecs = await Promise.all(Array.from({ length: count }, async (_, i) => ({ id: `vd-${i + 1}`, port: await freePort() })));
+  const delegateSpecs = await Promise.all(
+    Array.from({ length: count }, async (_, i) => ({ id: `vd-${i + 1}`, port: await freePort() })),
+  );
   const frontendConfig = {
-    home, port: frontendPort, logFile: join(home, 'frontend.log'), sweepIntervalSeconds: 1,
+    home,
+    port: frontendPort,
+    logFile: join(home, 'frontend.log'),
+    sweepIntervalSeconds: 1,
     volumeDelegates: delegateSpecs.map((d) => ({ id: d.id, url: `https://127.0.0.1:${d.port}/volume-delegate` })),
     ...options.frontend,
   };
@@ -134,32 +157,63 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     for (const [i, d] of delegateSpecs.entries()) {
       const file = join(home, `${d.id}.json`);
       const logFile = join(home, `${d.id}.log`);
-      writeFileSync(file, JSON.stringify({
-        home, id: d.id, port: d.port, logFile, frontendCallbackUrl: `https://127.0.0.1:${frontendPort}/vbs/callback`, heartbeatSeconds: 1,
-        ...options.delegate?.(i),
-      }, null, 2));
+      writeFileSync(
+        file,
+        JSON.stringify(
+          {
+            home,
+            id: d.id,
+            port: d.port,
+            logFile,
+            frontendCallbackUrl: `https://127.0.0.1:${frontendPort}/vbs/callback`,
+            heartbeatSeconds: 1,
+            ...options.delegate?.(i),
+          },
+          null,
+          2,
+        ),
+      );
       delegates.push(await launch(d.id, 'volume-delegate', file, logFile, env, 'volume delegate started'));
     }
   } catch (e) {
     await Promise.all(delegates.map((d) => stopProcess(d.child, 'SIGKILL')));
     throw e;
   }
-  const frontend = await launch('frontend', 'frontend', frontendFile, frontendConfig.logFile as string, env, 'frontend started')
-    .catch(async (e: unknown) => {
-      await Promise.all(delegates.map((d) => stopProcess(d.child, 'SIGKILL')));
-      throw e;
-    });
+  const frontend = await launch(
+    'frontend',
+    'frontend',
+    frontendFile,
+    frontendConfig.logFile as string,
+    env,
+    'frontend started',
+  ).catch(async (e: unknown) => {
+    await Promise.all(delegates.map((d) => stopProcess(d.child, 'SIGKILL')));
+    throw e;
+  });
   const vmms: ServiceProcess[] = [];
   try {
     for (const [i, overrides] of (options.vmms ?? []).entries()) {
       const name = `vmm-${i + 1}`;
       const file = join(home, `${name}.json`);
       const logFile = join(home, `${name}.log`);
-      writeFileSync(file, JSON.stringify({
-        home, vmmHost: name, port: await freePort(), logFile, qemuSocketDir: join(home, 'qemu', name),
-        frontendRegistryUrl: `https://127.0.0.1:${frontendPort}/vbs/vmm-registry`, heartbeatSeconds: 2, inventoryPollSeconds: 0.5,
-        ...overrides,
-      }, null, 2));
+      writeFileSync(
+        file,
+        JSON.stringify(
+          {
+            home,
+            vmmHost: name,
+            port: await freePort(),
+            logFile,
+            qemuSocketDir: join(home, 'qemu', name),
+            frontendRegistryUrl: `https://127.0.0.1:${frontendPort}/vbs/vmm-registry`,
+            heartbeatSeconds: 2,
+            inventoryPollSeconds: 0.5,
+            ...overrides,
+          },
+          null,
+          2,
+        ),
+      );
       vmms.push(await launch(name, 'vmm-delegate', file, logFile, env, 'vmm delegate started'));
     }
   } catch (e) {
@@ -169,7 +223,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const all = [frontend, ...delegates, ...vmms];
   const started = (s: ServiceProcess): string =>
     s === frontend ? 'frontend started' : vmms.includes(s) ? 'vmm delegate started' : 'volume delegate started';
-  const serviceOf = (s: ServiceProcess): string => (s === frontend ? 'frontend' : vmms.includes(s) ? 'vmm-delegate' : 'volume-delegate');
+  const serviceOf = (s: ServiceProcess): string =>
+    s === frontend ? 'frontend' : vmms.includes(s) ? 'vmm-delegate' : 'volume-delegate';
   return {
     home,
     frontendUrl: `https://127.0.0.1:${frontendPort}/vbs`,
@@ -190,8 +245,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await stopProcess(s.child, signal);
     },
     logLines(s) {
-      const text = [`${s.logFile}.before-restart`, s.logFile].filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('\n');
-      return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const text = [`${s.logFile}.before-restart`, s.logFile]
+        .filter(existsSync)
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('\n');
+      return text
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     async stop() {
       await Promise.all(all.map((s) => stopProcess(s.child, 'SIGTERM')));
@@ -203,13 +264,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 }
 
 /** Waits until a VMM Delegate has registered these instances with the frontend (its log says so). */
-export async function waitForInstances(cluster: Cluster, vmm: ServiceProcess, instanceIds: readonly string[], timeoutMs = 20_000): Promise<void> {
+export async function waitForInstances(
+  cluster: Cluster,
+  vmm: ServiceProcess,
+  instanceIds: readonly string[],
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const registered = cluster.logLines(vmm).filter((l) => l['message'] === 'registered with the frontend');
     const last = registered[registered.length - 1]?.['instances'];
     if (Array.isArray(last) && instanceIds.every((id) => last.includes(id))) return;
-    if (Date.now() > deadline) throw new Error(`${vmm.name}: instances ${instanceIds.join(', ')} not registered within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${vmm.name}: instances ${instanceIds.join(', ')} not registered within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -80,7 +80,11 @@ export interface TinyGuest {
 
 export class GuestCommandError extends Error {
   override readonly name = 'GuestCommandError';
-  constructor(readonly cmd: string, readonly status: number, readonly output: string) {
+  constructor(
+    readonly cmd: string,
+    readonly status: number,
+    readonly output: string,
+  ) {
     super(`guest command exited ${status}: ${cmd}\n${output}`);
   }
 }
@@ -97,7 +101,8 @@ export function shellQuote(s: string): string {
  */
 export function virtioBlkSerials(serial: string): [cut: string, dashless: string] {
   const cut = serial.slice(0, VIRTIO_BLK_SERIAL_MAX);
-  const dashless = serial.length > VIRTIO_BLK_SERIAL_MAX ? serial.replace('-', '').slice(0, VIRTIO_BLK_SERIAL_MAX) : cut;
+  const dashless =
+    serial.length > VIRTIO_BLK_SERIAL_MAX ? serial.replace('-', '').slice(0, VIRTIO_BLK_SERIAL_MAX) : cut;
   return [cut, dashless];
 }
 
@@ -108,17 +113,22 @@ export function ensureTinyGuestImages(imagesDir: string = DEFAULT_GUEST_IMAGES):
   let p = builds.get(imagesDir);
   if (!p) {
     p = new Promise<TinyGuestImages>((resolve, reject) => {
-      execFile('bash', [BUILD_TINY_GUEST, imagesDir], { timeout: 600_000, maxBuffer: 16 << 20 }, (err, _out, stderr) => {
-        if (err) {
-          reject(new Error(`${BUILD_TINY_GUEST} failed: ${err.message}\n${stderr}`));
-          return;
-        }
-        resolve({
-          kernel: join(imagesDir, 'vmlinuz'),
-          initrd: join(imagesDir, 'initrd.img'),
-          kernelRelease: readFileSync(join(imagesDir, 'kernel-release'), 'utf8').trim(),
-        });
-      });
+      execFile(
+        'bash',
+        [BUILD_TINY_GUEST, imagesDir],
+        { timeout: 600_000, maxBuffer: 16 << 20 },
+        (err, _out, stderr) => {
+          if (err) {
+            reject(new Error(`${BUILD_TINY_GUEST} failed: ${err.message}\n${stderr}`));
+            return;
+          }
+          resolve({
+            kernel: join(imagesDir, 'vmlinuz'),
+            initrd: join(imagesDir, 'initrd.img'),
+            kernelRelease: readFileSync(join(imagesDir, 'kernel-release'), 'utf8').trim(),
+          });
+        },
+      );
     });
     builds.set(imagesDir, p);
     p.catch(() => builds.delete(imagesDir));
@@ -215,7 +225,10 @@ class SerialGuest implements TinyGuest {
           else if (this.exitInfo !== undefined) done(new Error(`guest ${this.id}: ${what}: ${this.exitInfo}`));
         },
       };
-      const timer = setTimeout(() => done(new Error(`guest ${this.id}: ${what}: timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`guest ${this.id}: ${what}: timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.waiters.push(w);
       w.wake();
     });
@@ -330,19 +343,30 @@ export async function startTinyGuest(dir: string, id: string, options: TinyGuest
   const ports = options.hotplugPorts ?? 4;
   const hotplugBuses = Array.from({ length: ports }, (_, i) => `rp${i}`);
   const args = [
-    '-accel', 'tcg',
-    '-machine', 'q35',
-    '-m', '256',
+    '-accel',
+    'tcg',
+    '-machine',
+    'q35',
+    '-m',
+    '256',
     '-nodefaults',
-    '-display', 'none',
-    '-name', id,
-    '-kernel', images.kernel,
-    '-initrd', images.initrd,
-    '-append', 'console=ttyS0 quiet panic=-1',
+    '-display',
+    'none',
+    '-name',
+    id,
+    '-kernel',
+    images.kernel,
+    '-initrd',
+    images.initrd,
+    '-append',
+    'console=ttyS0 quiet panic=-1',
     // The serial console on QEMU's stdin/stdout; signal=off so a ^C byte reaches the guest.
-    '-chardev', 'stdio,id=serial0,signal=off',
-    '-serial', 'chardev:serial0',
-    '-qmp', `unix:${qmpSocket},server=on,wait=off`,
+    '-chardev',
+    'stdio,id=serial0,signal=off',
+    '-serial',
+    'chardev:serial0',
+    '-qmp',
+    `unix:${qmpSocket},server=on,wait=off`,
     '-no-reboot',
   ];
   hotplugBuses.forEach((bus, i) => args.push('-device', `pcie-root-port,id=${bus},chassis=${i + 1},slot=${i + 1}`));

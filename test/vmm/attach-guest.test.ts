@@ -24,7 +24,12 @@ describe('attaching a volume to a running Linux guest', function () {
   const sum = createHash('sha256').update(data).digest('hex');
 
   before(async () => {
-    cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await guest?.stop(); } });
+    cluster = await startCluster({
+      vmms: [{}],
+      beforeRemove: async () => {
+        await guest?.stop();
+      },
+    });
     client = ec2Client(cluster);
     guest = await startTinyGuest(join(cluster.home, 'qemu', 'vmm-1'), GUEST);
     // The VMM Delegate notices the new instance and registers it with the frontend.
@@ -45,7 +50,7 @@ describe('attaching a volume to a running Linux guest', function () {
   const serial = (): string => volumeId.replace('-', '');
   const diskOf = async (): Promise<string> => (guest ?? expect.fail('no guest')).waitForDisk(serial());
 
-  it('attaches read-write: the guest sees the disk with the volume\'s data, writable', async () => {
+  it("attaches read-write: the guest sees the disk with the volume's data, writable", async () => {
     const r = await client.call('AttachVolume', { volumeId, instanceId: GUEST, device: '/dev/vdb' });
     expect(r).to.include({ volumeId, instanceId: GUEST, device: '/dev/vdb', status: 'attached', attachMode: 'rw' });
     const g = guest ?? expect.fail('no guest');
@@ -54,11 +59,23 @@ describe('attaching a volume to a running Linux guest', function () {
     expect((await g.run(`dd if=/dev/${disk} bs=1M count=1 2>/dev/null | sha256sum`)).split(' ')[0]).to.equal(sum);
     const v = (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
     expect(v?.status).to.equal('in-use');
-    expect(v?.attachmentSet.item?.[0]).to.include({ instanceId: GUEST, device: '/dev/vdb', status: 'attached', attachMode: 'rw', vmmHost: 'vmm-1' });
+    expect(v?.attachmentSet.item?.[0]).to.include({
+      instanceId: GUEST,
+      device: '/dev/vdb',
+      status: 'attached',
+      attachMode: 'rw',
+      vmmHost: 'vmm-1',
+    });
   });
 
   it('refuses a second attachment of a read-write volume, and deleting it', async () => {
-    expect((await faultOf(client.call('AttachVolume', { volumeId, instanceId: GUEST, device: '/dev/vdc', attachMode: 'ro' }))).code).to.equal('VolumeInUse');
+    expect(
+      (
+        await faultOf(
+          client.call('AttachVolume', { volumeId, instanceId: GUEST, device: '/dev/vdc', attachMode: 'ro' }),
+        )
+      ).code,
+    ).to.equal('VolumeInUse');
     expect((await faultOf(client.call('DeleteVolume', { volumeId }))).code).to.equal('VolumeInUse');
   });
 
@@ -86,6 +103,8 @@ describe('attaching a volume to a running Linux guest', function () {
 
   it('leaves the volume deletable after the last detach', async () => {
     await client.call('DeleteVolume', { volumeId });
-    expect((await faultOf(client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } }))).code).to.equal('InvalidVolume.NotFound');
+    expect((await faultOf(client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } }))).code).to.equal(
+      'InvalidVolume.NotFound',
+    );
   });
 });

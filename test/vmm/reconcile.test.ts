@@ -27,11 +27,17 @@ describe('VMM Delegate restart: reconciliation', function () {
     await waitForVolume(client, volumeId, ['available']);
     return volumeId;
   }
-  const describe1 = async (volumeId: string) => (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
+  const describe1 = async (volumeId: string) =>
+    (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
   const fileOf = (volumeId: string): string => join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
 
   before(async () => {
-    cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await Promise.all(vms.map((v) => v.stop())); } });
+    cluster = await startCluster({
+      vmms: [{}],
+      beforeRemove: async () => {
+        await Promise.all(vms.map((v) => v.stop()));
+      },
+    });
     client = ec2Client(cluster);
     dir = join(cluster.home, 'qemu', 'vmm-1');
     mkdirSync(dir, { recursive: true });
@@ -58,15 +64,39 @@ describe('VMM Delegate restart: reconciliation', function () {
     await hand.attach({ instanceId: B, volumeId: unknownVolume, path: fileOf(stray), device: '/dev/sdd', mode: 'ro' });
     await cluster.restart(vmm);
 
-    const lostView = await waitFor('lost attachment ended', () => describe1(lost), (v) => v?.status === 'available', 20_000);
+    const lostView = await waitFor(
+      'lost attachment ended',
+      () => describe1(lost),
+      (v) => v?.status === 'available',
+      20_000,
+    );
     expect(lostView?.attachmentSet.item ?? []).to.deep.equal([]);
-    const adopted = await waitFor('stray adopted', () => describe1(stray), (v) => v?.status === 'in-use', 20_000);
-    expect(adopted?.attachmentSet.item?.[0]).to.include({ instanceId: B, device: '/dev/sdc', attachMode: 'ro', status: 'attached' });
-    await waitFor('unknown disk detached', async () => (await hand.listInstances()).find((i) => i.instanceId === B)?.disks.map((d) => d.volumeId) ?? [],
-      (ids) => !ids.includes(unknownVolume), 20_000);
+    const adopted = await waitFor(
+      'stray adopted',
+      () => describe1(stray),
+      (v) => v?.status === 'in-use',
+      20_000,
+    );
+    expect(adopted?.attachmentSet.item?.[0]).to.include({
+      instanceId: B,
+      device: '/dev/sdc',
+      attachMode: 'ro',
+      status: 'attached',
+    });
+    await waitFor(
+      'unknown disk detached',
+      async () => (await hand.listInstances()).find((i) => i.instanceId === B)?.disks.map((d) => d.volumeId) ?? [],
+      (ids) => !ids.includes(unknownVolume),
+      20_000,
+    );
     // Each repair is logged (the file transport writes a moment after the repair is done).
     const logged = (message: string): Promise<Record<string, unknown> | undefined> =>
-      waitFor(message, async () => cluster.logLines(cluster.frontend).find((l) => String(l['message']).startsWith(message)), (l) => l !== undefined, 10_000);
+      waitFor(
+        message,
+        async () => cluster.logLines(cluster.frontend).find((l) => String(l['message']).startsWith(message)),
+        (l) => l !== undefined,
+        10_000,
+      );
     expect(await logged('attachment lost: marked detached')).to.include({ volumeId: lost, instanceId: A });
     expect(await logged('attachment adopted')).to.include({ volumeId: stray, instanceId: B });
     expect(await logged('stray disk detached')).to.include({ volumeId: unknownVolume, instanceId: B });
@@ -79,7 +109,12 @@ describe('VMM Delegate restart: reconciliation', function () {
     await client.call('AttachVolume', { volumeId, instanceId: A, device: '/dev/sde' });
     const vm = vms[0] ?? expect.fail('no vm');
     await vm.stop();
-    const view = await waitFor('attachment ended', () => describe1(volumeId), (v) => v?.status === 'available', 20_000);
+    const view = await waitFor(
+      'attachment ended',
+      () => describe1(volumeId),
+      (v) => v?.status === 'available',
+      20_000,
+    );
     expect(view?.attachmentSet.item ?? []).to.deep.equal([]);
   });
 });

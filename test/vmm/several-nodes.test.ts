@@ -23,17 +23,35 @@ describe('several hypervisor nodes (QEMU and Xen)', function () {
   let xenState: string;
   const vms: TestVm[] = [];
 
-  const xlCalls = (): string[][] => readFileSync(join(xenState, 'xl.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
+  const xlCalls = (): string[][] =>
+    readFileSync(join(xenState, 'xl.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as string[]);
 
   before(async () => {
     xenState = mkdtempSync(join(tmpdir(), 'vbs-xen-node-'));
     // The Xen node runs two domains; one has the same name as the QEMU node's instance.
-    writeFileSync(join(xenState, 'domains.json'), JSON.stringify({ domains: [{ name: SHARED_NAME, disks: [] }, { name: 'i-xenonly000000001', disks: [] }] }));
+    writeFileSync(
+      join(xenState, 'domains.json'),
+      JSON.stringify({
+        domains: [
+          { name: SHARED_NAME, disks: [] },
+          { name: 'i-xenonly000000001', disks: [] },
+        ],
+      }),
+    );
     writeFileSync(join(xenState, 'xl.log'), '');
     cluster = await startCluster({
       vmms: [{}, { driver: 'xen' }],
-      env: { PATH: `${FAKE_BIN}:${process.env['PATH'] ?? ''}`, FAKE_XL_STATE: xenState, FAKE_XL_LOG: join(xenState, 'xl.log') },
-      beforeRemove: async () => { await Promise.all(vms.map((v) => v.stop())); },
+      env: {
+        PATH: `${FAKE_BIN}:${process.env['PATH'] ?? ''}`,
+        FAKE_XL_STATE: xenState,
+        FAKE_XL_LOG: join(xenState, 'xl.log'),
+      },
+      beforeRemove: async () => {
+        await Promise.all(vms.map((v) => v.stop()));
+      },
     });
     client = ec2Client(cluster);
     const dir = join(cluster.home, 'qemu', 'vmm-1');
@@ -55,14 +73,27 @@ describe('several hypervisor nodes (QEMU and Xen)', function () {
     return volumeId;
   }
 
-  it('finds an instance\'s node by itself, and attaches through xl block-attach on a Xen node', async () => {
+  it("finds an instance's node by itself, and attaches through xl block-attach on a Xen node", async () => {
     const volumeId = await newVolume();
-    const r = await client.call('AttachVolume', { volumeId, instanceId: 'i-xenonly000000001', device: '/dev/xvdb', attachMode: 'ro' });
+    const r = await client.call('AttachVolume', {
+      volumeId,
+      instanceId: 'i-xenonly000000001',
+      device: '/dev/xvdb',
+      attachMode: 'ro',
+    });
     expect(r).to.include({ status: 'attached', attachMode: 'ro' });
     const file = join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
-    expect(xlCalls()).to.deep.include(['block-attach', 'i-xenonly000000001', `format=raw,vdev=xvdb,access=ro,target=${file}`]);
+    expect(xlCalls()).to.deep.include([
+      'block-attach',
+      'i-xenonly000000001',
+      `format=raw,vdev=xvdb,access=ro,target=${file}`,
+    ]);
     const v = (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
-    expect(v?.attachmentSet.item?.[0]).to.include({ instanceId: 'i-xenonly000000001', vmmHost: 'vmm-2', attachMode: 'ro' });
+    expect(v?.attachmentSet.item?.[0]).to.include({
+      instanceId: 'i-xenonly000000001',
+      vmmHost: 'vmm-2',
+      attachMode: 'ro',
+    });
     await client.call('DetachVolume', { volumeId });
     expect(xlCalls()).to.deep.include(['block-detach', 'i-xenonly000000001', 'xvdb']);
     expect(await waitForVolume(client, volumeId, ['available'])).to.equal('available');
@@ -73,7 +104,12 @@ describe('several hypervisor nodes (QEMU and Xen)', function () {
     const fault = await faultOf(client.call('AttachVolume', { volumeId, instanceId: SHARED_NAME, device: '/dev/sdb' }));
     expect(fault.code).to.equal('InvalidParameterCombination');
     expect(fault.message).to.include('vmm-1').and.include('vmm-2');
-    const r = await client.call('AttachVolume', { volumeId, instanceId: SHARED_NAME, device: '/dev/sdb', vmmHost: 'vmm-1' });
+    const r = await client.call('AttachVolume', {
+      volumeId,
+      instanceId: SHARED_NAME,
+      device: '/dev/sdb',
+      vmmHost: 'vmm-1',
+    });
     expect(r.status).to.equal('attached');
     expect(xlCalls().some((c) => c[0] === 'block-attach' && c[1] === SHARED_NAME)).to.equal(false);
     await client.call('DetachVolume', { volumeId });

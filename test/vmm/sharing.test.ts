@@ -28,11 +28,20 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
 
   async function attachments(volumeId: string): Promise<{ instanceId: string; mode: string; status: string }[]> {
     const v = (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
-    return (v?.attachmentSet.item ?? []).map((a) => ({ instanceId: a.instanceId, mode: a.attachMode ?? '', status: a.status }));
+    return (v?.attachmentSet.item ?? []).map((a) => ({
+      instanceId: a.instanceId,
+      mode: a.attachMode ?? '',
+      status: a.status,
+    }));
   }
 
   before(async () => {
-    cluster = await startCluster({ vmms: [{}], beforeRemove: async () => { await Promise.all(vms.map((v) => v.stop())); } });
+    cluster = await startCluster({
+      vmms: [{}],
+      beforeRemove: async () => {
+        await Promise.all(vms.map((v) => v.stop()));
+      },
+    });
     client = ec2Client(cluster);
     const dir = join(cluster.home, 'qemu', 'vmm-1');
     for (const id of VMS) vms.push(await startTestVm(dir, id, { scsi: true }));
@@ -51,18 +60,37 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
       await client.call('AttachVolume', { volumeId: data, instanceId: id, device: '/dev/sdb', attachMode: 'ro' });
       await client.call('AttachVolume', { volumeId: privates[i] ?? '', instanceId: id, device: '/dev/sdc' });
     }
-    expect((await attachments(data)).map((a) => `${a.instanceId}:${a.mode}:${a.status}`).sort())
-      .to.deep.equal(VMS.map((id) => `${id}:ro:attached`));
-    for (const [i, id] of VMS.entries()) expect(await attachments(privates[i] ?? '')).to.deep.equal([{ instanceId: id, mode: 'rw', status: 'attached' }]);
+    expect((await attachments(data)).map((a) => `${a.instanceId}:${a.mode}:${a.status}`).sort()).to.deep.equal(
+      VMS.map((id) => `${id}:ro:attached`),
+    );
+    for (const [i, id] of VMS.entries())
+      expect(await attachments(privates[i] ?? '')).to.deep.equal([{ instanceId: id, mode: 'rw', status: 'attached' }]);
     // The shared data set cannot be taken read-write, and a private volume cannot be shared.
-    expect((await faultOf(client.call('AttachVolume', { volumeId: data, instanceId: VMS[0], device: '/dev/sdd' }))).code).to.equal('VolumeInUse');
-    expect((await faultOf(client.call('AttachVolume', { volumeId: privates[0] ?? '', instanceId: VMS[1], device: '/dev/sdd', attachMode: 'ro' }))).code).to.equal('VolumeInUse');
+    expect(
+      (await faultOf(client.call('AttachVolume', { volumeId: data, instanceId: VMS[0], device: '/dev/sdd' }))).code,
+    ).to.equal('VolumeInUse');
+    expect(
+      (
+        await faultOf(
+          client.call('AttachVolume', {
+            volumeId: privates[0] ?? '',
+            instanceId: VMS[1],
+            device: '/dev/sdd',
+            attachMode: 'ro',
+          }),
+        )
+      ).code,
+    ).to.equal('VolumeInUse');
     // One instance cannot use a device twice.
     const extra = await newVolume();
-    expect((await faultOf(client.call('AttachVolume', { volumeId: extra, instanceId: VMS[0], device: '/dev/sdb' }))).code).to.equal('InvalidParameterValue');
+    expect(
+      (await faultOf(client.call('AttachVolume', { volumeId: extra, instanceId: VMS[0], device: '/dev/sdb' }))).code,
+    ).to.equal('InvalidParameterValue');
     expect(await attachments(extra)).to.deep.equal([]);
     // Detaching from several instances needs the instance named.
-    expect((await faultOf(client.call('DetachVolume', { volumeId: data }))).code).to.equal('InvalidParameterCombination');
+    expect((await faultOf(client.call('DetachVolume', { volumeId: data }))).code).to.equal(
+      'InvalidParameterCombination',
+    );
     for (const [i, id] of VMS.entries()) {
       await client.call('DetachVolume', { volumeId: data, instanceId: id });
       await client.call('DetachVolume', { volumeId: privates[i] ?? '' });
@@ -73,15 +101,28 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
   it('gives 100 concurrent AttachVolume calls for one volume exactly one read-write winner or only read-only ones', async () => {
     for (const round of [0, 1]) {
       const volumeId = await newVolume();
-      const calls = Array.from({ length: 100 }, (_, i) => client.call('AttachVolume', {
-        volumeId, instanceId: VMS[i % VMS.length] ?? VMS[0], device: `/dev/sd${'efg'[i % 3] ?? 'e'}`, attachMode: (i + round) % 2 === 0 ? 'rw' : 'ro',
-      }).then(() => 'ok', (e: unknown) => (e instanceof SoapFault ? e.code : String(e))));
+      const calls = Array.from({ length: 100 }, (_, i) =>
+        client
+          .call('AttachVolume', {
+            volumeId,
+            instanceId: VMS[i % VMS.length] ?? VMS[0],
+            device: `/dev/sd${'efg'[i % 3] ?? 'e'}`,
+            attachMode: (i + round) % 2 === 0 ? 'rw' : 'ro',
+          })
+          .then(
+            () => 'ok',
+            (e: unknown) => (e instanceof SoapFault ? e.code : String(e)),
+          ),
+      );
       const results = await Promise.all(calls);
       const live = await attachments(volumeId);
       expect(results.filter((r) => r === 'ok').length).to.equal(live.length);
       expect(results.filter((r) => r !== 'ok').every((r) => r === 'VolumeInUse')).to.equal(true);
       const modes = live.map((a) => a.mode);
-      expect(modes.length === 1 && modes[0] === 'rw' || (modes.length >= 1 && modes.every((m) => m === 'ro')), JSON.stringify(live)).to.equal(true);
+      expect(
+        (modes.length === 1 && modes[0] === 'rw') || (modes.length >= 1 && modes.every((m) => m === 'ro')),
+        JSON.stringify(live),
+      ).to.equal(true);
       for (const a of live) await client.call('DetachVolume', { volumeId, instanceId: a.instanceId });
     }
   });
@@ -95,7 +136,13 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
     vms.push(holder);
     const { QemuDriver } = await import('../../src/delegates/vmm/drivers/qemu.js');
     const outside = new QemuDriver({ socketDir: dir });
-    await outside.attach({ instanceId: 'i-holder000000001', volumeId, path: join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`), device: '/dev/sdb', mode: 'rw' });
+    await outside.attach({
+      instanceId: 'i-holder000000001',
+      volumeId,
+      path: join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`),
+      device: '/dev/sdb',
+      mode: 'rw',
+    });
     const fault = await faultOf(client.call('AttachVolume', { volumeId, instanceId: VMS[0], device: '/dev/sdh' }));
     expect(fault.code).to.equal('VolumeInUse');
     expect(fault.message).to.not.match(/lock|qemu|\/tmp\//i);

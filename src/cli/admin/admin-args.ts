@@ -18,7 +18,11 @@ export const SAME_USER_OPTION: OptionSpec = {
   help: 'the user already holds an active certificate: add this one (another key) for the same user',
 };
 
-export const DAYS_OPTION: OptionSpec = { type: 'string', value: 'N', help: 'validity of the certificate in days (default 365)' };
+export const DAYS_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'N',
+  help: 'validity of the certificate in days (default 365)',
+};
 
 /** The command words (up to two) and the remaining arguments, in order. */
 export function splitWords(argv: readonly string[]): { words: string[]; rest: string[] } {
@@ -32,15 +36,20 @@ export function splitWords(argv: readonly string[]): { words: string[]; rest: st
     }
     rest.push(arg);
     const spec = ADMIN_GLOBAL_OPTIONS[arg.replace(/^--?/, '')];
-    if (words.length < 2 && spec?.type === 'string' && !arg.includes('=') && i + 1 < argv.length) rest.push(argv[++i] ?? '');
+    if (words.length < 2 && spec?.type === 'string' && !arg.includes('=') && i + 1 < argv.length)
+      rest.push(argv[++i] ?? '');
   }
   return { words, rest };
 }
 
 export function parseAdminArgs(command: string, rest: readonly string[], own: OptionSpecs): ParsedArgs {
   const specs: Record<string, OptionSpec> = { ...ADMIN_GLOBAL_OPTIONS, ...own };
-  const options = Object.fromEntries(Object.entries(specs).map(([name, s]) =>
-    [name, { type: s.type, multiple: s.multiple ?? false, ...(s.short !== undefined ? { short: s.short } : {}) }]));
+  const options = Object.fromEntries(
+    Object.entries(specs).map(([name, s]) => [
+      name,
+      { type: s.type, multiple: s.multiple ?? false, ...(s.short !== undefined ? { short: s.short } : {}) },
+    ]),
+  );
   try {
     const parsed = parseArgs({ args: [...rest], options, strict: true, allowPositionals: true });
     return new ParsedArgs(command, parsed.positionals, parsed.values);

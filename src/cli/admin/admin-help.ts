@@ -7,8 +7,9 @@ import { ADMIN_COMMANDS } from './commands.js';
 export const GENERAL_USAGE = 'Usage: vbs-admin [--home DIR] COMMAND [arguments]';
 
 function optionLines(specs: OptionSpecs): string[] {
-  const rows = Object.entries(specs).map(([name, s]) =>
-    [`  ${s.short ? `-${s.short}, ` : ''}--${name}${s.value ? ` ${s.value}` : ''}`, s.help] as const);
+  const rows = Object.entries(specs).map(
+    ([name, s]) => [`  ${s.short ? `-${s.short}, ` : ''}--${name}${s.value ? ` ${s.value}` : ''}`, s.help] as const,
+  );
   const width = Math.max(...rows.map(([left]) => left.length));
   return rows.map(([left, help]) => `${left.padEnd(width)}  ${help}`);
 }

@@ -24,5 +24,8 @@ export function adminReport(error: unknown): { text: string; status: number } {
   const message = error instanceof Error ? error.message : String(error);
   const known = error instanceof CliError || error instanceof TrustStoreError;
   const stack = process.env['VBS_DEBUG'] && error instanceof Error && error.stack ? `${error.stack}\n` : '';
-  return { text: `vbs-admin: ${known ? '' : 'error: '}${message.split('\n')[0] ?? ''}\n${stack}`, status: EXIT_FAILURE };
+  return {
+    text: `vbs-admin: ${known ? '' : 'error: '}${message.split('\n')[0] ?? ''}\n${stack}`,
+    status: EXIT_FAILURE,
+  };
 }

@@ -32,13 +32,15 @@ export const caInit: AdminCommand = {
       notAfter: new Date(x509.validTo).toISOString(),
       trustStore: trustStorePath(home),
     };
-    out.result(result, (r) => [
-      r.created ? `Created the VBS CA in ${certDir}.` : `A VBS CA already exists in ${certDir}; it was kept.`,
-      `Certificate: ${r.certificate} (${r.subject}, valid until ${r.notAfter})`,
-      `SHA-256 fingerprint: ${r.fingerprintSha256}`,
-      `Trust store: ${r.trustStore}`,
-      '',
-    ].join('\n'));
+    out.result(result, (r) =>
+      [
+        r.created ? `Created the VBS CA in ${certDir}.` : `A VBS CA already exists in ${certDir}; it was kept.`,
+        `Certificate: ${r.certificate} (${r.subject}, valid until ${r.notAfter})`,
+        `SHA-256 fingerprint: ${r.fingerprintSha256}`,
+        `Trust store: ${r.trustStore}`,
+        '',
+      ].join('\n'),
+    );
     return 0;
   },
 };

@@ -17,5 +17,7 @@ export function findAdminCommand(name: string): AdminCommand | undefined {
 
 /** The verbs of one group, for messages: "add, enroll, trust, revoke, list". */
 export function verbsOf(group: string): string {
-  return ADMIN_COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.slice(group.length + 1)).join(', ');
+  return ADMIN_COMMANDS.filter((c) => c.name.startsWith(`${group} `))
+    .map((c) => c.name.slice(group.length + 1))
+    .join(', ');
 }

@@ -6,7 +6,13 @@
  */
 import forge from 'node-forge';
 
-export function pkcs12Of(keyPem: string, certPem: string, caPem: string, password: string, friendlyName: string): Buffer {
+export function pkcs12Of(
+  keyPem: string,
+  certPem: string,
+  caPem: string,
+  password: string,
+  friendlyName: string,
+): Buffer {
   const asn1 = forge.pkcs12.toPkcs12Asn1(
     forge.pki.privateKeyFromPem(keyPem),
     [forge.pki.certificateFromPem(certPem), forge.pki.certificateFromPem(caPem)],

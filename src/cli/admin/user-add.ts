@@ -24,7 +24,11 @@ export const userAdd: AdminCommand = {
   ],
   options: {
     out: { type: 'string', value: 'DIR', help: 'where to write the files (default $VBS_HOME/users/NAME)' },
-    'p12-password': { type: 'string', value: 'PASSWORD', help: 'password of NAME.p12 (default: empty; other local users may see command lines)' },
+    'p12-password': {
+      type: 'string',
+      value: 'PASSWORD',
+      help: 'password of NAME.p12 (default: empty; other local users may see command lines)',
+    },
     days: DAYS_OPTION,
     'same-user': SAME_USER_OPTION,
   },
@@ -40,7 +44,10 @@ export const userAdd: AdminCommand = {
 
     const store = openHomeTrustStore(home);
     try {
-      const issued = store.issueUser(name, ca, { sameUser: args.flag('same-user'), ...(days === undefined ? {} : { validDays: days }) });
+      const issued = store.issueUser(name, ca, {
+        sameUser: args.flag('same-user'),
+        ...(days === undefined ? {} : { validDays: days }),
+      });
       try {
         writeNewFile(files.key, issued.keyPem, 0o600);
         writeNewFile(files.cert, issued.certPem, 0o644);
@@ -50,17 +57,19 @@ export const userAdd: AdminCommand = {
         throw err;
       }
       const result = { ...issued.record, files, p12Password: password === '' ? 'empty' : 'set' };
-      out.result(result, (r) => [
-        `Issued and trusted a certificate for ${r.userId} (valid until ${r.notAfter}).`,
-        `  ${r.files.key}  private key (keep it secret)`,
-        `  ${r.files.cert}  certificate`,
-        `  ${r.files.p12}  PKCS#12 bundle of both with the CA certificate`,
-        r.p12Password === 'empty'
-          ? `${name}.p12 has an EMPTY password (set one with --p12-password); keep it as private as the key.`
-          : `${name}.p12 is protected by the password given.`,
-        `Fingerprint (SHA-256): ${r.fingerprint}`,
-        '',
-      ].join('\n'));
+      out.result(result, (r) =>
+        [
+          `Issued and trusted a certificate for ${r.userId} (valid until ${r.notAfter}).`,
+          `  ${r.files.key}  private key (keep it secret)`,
+          `  ${r.files.cert}  certificate`,
+          `  ${r.files.p12}  PKCS#12 bundle of both with the CA certificate`,
+          r.p12Password === 'empty'
+            ? `${name}.p12 has an EMPTY password (set one with --p12-password); keep it as private as the key.`
+            : `${name}.p12 is protected by the password given.`,
+          `Fingerprint (SHA-256): ${r.fingerprint}`,
+          '',
+        ].join('\n'),
+      );
       return 0;
     } finally {
       store.close();

@@ -33,7 +33,10 @@ export const userEnroll: AdminCommand = {
     const ca = loadHomeCa(home);
     const store = openHomeTrustStore(home);
     try {
-      const enrolled = store.enrollCsr(csrPem, ca, { sameUser: args.flag('same-user'), ...(days === undefined ? {} : { validDays: days }) });
+      const enrolled = store.enrollCsr(csrPem, ca, {
+        sameUser: args.flag('same-user'),
+        ...(days === undefined ? {} : { validDays: days }),
+      });
       if (outPath !== undefined) {
         try {
           writeNewFile(outPath, enrolled.certPem, 0o644);

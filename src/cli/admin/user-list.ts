@@ -25,7 +25,9 @@ export const userList: AdminCommand = {
     args.exactly();
     const store = openHomeTrustStore(home);
     try {
-      out.result(store.list(), (rows) => (rows.length === 0 ? 'The trust store holds no certificates.\n' : renderTable(COLUMNS, rows)));
+      out.result(store.list(), (rows) =>
+        rows.length === 0 ? 'The trust store holds no certificates.\n' : renderTable(COLUMNS, rows),
+      );
       return 0;
     } finally {
       store.close();

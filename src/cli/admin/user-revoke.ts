@@ -14,7 +14,11 @@ export const userRevoke: AdminCommand = {
   synopsis: 'NAME [--fingerprint HEX]',
   summary: "revoke a user's certificates, effective at once in running services",
   options: {
-    fingerprint: { type: 'string', value: 'HEX', help: 'revoke only this certificate (SHA-256, as user list shows it)' },
+    fingerprint: {
+      type: 'string',
+      value: 'HEX',
+      help: 'revoke only this certificate (SHA-256, as user list shows it)',
+    },
   },
   async run({ args, out, home }) {
     const name = userNameArg(args);
@@ -28,14 +32,18 @@ export const userRevoke: AdminCommand = {
       if (fp !== undefined) {
         const record = store.get(fp);
         if (record?.userId !== name) throw new CliError(`${name} has no certificate with fingerprint ${fp}`);
-        if (record.revokedAt !== null) throw new CliError(`that certificate of ${name} was already revoked on ${record.revokedAt}`);
+        if (record.revokedAt !== null)
+          throw new CliError(`that certificate of ${name} was already revoked on ${record.revokedAt}`);
         revoked = store.revokeCertificate(fp) ? 1 : 0;
       } else {
         revoked = store.revokeUser(name);
         if (revoked === 0) throw new CliError(`${name} has no certificate that is not revoked already`);
       }
-      out.result({ userId: name, revoked }, (r) =>
-        `Revoked ${r.revoked} certificate${r.revoked === 1 ? '' : 's'} of ${r.userId}; running services refuse ${r.revoked === 1 ? 'it' : 'them'} from now on.\n`);
+      out.result(
+        { userId: name, revoked },
+        (r) =>
+          `Revoked ${r.revoked} certificate${r.revoked === 1 ? '' : 's'} of ${r.userId}; running services refuse ${r.revoked === 1 ? 'it' : 'them'} from now on.\n`,
+      );
       return 0;
     } finally {
       store.close();

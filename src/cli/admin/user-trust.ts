@@ -27,11 +27,13 @@ export const userTrust: AdminCommand = {
       const record = store.trustManual(data, { sameUser: args.flag('same-user') });
       const x509 = new X509Certificate(data);
       const selfSigned = x509.checkIssued(x509);
-      out.result({ ...record, selfSigned, issuer: x509.issuer }, (r) => [
-        `Trusted the certificate of ${r.userId} (added by hand, ${r.selfSigned ? 'self-signed' : `issued by ${r.issuer.replace(/\n/g, ', ')}`}).`,
-        `Valid until ${r.notAfter}; fingerprint (SHA-256) ${r.fingerprint}`,
-        '',
-      ].join('\n'));
+      out.result({ ...record, selfSigned, issuer: x509.issuer }, (r) =>
+        [
+          `Trusted the certificate of ${r.userId} (added by hand, ${r.selfSigned ? 'self-signed' : `issued by ${r.issuer.replace(/\n/g, ', ')}`}).`,
+          `Valid until ${r.notAfter}; fingerprint (SHA-256) ${r.fingerprint}`,
+          '',
+        ].join('\n'),
+      );
       return 0;
     } finally {
       store.close();

@@ -24,7 +24,9 @@ export const attachVolume: Command = {
     const attachMode = args.choice('mode', MODES);
     const vmmHost = args.string('vmm-host');
     const answer = await frontend().call('AttachVolume', {
-      volumeId, instanceId, device,
+      volumeId,
+      instanceId,
+      device,
       ...(attachMode !== undefined ? { attachMode } : {}),
       ...(vmmHost !== undefined ? { vmmHost } : {}),
     });

@@ -15,7 +15,10 @@ export const createSnapshot: Command = {
     const [volumeId = ''] = args.exactly('VOL_ID');
     const description = args.string('description');
     const fe = frontend();
-    const created = await fe.call('CreateSnapshot', { volumeId, ...(description !== undefined ? { description } : {}) });
+    const created = await fe.call('CreateSnapshot', {
+      volumeId,
+      ...(description !== undefined ? { description } : {}),
+    });
     if (!wait) {
       out.result(created, (s) => snapshotTable([s]));
       return 0;

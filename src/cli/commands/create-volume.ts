@@ -17,20 +17,22 @@ export const createVolume: Command = {
   details: ['Without --zone the volume goes to the first zone describe-zones lists.'],
   waits: true,
   options: {
-    size: { type: 'string', value: 'GiB', help: 'size in GiB (default with --snapshot: the snapshot\'s size)' },
+    size: { type: 'string', value: 'GiB', help: "size in GiB (default with --snapshot: the snapshot's size)" },
     snapshot: { type: 'string', value: 'SNAP_ID', help: 'make the volume from this snapshot' },
     zone: { type: 'string', value: 'ZONE', help: 'availability zone (default: the first one)' },
-    type: { type: 'string', value: 'TYPE', help: 'sparse, thick or zero (default: the frontend\'s)' },
+    type: { type: 'string', value: 'TYPE', help: "sparse, thick or zero (default: the frontend's)" },
   },
   async run({ args, out, frontend, wait }) {
     args.exactly();
     const size = args.string('size');
     const snapshotId = args.string('snapshot');
-    if (size === undefined && snapshotId === undefined) throw new UsageError('give --size or --snapshot (or both)', args.command);
-    if (size !== undefined && !/^[1-9]\d*$/.test(size)) throw new UsageError(`--size must be a whole number of GiB, not '${size}'`, args.command);
+    if (size === undefined && snapshotId === undefined)
+      throw new UsageError('give --size or --snapshot (or both)', args.command);
+    if (size !== undefined && !/^[1-9]\d*$/.test(size))
+      throw new UsageError(`--size must be a whole number of GiB, not '${size}'`, args.command);
     const volumeType = args.choice('type', VOLUME_TYPES);
     const fe = frontend();
-    const zone = args.string('zone') ?? await firstZone(fe);
+    const zone = args.string('zone') ?? (await firstZone(fe));
     const created = await fe.call('CreateVolume', {
       availabilityZone: zone,
       ...(size !== undefined ? { size } : {}),

@@ -11,9 +11,14 @@ import { describeZones } from './describe-zones.js';
 import { detachVolume } from './detach-volume.js';
 
 export const COMMANDS: readonly Command[] = [
-  createVolume, describeVolumes, deleteVolume,
-  createSnapshot, describeSnapshots, deleteSnapshot,
-  attachVolume, detachVolume,
+  createVolume,
+  describeVolumes,
+  deleteVolume,
+  createSnapshot,
+  describeSnapshots,
+  deleteSnapshot,
+  attachVolume,
+  detachVolume,
   describeZones,
 ];
 

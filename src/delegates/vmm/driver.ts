@@ -61,7 +61,11 @@ export type DriverErrorKind =
 
 export class DriverError extends Error {
   override readonly name = 'DriverError';
-  constructor(readonly kind: DriverErrorKind, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly kind: DriverErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

@@ -19,14 +19,22 @@ export interface QmpEvent {
 /** QEMU answered the command with an error; errorClass is QMP's class, e.g. "GenericError". */
 export class QmpCommandError extends Error {
   override readonly name = 'QmpCommandError';
-  constructor(readonly command: string, readonly errorClass: string, readonly desc: string) {
+  constructor(
+    readonly command: string,
+    readonly errorClass: string,
+    readonly desc: string,
+  ) {
     super(`${command}: ${desc}`);
   }
 }
 
 /** The socket could not be reached; code is the errno name (ENOENT, ECONNREFUSED...) or ETIMEDOUT. */
 export class QmpConnectError extends DriverError {
-  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('unavailable', message, options);
   }
 }
@@ -58,14 +66,22 @@ export class QmpClient {
   private onGreeting: (() => void) | undefined;
   private readonly closed: Promise<void>;
 
-  private constructor(private readonly socket: Socket, private readonly path: string, private readonly timeoutMs: number) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly path: string,
+    private readonly timeoutMs: number,
+  ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.receive(chunk));
-    socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new QmpConnectError(e.code ?? 'EIO', `QMP socket ${path}: ${e.message}`, { cause: e })));
-    this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.fail(new QmpConnectError('ECONNRESET', `QMP socket ${path} closed by QEMU`));
-      resolve();
-    }));
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      this.fail(new QmpConnectError(e.code ?? 'EIO', `QMP socket ${path}: ${e.message}`, { cause: e })),
+    );
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.fail(new QmpConnectError('ECONNRESET', `QMP socket ${path} closed by QEMU`));
+        resolve();
+      }),
+    );
   }
 
   /** Connects, reads the greeting and leaves capabilities negotiation mode, all within timeoutMs. */
@@ -74,14 +90,25 @@ export class QmpClient {
     const client = new QmpClient(socket, path, options.timeoutMs);
     const greeted = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new QmpConnectError('ETIMEDOUT', `QMP socket ${path} did not greet within ${options.timeoutMs} ms (QEMU hung, or another client holds the monitor)`));
+        reject(
+          new QmpConnectError(
+            'ETIMEDOUT',
+            `QMP socket ${path} did not greet within ${options.timeoutMs} ms (QEMU hung, or another client holds the monitor)`,
+          ),
+        );
       }, options.timeoutMs);
-      client.onGreeting = () => { clearTimeout(timer); resolve(); };
+      client.onGreeting = () => {
+        clearTimeout(timer);
+        resolve();
+      };
       socket.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(new QmpConnectError(e.code ?? 'EIO', `QMP socket ${path}: ${e.message}`, { cause: e }));
       });
-      socket.once('close', () => { clearTimeout(timer); reject(client.failure ?? new QmpConnectError('ECONNRESET', `QMP socket ${path} closed`)); });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        reject(client.failure ?? new QmpConnectError('ECONNRESET', `QMP socket ${path} closed`));
+      });
     });
     try {
       await greeted;
@@ -100,7 +127,9 @@ export class QmpClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new DriverError('unavailable', `QEMU did not answer ${command} on ${this.path} within ${this.timeoutMs} ms`));
+        reject(
+          new DriverError('unavailable', `QEMU did not answer ${command} on ${this.path} within ${this.timeoutMs} ms`),
+        );
       }, this.timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
       this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id })}\n`);
@@ -113,11 +142,22 @@ export class QmpClient {
     if (seen) return Promise.resolve(seen);
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiters.delete(waiter); reject(onTimeout()); }, timeoutMs);
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(onTimeout());
+      }, timeoutMs);
       const waiter: EventWaiter = {
         matches,
-        resolve: (event) => { clearTimeout(timer); this.waiters.delete(waiter); resolve(event); },
-        reject: (error) => { clearTimeout(timer); this.waiters.delete(waiter); reject(error); },
+        resolve: (event) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(event);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          reject(error);
+        },
       };
       this.waiters.add(waiter);
     });

@@ -45,7 +45,10 @@ export class Registration {
       const answer = await this.client.call('RegisterVmm', inv);
       if (answer.heartbeatSeconds > 0) this.heartbeatMs = Math.min(this.heartbeatMs, answer.heartbeatSeconds * 1000);
       if (text !== this.last) {
-        this.logger.info('registered with the frontend', { instances: (inv.instanceSet.item ?? []).map((i) => i.instanceId), healthy: inv.healthy });
+        this.logger.info('registered with the frontend', {
+          instances: (inv.instanceSet.item ?? []).map((i) => i.instanceId),
+          healthy: inv.healthy,
+        });
       }
       this.last = text;
       this.lastSent = Date.now();

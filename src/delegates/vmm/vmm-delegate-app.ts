@@ -4,7 +4,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { VmmDelegateConfig } from '../../config/config.js';
-import { schema, type VmmDelegatePortTypeOperations, type VmmRegistryPortTypeOperations } from '../../generated/vmm-delegate.js';
+import {
+  schema,
+  type VmmDelegatePortTypeOperations,
+  type VmmRegistryPortTypeOperations,
+} from '../../generated/vmm-delegate.js';
 import { createLogger, type Logger } from '../../log.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
 import { SoapClient } from '../../soap/client.js';
@@ -27,28 +31,63 @@ export interface RunningVmmDelegate {
 const PATH = '/vmm-delegate';
 
 export async function startVmmDelegate(
-  config: VmmDelegateConfig, logger: Logger = createLogger(`vmm-delegate-${config.vmmHost}`, { file: config.logFile }),
+  config: VmmDelegateConfig,
+  logger: Logger = createLogger(`vmm-delegate-${config.vmmHost}`, { file: config.logFile }),
 ): Promise<RunningVmmDelegate> {
   const tls = ensureServiceTls(config.certDir, vmmDelegateIdentity(config.vmmHost));
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
   if (config.driver === 'qemu') mkdirSync(config.qemuSocketDir, { recursive: true, mode: 0o700 });
   const driver = createDriver(config);
   let origin = '';
-  const identity: VmmIdentity = { vmmHost: config.vmmHost, driver: driver.name, endpoint: () => config.advertisedUrl ?? `${origin}${PATH}` };
+  const identity: VmmIdentity = {
+    vmmHost: config.vmmHost,
+    driver: driver.name,
+    endpoint: () => config.advertisedUrl ?? `${origin}${PATH}`,
+  };
   const endpoint = new SoapEndpoint<VmmDelegatePortTypeOperations>({
-    path: PATH, schema, portType: 'VmmDelegatePortType', wsdlFile: `${WSDL_DIR}vmm-delegate.wsdl`,
+    path: PATH,
+    schema,
+    portType: 'VmmDelegatePortType',
+    wsdlFile: `${WSDL_DIR}vmm-delegate.wsdl`,
     handlers: vmmDelegateHandlers(driver, config.storageRoot, identity, logger),
     // Only the frontend may ask; every answer is signed by this delegate.
-    authenticate: serviceAuthenticator(tls.caPem, (id) => id === FRONTEND_IDENTITY, DEFAULT_VERIFICATION, newReplayCache()),
+    authenticate: serviceAuthenticator(
+      tls.caPem,
+      (id) => id === FRONTEND_IDENTITY,
+      DEFAULT_VERIFICATION,
+      newReplayCache(),
+    ),
     signer,
     logger,
   });
-  const host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [endpoint] });
+  const host = await startHttpsHost({
+    host: config.host,
+    port: config.port,
+    certPem: tls.certPem,
+    keyPem: tls.keyPem,
+    endpoints: [endpoint],
+  });
   origin = host.origin;
-  const client = new SoapClient<VmmRegistryPortTypeOperations>(schema, 'VmmRegistryPortType', { url: config.frontendRegistryUrl, caPem: tls.caPem, timeoutMs: 10_000, signer });
-  const registration = new Registration(client, () => inventory(driver, identity), logger, config.inventoryPollSeconds * 1000, config.heartbeatSeconds * 1000);
+  const client = new SoapClient<VmmRegistryPortTypeOperations>(schema, 'VmmRegistryPortType', {
+    url: config.frontendRegistryUrl,
+    caPem: tls.caPem,
+    timeoutMs: 10_000,
+    signer,
+  });
+  const registration = new Registration(
+    client,
+    () => inventory(driver, identity),
+    logger,
+    config.inventoryPollSeconds * 1000,
+    config.heartbeatSeconds * 1000,
+  );
   const registered = await registration.start();
-  logger.info('vmm delegate started', { vmmHost: config.vmmHost, driver: driver.name, url: identity.endpoint(), registered });
+  logger.info('vmm delegate started', {
+    vmmHost: config.vmmHost,
+    driver: driver.name,
+    url: identity.endpoint(),
+    registered,
+  });
   return {
     origin,
     register: () => registration.tick(true),

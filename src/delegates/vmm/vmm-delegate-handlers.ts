@@ -14,10 +14,16 @@ import { PathRefusedError, resolveInRoot } from '../volume/storage-root.js';
 import { DriverError, type DriverErrorKind, type InstanceInfo, type VmmDriver } from './driver.js';
 
 const FAULTS: Record<DriverErrorKind, { code: ErrorCode; message: string }> = {
-  'instance-not-found': { code: 'InvalidInstanceID.NotFound', message: 'The instance does not exist on this hypervisor node.' },
+  'instance-not-found': {
+    code: 'InvalidInstanceID.NotFound',
+    message: 'The instance does not exist on this hypervisor node.',
+  },
   'disk-not-found': { code: 'InvalidAttachment.NotFound', message: 'The instance does not hold this volume.' },
   'device-in-use': { code: 'InvalidParameterValue', message: 'The device is already in use in this instance.' },
-  refused: { code: 'VolumeInUse', message: 'The hypervisor refused the attachment (the volume file is in use by another instance).' },
+  refused: {
+    code: 'VolumeInUse',
+    message: 'The hypervisor refused the attachment (the volume file is in use by another instance).',
+  },
   unavailable: { code: 'Unavailable', message: 'The hypervisor does not answer now. Try again later.' },
 };
 
@@ -33,17 +39,33 @@ export async function inventory(driver: VmmDriver, identity: VmmIdentity): Promi
     driver.health(),
   ]);
   return {
-    vmmHost: identity.vmmHost, endpoint: identity.endpoint(), driver: identity.driver, healthy: health.healthy && instances !== undefined,
+    vmmHost: identity.vmmHost,
+    endpoint: identity.endpoint(),
+    driver: identity.driver,
+    healthy: health.healthy && instances !== undefined,
     instanceSet: {
       item: (instances ?? []).map((i) => ({
-        instanceId: i.instanceId, state: i.state,
-        diskSet: { item: i.disks.map((d) => ({ instanceId: d.instanceId, volumeId: d.volumeId, device: d.device, attachMode: d.mode })) },
+        instanceId: i.instanceId,
+        state: i.state,
+        diskSet: {
+          item: i.disks.map((d) => ({
+            instanceId: d.instanceId,
+            volumeId: d.volumeId,
+            device: d.device,
+            attachMode: d.mode,
+          })),
+        },
       })),
     },
   };
 }
 
-export function vmmDelegateHandlers(driver: VmmDriver, root: string, identity: VmmIdentity, logger: Logger): Handlers<Wire.VmmDelegatePortTypeOperations> {
+export function vmmDelegateHandlers(
+  driver: VmmDriver,
+  root: string,
+  identity: VmmIdentity,
+  logger: Logger,
+): Handlers<Wire.VmmDelegatePortTypeOperations> {
   async function viaDriver<T>(what: string, fields: Record<string, unknown>, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
@@ -58,23 +80,29 @@ export function vmmDelegateHandlers(driver: VmmDriver, root: string, identity: V
   return {
     AttachDisk: async (req) => {
       if (!isId('vol', req.volumeId)) throw new VbsError('InvalidParameterValue', 'Not a volume ID.');
-      if (req.attachMode !== 'rw' && req.attachMode !== 'ro') throw new VbsError('InvalidParameterValue', 'attachMode must be rw or ro.');
+      if (req.attachMode !== 'rw' && req.attachMode !== 'ro')
+        throw new VbsError('InvalidParameterValue', 'attachMode must be rw or ro.');
       let path: string;
       try {
         path = resolveInRoot(root, req.path);
       } catch (error) {
-        if (error instanceof PathRefusedError) throw new VbsError('InvalidParameterValue', 'The path is outside the storage root or malformed.');
+        if (error instanceof PathRefusedError)
+          throw new VbsError('InvalidParameterValue', 'The path is outside the storage root or malformed.');
         throw error;
       }
       const mode = req.attachMode;
       const fields = { instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, mode };
-      const disk = await viaDriver('attach', fields, () => driver.attach({ instanceId: req.instanceId, volumeId: req.volumeId, path, device: req.device, mode }));
+      const disk = await viaDriver('attach', fields, () =>
+        driver.attach({ instanceId: req.instanceId, volumeId: req.volumeId, path, device: req.device, mode }),
+      );
       logger.info('disk attached', fields);
       return { instanceId: disk.instanceId, volumeId: disk.volumeId, device: disk.device, attachMode: disk.mode };
     },
     DetachDisk: async (req) => {
       const fields = { instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, force: req.force };
-      await viaDriver('detach', fields, () => driver.detach({ instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, force: req.force }));
+      await viaDriver('detach', fields, () =>
+        driver.detach({ instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, force: req.force }),
+      );
       logger.info('disk detached', fields);
       return { detached: true };
     },

@@ -120,7 +120,11 @@ async function copyWithCp(
     cpPid = pid;
   };
   await pollWhile(
-    run(['cp', '--reflink=auto', '--sparse=always', '--', src, dst], { env: C_LOCALE, ...(signal ? { signal } : {}), onSpawn }),
+    run(['cp', '--reflink=auto', '--sparse=always', '--', src, dst], {
+      env: C_LOCALE,
+      ...(signal ? { signal } : {}),
+      onSpawn,
+    }),
     sample,
     report,
   );
@@ -144,7 +148,7 @@ async function writeZeros(filePath: string, from: number, to: number): Promise<v
   const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, to - from));
   const file = await open(filePath, fsc.O_WRONLY | fsc.O_NOFOLLOW);
   try {
-    for (let offset = from; offset < to; ) {
+    for (let offset = from; offset < to;) {
       const length = Math.min(zeros.length, to - offset);
       const { bytesWritten } = await file.write(zeros, 0, length, offset);
       offset += bytesWritten;
@@ -192,6 +196,7 @@ export async function growFile(filePath: string, sizeBytes: number, type: Volume
     }
   }
   const final = await stat(filePath);
-  if (final.size !== sizeBytes) throw new Error(`${filePath} is ${final.size} bytes after growing, expected ${sizeBytes}`);
+  if (final.size !== sizeBytes)
+    throw new Error(`${filePath} is ${final.size} bytes after growing, expected ${sizeBytes}`);
   await syncFileAndDir(filePath);
 }

@@ -21,16 +21,23 @@ function isZero(buffer: Buffer, length: number): boolean {
   return buffer.subarray(0, length).equals(zeroChunk.subarray(0, length));
 }
 
-async function readFully(file: FileHandle, buffer: Buffer, length: number, position: number, name: string): Promise<void> {
-  for (let done = 0; done < length; ) {
+async function readFully(
+  file: FileHandle,
+  buffer: Buffer,
+  length: number,
+  position: number,
+  name: string,
+): Promise<void> {
+  for (let done = 0; done < length;) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw new Error(`${name} ended at byte ${position + done} while being copied: it changed during the copy`);
+    if (bytesRead === 0)
+      throw new Error(`${name} ended at byte ${position + done} while being copied: it changed during the copy`);
     done += bytesRead;
   }
 }
 
 async function writeFully(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
-  for (let done = 0; done < length; ) {
+  for (let done = 0; done < length;) {
     const { bytesWritten } = await file.write(buffer, done, length - done, position + done);
     done += bytesWritten;
   }
@@ -52,7 +59,7 @@ export async function copyRanges(
   let turn = 0;
   try {
     for (const range of ranges) {
-      for (let offset = range.start; offset < range.end; ) {
+      for (let offset = range.start; offset < range.end;) {
         signal?.throwIfAborted();
         const length = Math.min(CHUNK, range.end - offset);
         // The other buffer may still be being written; this one's write was awaited last turn.
@@ -97,7 +104,13 @@ export async function copyWrittenExtents(src: string, dst: string, options: Exte
     // Makes page-cache data durable and mapped as written, whether or not the file system
     // honours FIEMAP_FLAG_SYNC (filefrag -s) fully; cheap when nothing is dirty. Where it
     // cannot, the map could miss that data: copy everything instead.
-    if (!(await source.datasync().then(() => true, () => false))) return false;
+    if (
+      !(await source.datasync().then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
     const allocated = (await source.stat()).blocks * 512;
     const found = await readExtentMap(src, st.size, allocated, signal);
     if (!('map' in found)) return false;

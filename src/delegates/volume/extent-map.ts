@@ -66,7 +66,8 @@ function mergeSorted(ranges: ByteRange[]): ByteRange[] {
   const merged: ByteRange[] = [];
   for (const r of ranges) {
     const last = merged[merged.length - 1];
-    if (last !== undefined && r.start <= last.end) merged[merged.length - 1] = { start: last.start, end: Math.max(last.end, r.end) };
+    if (last !== undefined && r.start <= last.end)
+      merged[merged.length - 1] = { start: last.start, end: Math.max(last.end, r.end) };
     else merged.push(r);
   }
   return merged;
@@ -85,7 +86,8 @@ export function parseFilefrag(stdout: string, file: string, sizeBytes: number): 
   const size = FILE_SIZE.exec(lines[i++] ?? '');
   if (size === null) fail('no "File size of ... (N blocks of B bytes)" line');
   if (size[1] !== file) fail(`it is about ${JSON.stringify(size[1])}, not ${JSON.stringify(file)}`);
-  if (toSafe(size[2] ?? '', 'size') !== sizeBytes) fail(`size ${size[2] ?? ''} is not the ${sizeBytes} bytes the file has`);
+  if (toSafe(size[2] ?? '', 'size') !== sizeBytes)
+    fail(`size ${size[2] ?? ''} is not the ${sizeBytes} bytes the file has`);
   const blockSize = toSafe(size[4] ?? '', 'block size');
   if (blockSize < 1 || (blockSize & (blockSize - 1)) !== 0) fail(`block size ${blockSize} is not a power of two`);
 
@@ -165,7 +167,10 @@ export async function readExtentMap(
   for (const program of FILEFRAG_PROGRAMS) {
     let stdout: string;
     try {
-      ({ stdout } = await run([program, '-s', '-v', '--', file], { env: { LC_ALL: 'C' }, ...(signal ? { signal } : {}) }));
+      ({ stdout } = await run([program, '-s', '-v', '--', file], {
+        env: { LC_ALL: 'C' },
+        ...(signal ? { signal } : {}),
+      }));
     } catch (error) {
       signal?.throwIfAborted();
       lastError = error;

@@ -40,10 +40,17 @@ export class JobRunner {
       const attempts = this.journal.retry(job.resourceId);
       await rm(resolveInRoot(this.options.root, job.path), { force: true });
       if (attempts > this.options.maxAttempts) {
-        this.journal.finish(job.resourceId, 'failed', `interrupted ${attempts - 1} times; the partial file was removed`);
+        this.journal.finish(
+          job.resourceId,
+          'failed',
+          `interrupted ${attempts - 1} times; the partial file was removed`,
+        );
         this.logger.error('job failed after restarts', { resourceId: job.resourceId, attempts: attempts - 1 });
       } else {
-        this.logger.warn('job interrupted by a restart; starting it again', { resourceId: job.resourceId, attempt: attempts });
+        this.logger.warn('job interrupted by a restart; starting it again', {
+          resourceId: job.resourceId,
+          attempt: attempts,
+        });
         this.start(job);
       }
     }
@@ -73,7 +80,10 @@ export class JobRunner {
       percent = p;
       this.reporter.progress(job.resourceId, p);
     };
-    const heartbeat = setInterval(() => this.reporter.progress(job.resourceId, percent, true), this.options.heartbeatMs);
+    const heartbeat = setInterval(
+      () => this.reporter.progress(job.resourceId, percent, true),
+      this.options.heartbeatMs,
+    );
     try {
       const target = resolveInRoot(this.options.root, job.path);
       // On Lustre every new file gets its layout first; cp and the provisioners keep an existing file's layout.
@@ -86,7 +96,11 @@ export class JobRunner {
         await provisionFile(target, job.sizeBytes, job.volumeType, onProgress, signal);
       }
       this.journal.finish(job.resourceId, 'succeeded', null);
-      this.logger.info('job succeeded', { resourceId: job.resourceId, kind: job.kind, durationMs: Date.now() - started });
+      this.logger.info('job succeeded', {
+        resourceId: job.resourceId,
+        kind: job.kind,
+        durationMs: Date.now() - started,
+      });
     } catch (error) {
       if (signal.aborted) return;
       const message = error instanceof Error ? error.message : String(error);

@@ -40,14 +40,30 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS jobs (
 )`;
 
 type Row = {
-  resource_id: string; kind: JobKind; path: string; size_bytes: number; volume_type: VolumeType; source_path: string | null;
-  state: JobState; attempts: number; message: string | null; reported: number;
+  resource_id: string;
+  kind: JobKind;
+  path: string;
+  size_bytes: number;
+  volume_type: VolumeType;
+  source_path: string | null;
+  state: JobState;
+  attempts: number;
+  message: string | null;
+  reported: number;
 };
 
 function fromRow(r: Row): Job {
   return {
-    resourceId: r.resource_id, kind: r.kind, path: r.path, sizeBytes: r.size_bytes, volumeType: r.volume_type, sourcePath: r.source_path,
-    state: r.state, attempts: r.attempts, message: r.message, reported: r.reported === 1,
+    resourceId: r.resource_id,
+    kind: r.kind,
+    path: r.path,
+    sizeBytes: r.size_bytes,
+    volumeType: r.volume_type,
+    sourcePath: r.source_path,
+    state: r.state,
+    attempts: r.attempts,
+    message: r.message,
+    reported: r.reported === 1,
   };
 }
 
@@ -64,10 +80,15 @@ export class Journal {
 
   /** Records a new job; false when one for this resource exists already (a repeated request). */
   add(job: Omit<Job, 'state' | 'attempts' | 'message' | 'reported'>): boolean {
-    return this.db.prepare(
-      `INSERT OR IGNORE INTO jobs (resource_id, kind, path, size_bytes, volume_type, source_path, state, updated_at)
+    return (
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO jobs (resource_id, kind, path, size_bytes, volume_type, source_path, state, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`,
-    ).run(job.resourceId, job.kind, job.path, job.sizeBytes, job.volumeType, job.sourcePath, Date.now()).changes === 1;
+        )
+        .run(job.resourceId, job.kind, job.path, job.sizeBytes, job.volumeType, job.sourcePath, Date.now()).changes ===
+      1
+    );
   }
 
   get(resourceId: string): Job | undefined {
@@ -76,13 +97,17 @@ export class Journal {
   }
 
   finish(resourceId: string, state: 'succeeded' | 'failed', message: string | null): void {
-    this.db.prepare(`UPDATE jobs SET state = ?, message = ?, reported = 0, updated_at = ? WHERE resource_id = ? AND state = 'running'`)
+    this.db
+      .prepare(
+        `UPDATE jobs SET state = ?, message = ?, reported = 0, updated_at = ? WHERE resource_id = ? AND state = 'running'`,
+      )
       .run(state, message, Date.now(), resourceId);
   }
 
   /** A job interrupted by a crash starts again; returns its new attempt count. */
   retry(resourceId: string): number {
-    const row = this.db.prepare(`UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE resource_id = ? RETURNING attempts`)
+    const row = this.db
+      .prepare(`UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE resource_id = ? RETURNING attempts`)
       .get(Date.now(), resourceId) as { attempts: number } | undefined;
     return row?.attempts ?? 0;
   }
@@ -101,12 +126,16 @@ export class Journal {
   }
 
   unreported(): Job[] {
-    return (this.db.prepare(`SELECT * FROM jobs WHERE state <> 'running' AND reported = 0`).all() as Row[]).map(fromRow);
+    return (this.db.prepare(`SELECT * FROM jobs WHERE state <> 'running' AND reported = 0`).all() as Row[]).map(
+      fromRow,
+    );
   }
 
   /** Bytes promised to running jobs, counted against free space by the admission check. */
   promisedBytes(): number {
-    const row = this.db.prepare(`SELECT COALESCE(SUM(size_bytes), 0) AS n FROM jobs WHERE state = 'running' AND volume_type <> 'sparse'`).get() as { n: number };
+    const row = this.db
+      .prepare(`SELECT COALESCE(SUM(size_bytes), 0) AS n FROM jobs WHERE state = 'running' AND volume_type <> 'sparse'`)
+      .get() as { n: number };
     return row.n;
   }
 

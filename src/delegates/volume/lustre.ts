@@ -56,7 +56,9 @@ export async function setStripe(path: string, layout: StripeLayout): Promise<voi
 export function parseLfsDfSummary(stdout: string): { totalBytes: number; freeBytes: number } {
   const line = stdout.split('\n').find((l) => l.trimStart().startsWith('filesystem_summary:'));
   if (line === undefined) {
-    throw new Error(`lfs df printed no filesystem_summary line (is the path on a Lustre mount?); output was: ${JSON.stringify(stdout.slice(0, 500))}`);
+    throw new Error(
+      `lfs df printed no filesystem_summary line (is the path on a Lustre mount?); output was: ${JSON.stringify(stdout.slice(0, 500))}`,
+    );
   }
   const [, total, , available] = line.trim().split(/\s+/);
   if (total === undefined || available === undefined || !/^\d+$/.test(total) || !/^\d+$/.test(available)) {

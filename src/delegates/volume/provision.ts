@@ -93,7 +93,15 @@ async function zeroFill(
   const argv: [string, ...string[]] =
     sizeBytes % DD_BLOCK === 0
       ? ['dd', 'if=/dev/zero', `of=${filePath}`, 'bs=4M', `count=${sizeBytes / DD_BLOCK}`, 'conv=notrunc,fsync']
-      : ['dd', 'if=/dev/zero', `of=${filePath}`, 'bs=4M', `count=${sizeBytes}`, 'iflag=count_bytes', 'conv=notrunc,fsync'];
+      : [
+          'dd',
+          'if=/dev/zero',
+          `of=${filePath}`,
+          'bs=4M',
+          `count=${sizeBytes}`,
+          'iflag=count_bytes',
+          'conv=notrunc,fsync',
+        ];
   const sample = async (): Promise<number> => ((await stat(filePath)).size * 100) / sizeBytes;
   try {
     await pollWhile(run(argv, signal ? { signal } : {}), sample, report);
@@ -122,7 +130,9 @@ export async function provisionFile(
     const st = await file.stat();
     if (!st.isFile()) throw new Error(`${filePath} is not a regular file`);
     if (st.size > sizeBytes) {
-      throw new Error(`${filePath} already holds ${st.size} bytes, more than the requested ${sizeBytes}; refusing to shrink it`);
+      throw new Error(
+        `${filePath} already holds ${st.size} bytes, more than the requested ${sizeBytes}; refusing to shrink it`,
+      );
     }
     if (type === 'sparse' || sizeBytes === 0) await file.truncate(sizeBytes);
   } finally {
@@ -142,7 +152,8 @@ export async function provisionFile(
   }
 
   const final = await stat(filePath);
-  if (final.size !== sizeBytes) throw new Error(`${filePath} is ${final.size} bytes after provisioning, expected ${sizeBytes}`);
+  if (final.size !== sizeBytes)
+    throw new Error(`${filePath} is ${final.size} bytes after provisioning, expected ${sizeBytes}`);
   await syncFileAndDir(filePath);
   report(100);
 }

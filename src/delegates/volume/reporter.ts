@@ -40,7 +40,8 @@ export class Reporter {
     if (last && now - last.at < PROGRESS_EVERY_MS && !heartbeat) return;
     if (last && last.percent === percent && !heartbeat) return;
     this.lastSent.set(resourceId, { at: now, percent });
-    this.client.call('ReportJob', { delegateId: this.delegateId, resourceId, outcome: 'running', progress: percent })
+    this.client
+      .call('ReportJob', { delegateId: this.delegateId, resourceId, outcome: 'running', progress: percent })
       .catch((e: unknown) => this.logger.warn('progress report not delivered', { resourceId, error: String(e) }));
   }
 
@@ -69,7 +70,10 @@ export class Reporter {
           // The frontend gave this job to another delegate (we were too slow to answer): repeating
           // the report cannot help. The file we made is under the resource's own path and stays
           // with the resource, whose deletion removes it.
-          this.logger.error('job report refused by the frontend; not repeating it', { resourceId: job.resourceId, error: error.message });
+          this.logger.error('job report refused by the frontend; not repeating it', {
+            resourceId: job.resourceId,
+            error: error.message,
+          });
           this.journal.markReported(job.resourceId);
           continue;
         }

@@ -49,7 +49,10 @@ function checkSyntax(root: string, relPath: string): string[] {
   for (const segment of segments) {
     if (segment === '') refuse('empty path segment');
     if (segment === '.' || segment === '..') refuse(`"${segment}" segment`);
-    if (!SEGMENT.test(segment)) refuse(`segment ${JSON.stringify(segment)} has characters outside [A-Za-z0-9._-] or does not start with a letter or digit`);
+    if (!SEGMENT.test(segment))
+      refuse(
+        `segment ${JSON.stringify(segment)} has characters outside [A-Za-z0-9._-] or does not start with a letter or digit`,
+      );
     if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) refuse('path segment too long');
   }
   return segments;
@@ -67,7 +70,9 @@ export function resolveInRoot(root: string, relPath: string): string {
   try {
     realRoot = realpathSync(root);
   } catch (error) {
-    throw new PathRefusedError(root, relPath, `storage root is not accessible (${errnoCode(error) ?? String(error)})`, { cause: error });
+    throw new PathRefusedError(root, relPath, `storage root is not accessible (${errnoCode(error) ?? String(error)})`, {
+      cause: error,
+    });
   }
 
   // Walk down to the deepest entry that exists (lstat: a dangling symlink exists too).
@@ -79,7 +84,8 @@ export function resolveInRoot(root: string, relPath: string): string {
     } catch (error) {
       const code = errnoCode(error);
       if (code === 'ENOENT') break;
-      if (code === 'ENOTDIR') throw new PathRefusedError(root, relPath, 'a path component is not a directory', { cause: error });
+      if (code === 'ENOTDIR')
+        throw new PathRefusedError(root, relPath, 'a path component is not a directory', { cause: error });
       throw error;
     }
   }
@@ -91,7 +97,12 @@ export function resolveInRoot(root: string, relPath: string): string {
       realAncestor = realpathSync(ancestor);
     } catch (error) {
       // A dangling symlink: creating through it would create its target, wherever that is.
-      throw new PathRefusedError(root, relPath, `${ancestor} cannot be resolved (${errnoCode(error) ?? String(error)})`, { cause: error });
+      throw new PathRefusedError(
+        root,
+        relPath,
+        `${ancestor} cannot be resolved (${errnoCode(error) ?? String(error)})`,
+        { cause: error },
+      );
     }
   }
   if (!isInside(realRoot, realAncestor)) {

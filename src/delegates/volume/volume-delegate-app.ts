@@ -4,7 +4,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { VolumeDelegateConfig } from '../../config/config.js';
-import { schema, type VolumeDelegateCallbackPortTypeOperations, type VolumeDelegatePortTypeOperations } from '../../generated/volume-delegate.js';
+import {
+  schema,
+  type VolumeDelegateCallbackPortTypeOperations,
+  type VolumeDelegatePortTypeOperations,
+} from '../../generated/volume-delegate.js';
 import { createLogger, type Logger } from '../../log.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
 import { SoapClient } from '../../soap/client.js';
@@ -25,15 +29,20 @@ export interface RunningVolumeDelegate {
 }
 
 export async function startVolumeDelegate(
-  config: VolumeDelegateConfig, logger: Logger = createLogger(`volume-delegate-${config.id}`, { file: config.logFile }),
+  config: VolumeDelegateConfig,
+  logger: Logger = createLogger(`volume-delegate-${config.id}`, { file: config.logFile }),
 ): Promise<RunningVolumeDelegate> {
   const tls = ensureServiceTls(config.certDir, volumeDelegateIdentity(config.id));
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
-  for (const dir of ['volumes', 'snapshots']) mkdirSync(`${config.storageRoot}/${dir}`, { recursive: true, mode: 0o700 });
+  for (const dir of ['volumes', 'snapshots'])
+    mkdirSync(`${config.storageRoot}/${dir}`, { recursive: true, mode: 0o700 });
   const lustre = config.lustre === 'on' || (config.lustre === 'auto' && (await isLustre(config.storageRoot)));
   const journal = new Journal(config.journal);
   const callback = new SoapClient<VolumeDelegateCallbackPortTypeOperations>(schema, 'VolumeDelegateCallbackPortType', {
-    url: config.frontendCallbackUrl, caPem: tls.caPem, timeoutMs: 10_000, signer,
+    url: config.frontendCallbackUrl,
+    caPem: tls.caPem,
+    timeoutMs: 10_000,
+    signer,
   });
   const reporter = new Reporter(callback, config.id, journal, logger);
   const runner = new JobRunner(journal, reporter, logger, {
@@ -43,17 +52,41 @@ export async function startVolumeDelegate(
     heartbeatMs: config.heartbeatSeconds * 1000,
   });
   const endpoint = new SoapEndpoint<VolumeDelegatePortTypeOperations>({
-    path: '/volume-delegate', schema, portType: 'VolumeDelegatePortType', wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
-    handlers: volumeDelegateHandlers({ id: config.id, root: config.storageRoot, lustre, sparseOvercommit: config.sparseOvercommit }, journal, runner, logger),
+    path: '/volume-delegate',
+    schema,
+    portType: 'VolumeDelegatePortType',
+    wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
+    handlers: volumeDelegateHandlers(
+      { id: config.id, root: config.storageRoot, lustre, sparseOvercommit: config.sparseOvercommit },
+      journal,
+      runner,
+      logger,
+    ),
     // Only the frontend may ask; every answer is signed by this delegate.
-    authenticate: serviceAuthenticator(tls.caPem, (id) => id === FRONTEND_IDENTITY, DEFAULT_VERIFICATION, newReplayCache()),
+    authenticate: serviceAuthenticator(
+      tls.caPem,
+      (id) => id === FRONTEND_IDENTITY,
+      DEFAULT_VERIFICATION,
+      newReplayCache(),
+    ),
     signer,
     logger,
   });
-  const host = await startHttpsHost({ host: config.host, port: config.port, certPem: tls.certPem, keyPem: tls.keyPem, endpoints: [endpoint] });
+  const host = await startHttpsHost({
+    host: config.host,
+    port: config.port,
+    certPem: tls.certPem,
+    keyPem: tls.keyPem,
+    endpoints: [endpoint],
+  });
   reporter.start();
   await runner.recover();
-  logger.info('volume delegate started', { id: config.id, url: `${host.origin}/volume-delegate`, root: config.storageRoot, lustre });
+  logger.info('volume delegate started', {
+    id: config.id,
+    url: `${host.origin}/volume-delegate`,
+    root: config.storageRoot,
+    lustre,
+  });
   return {
     origin: host.origin,
     close: async () => {

@@ -31,13 +31,15 @@ function inRoot(root: string, path: string): string {
   try {
     return resolveInRoot(root, path);
   } catch (error) {
-    if (error instanceof PathRefusedError) throw new VbsError('InvalidParameterValue', 'The path is outside the storage root or malformed.');
+    if (error instanceof PathRefusedError)
+      throw new VbsError('InvalidParameterValue', 'The path is outside the storage root or malformed.');
     throw error;
   }
 }
 
 function requireResource(kind: 'vol' | 'snap', id: string): string {
-  if (!isId(kind, id)) throw new VbsError('InvalidParameterValue', `Not a ${kind === 'vol' ? 'volume' : 'snapshot'} ID.`);
+  if (!isId(kind, id))
+    throw new VbsError('InvalidParameterValue', `Not a ${kind === 'vol' ? 'volume' : 'snapshot'} ID.`);
   return id;
 }
 
@@ -51,12 +53,18 @@ async function bytesToCopy(path: string, sizeBytes: number, allocatedBytes: numb
 }
 
 export function volumeDelegateHandlers(
-  settings: VolumeDelegateSettings, journal: Journal, runner: JobRunner, logger: Logger,
+  settings: VolumeDelegateSettings,
+  journal: Journal,
+  runner: JobRunner,
+  logger: Logger,
 ): Handlers<Wire.VolumeDelegatePortTypeOperations> {
   async function admit(needed: number): Promise<void> {
     const { freeBytes } = await capacity(settings.root, settings.lustre);
     if (needed > freeBytes - journal.promisedBytes()) {
-      throw new VbsError('InsufficientVolumeCapacity', 'There is not enough free space on this delegate for the request.');
+      throw new VbsError(
+        'InsufficientVolumeCapacity',
+        'There is not enough free space on this delegate for the request.',
+      );
     }
   }
 
@@ -74,14 +82,24 @@ export function volumeDelegateHandlers(
       inRoot(settings.root, req.path);
       const volumeType = VOLUME_TYPES.find((t) => t === req.volumeType) as VolumeType | undefined;
       if (!volumeType) throw new VbsError('InvalidParameterValue', 'Unknown volume type.');
-      if (!Number.isSafeInteger(req.sizeGiB) || req.sizeGiB < 1) throw new VbsError('InvalidParameterValue', 'The size must be a positive number of GiB.');
+      if (!Number.isSafeInteger(req.sizeGiB) || req.sizeGiB < 1)
+        throw new VbsError('InvalidParameterValue', 'The size must be a positive number of GiB.');
       const sizeBytes = req.sizeGiB * GiB;
       if (journal.get(volumeId)) return { delegateId: settings.id, resourceId: volumeId, accepted: true };
       const source = req.sourcePath === undefined ? undefined : inRoot(settings.root, req.sourcePath);
       const sourceSt = source ? await stat(source) : undefined;
       const sourceAllocated = source && sourceSt ? await bytesToCopy(source, sourceSt.size, sourceSt.blocks * 512) : 0;
-      await admit(volumeType === 'sparse' ? Math.max(sourceAllocated, sizeBytes / settings.sparseOvercommit) : sizeBytes);
-      return accept(volumeId, { resourceId: volumeId, kind: 'volume', path: req.path, sizeBytes, volumeType, sourcePath: req.sourcePath ?? null });
+      await admit(
+        volumeType === 'sparse' ? Math.max(sourceAllocated, sizeBytes / settings.sparseOvercommit) : sizeBytes,
+      );
+      return accept(volumeId, {
+        resourceId: volumeId,
+        kind: 'volume',
+        path: req.path,
+        sizeBytes,
+        volumeType,
+        sourcePath: req.sourcePath ?? null,
+      });
     },
     CreateSnapshotFile: async (req) => {
       const snapshotId = requireResource('snap', req.snapshotId);
@@ -91,13 +109,24 @@ export function volumeDelegateHandlers(
       const st = await stat(source).catch(() => undefined);
       if (!st) throw new VbsError('InvalidParameterValue', 'The volume file to snapshot does not exist.');
       await admit(await bytesToCopy(source, st.size, st.blocks * 512));
-      return accept(snapshotId, { resourceId: snapshotId, kind: 'snapshot', path: req.path, sizeBytes: st.size, volumeType: 'sparse', sourcePath: req.sourcePath });
+      return accept(snapshotId, {
+        resourceId: snapshotId,
+        kind: 'snapshot',
+        path: req.path,
+        sizeBytes: st.size,
+        volumeType: 'sparse',
+        sourcePath: req.sourcePath,
+      });
     },
     DeleteFile: async (req) => {
-      if (!isId('vol', req.resourceId) && !isId('snap', req.resourceId)) throw new VbsError('InvalidParameterValue', 'Not a volume or snapshot ID.');
+      if (!isId('vol', req.resourceId) && !isId('snap', req.resourceId))
+        throw new VbsError('InvalidParameterValue', 'Not a volume or snapshot ID.');
       const target = inRoot(settings.root, req.path);
       runner.cancel(req.resourceId);
-      const existed = await stat(target).then(() => true, () => false);
+      const existed = await stat(target).then(
+        () => true,
+        () => false,
+      );
       await rm(target, { force: true });
       journal.forget(req.resourceId);
       logger.info('file deleted', { resourceId: req.resourceId, existed });
@@ -105,7 +134,13 @@ export function volumeDelegateHandlers(
     },
     DescribeCapacity: async () => {
       const c = await capacity(settings.root, settings.lustre);
-      return { delegateId: settings.id, totalBytes: c.totalBytes, freeBytes: c.freeBytes, lustre: settings.lustre, pendingJobs: runner.activeJobs };
+      return {
+        delegateId: settings.id,
+        totalBytes: c.totalBytes,
+        freeBytes: c.freeBytes,
+        lustre: settings.lustre,
+        pendingJobs: runner.activeJobs,
+      };
     },
   };
 }

@@ -61,7 +61,9 @@ export async function startPrimary(config: FrontendConfig): Promise<RunningPrima
     slot.worker = worker;
     slot.ready = false;
     return new Promise((resolve, reject) => {
-      worker.on('error', (error: Error) => logger.error('frontend worker channel error', { worker: index, error: String(error) }));
+      worker.on('error', (error: Error) =>
+        logger.error('frontend worker channel error', { worker: index, error: String(error) }),
+      );
       worker.on('message', (m: unknown) => {
         // A worker that died meanwhile has no question to be answered: a failed send is dropped.
         if (answerReplayQuestions(replays, m, (answers) => worker.send(answers, undefined, () => {}))) return;
@@ -78,10 +80,19 @@ export async function startPrimary(config: FrontendConfig): Promise<RunningPrima
     });
   };
 
-  const replace = (index: number, slot: Slot, pid: number | undefined, code: number | null, signal: string | null): void => {
+  const replace = (
+    index: number,
+    slot: Slot,
+    pid: number | undefined,
+    code: number | null,
+    signal: string | null,
+  ): void => {
     if (!slot.ready) slot.failedStarts++;
     // 0.1 s; then 1, 2, 4 ... 30 s while replacements keep dying before they listen (a full disk, a lost file).
-    const delay = slot.failedStarts === 0 ? MIN_RESTART_DELAY_MS : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (slot.failedStarts - 1));
+    const delay =
+      slot.failedStarts === 0
+        ? MIN_RESTART_DELAY_MS
+        : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (slot.failedStarts - 1));
     logger.error('frontend worker exited; starting another', { worker: index, pid, code, signal, restartInMs: delay });
     slot.restart = setTimeout(() => {
       slot.restart = undefined;
@@ -125,7 +136,9 @@ export async function startPrimary(config: FrontendConfig): Promise<RunningPrima
   started = true;
   const stopSweeper = startSweeper(core.deps, config);
   const origin = origins[0] ?? '';
-  const servingPids = indexes.map((i) => slots.get(i)?.worker?.process.pid).filter((pid): pid is number => pid !== undefined);
+  const servingPids = indexes
+    .map((i) => slots.get(i)?.worker?.process.pid)
+    .filter((pid): pid is number => pid !== undefined);
   logger.info('frontend started', { ...startedFields(config, origin), workerPids: servingPids });
   return {
     origin,

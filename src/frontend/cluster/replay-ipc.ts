@@ -46,13 +46,19 @@ const isId = (x: unknown): boolean => Number.isSafeInteger(x);
 function isQuestions(m: unknown): m is ReplayQuestions {
   if (!tagged(m) || m['vbs'] !== 'replay?' || !arrayOf<number>(m['ids'], isId)) return false;
   const n = m['ids'].length;
-  return arrayOf<string>(m['keys'], (x) => typeof x === 'string', n) &&
-    arrayOf<number>(m['expiresAt'], (x) => typeof x === 'number' && Number.isFinite(x), n);
+  return (
+    arrayOf<string>(m['keys'], (x) => typeof x === 'string', n) &&
+    arrayOf<number>(m['expiresAt'], (x) => typeof x === 'number' && Number.isFinite(x), n)
+  );
 }
 
 function isAnswers(m: unknown): m is ReplayAnswers {
-  return tagged(m) && m['vbs'] === 'replay!' && arrayOf<number>(m['ids'], isId) &&
-    arrayOf<boolean>(m['seen'], (x) => typeof x === 'boolean', m['ids'].length);
+  return (
+    tagged(m) &&
+    m['vbs'] === 'replay!' &&
+    arrayOf<number>(m['ids'], isId) &&
+    arrayOf<boolean>(m['seen'], (x) => typeof x === 'boolean', m['ids'].length)
+  );
 }
 
 /**
@@ -60,7 +66,11 @@ function isAnswers(m: unknown): m is ReplayAnswers {
  * `cache`, in the order asked (so of two equal keys in one batch, the second is seen). `reply` sends
  * to that worker.
  */
-export function answerReplayQuestions(cache: ReplayCache, message: unknown, reply: (answers: ReplayAnswers) => void): boolean {
+export function answerReplayQuestions(
+  cache: ReplayCache,
+  message: unknown,
+  reply: (answers: ReplayAnswers) => void,
+): boolean {
   if (!isQuestions(message)) return false;
   const seen = message.keys.map((key, i) => cache.seen(key, message.expiresAt[i] ?? 0));
   reply({ vbs: 'replay!', ids: message.ids, seen });
@@ -80,7 +90,9 @@ interface Queued {
 }
 
 const unavailable = (cause: unknown): VbsError =>
-  new VbsError('Unavailable', 'The service could not check this request against replays. Sign it anew and try again.', { cause });
+  new VbsError('Unavailable', 'The service could not check this request against replays. Sign it anew and try again.', {
+    cause,
+  });
 
 /** The worker's side: the primary's cache, asked over `channel`. */
 export class ReplayCacheClient implements SharedReplayCache {
@@ -88,7 +100,11 @@ export class ReplayCacheClient implements SharedReplayCache {
   private queued: Queued[] = [];
   private nextId = 0;
 
-  constructor(readonly since: number, private readonly channel: Channel, private readonly timeoutMs = 5000) {
+  constructor(
+    readonly since: number,
+    private readonly channel: Channel,
+    private readonly timeoutMs = 5000,
+  ) {
     channel.on('message', (m) => {
       if (!isAnswers(m)) return;
       m.ids.forEach((id, i) => {
@@ -116,7 +132,10 @@ export class ReplayCacheClient implements SharedReplayCache {
     for (let at = 0; at < all.length; at += MAX_BATCH) {
       const batch = all.slice(at, at + MAX_BATCH);
       const questions: ReplayQuestions = {
-        vbs: 'replay?', ids: batch.map((q) => q.id), keys: batch.map((q) => q.key), expiresAt: batch.map((q) => q.expiresAt),
+        vbs: 'replay?',
+        ids: batch.map((q) => q.id),
+        keys: batch.map((q) => q.key),
+        expiresAt: batch.map((q) => q.expiresAt),
       };
       const fail = (error: unknown): void => {
         for (const q of batch) {
@@ -131,7 +150,9 @@ export class ReplayCacheClient implements SharedReplayCache {
         continue;
       }
       try {
-        send.call(this.channel, questions, (error) => { if (error) fail(error); });
+        send.call(this.channel, questions, (error) => {
+          if (error) fail(error);
+        });
       } catch (error) {
         fail(error);
       }

@@ -18,13 +18,13 @@ import { startWorker } from './worker.js';
 
 export type FrontendProcess =
   | {
-    /** 'single': the whole frontend; 'primary': the cluster's primary, once every worker listens. */
-    readonly role: 'single' | 'primary';
-    readonly origin: string;
-    /** The processes that serve requests (this one, or the workers, as they were at start). */
-    readonly servingPids: readonly number[];
-    close(): Promise<void>;
-  }
+      /** 'single': the whole frontend; 'primary': the cluster's primary, once every worker listens. */
+      readonly role: 'single' | 'primary';
+      readonly origin: string;
+      /** The processes that serve requests (this one, or the workers, as they were at start). */
+      readonly servingPids: readonly number[];
+      close(): Promise<void>;
+    }
   | { readonly role: 'worker' };
 
 export async function runFrontend(config: FrontendConfig, overrides: FrontendOverrides = {}): Promise<FrontendProcess> {

@@ -51,7 +51,10 @@ class ReplayRecorder implements ReplayCache {
   }
 
   seen(key: string, expiresAt: number): boolean {
-    if (!this.questions) throw new Error('the verifier asked the replay cache outside its synchronous run: refused, as it cannot be checked across workers');
+    if (!this.questions)
+      throw new Error(
+        'the verifier asked the replay cache outside its synchronous run: refused, as it cannot be checked across workers',
+      );
     this.questions.push({ key, expiresAt });
     return false;
   }
@@ -61,7 +64,10 @@ class ReplayRecorder implements ReplayCache {
  * An Authenticator that checks replays against `shared`. `build` makes the ordinary authenticator
  * around the ReplayCache it is given (e.g. `(cache) => userAuthenticator(..., cache)`); it is built once.
  */
-export function withSharedReplays(build: (cache: ReplayCache) => Authenticator, shared: SharedReplayCache): Authenticator {
+export function withSharedReplays(
+  build: (cache: ReplayCache) => Authenticator,
+  shared: SharedReplayCache,
+): Authenticator {
   const recorder = new ReplayRecorder(shared.since);
   const verify = build(recorder);
   return async (message, request): Promise<Principal> => {

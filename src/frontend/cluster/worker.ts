@@ -24,8 +24,12 @@ export interface ReadyMessage {
 }
 
 export function isReadyMessage(m: unknown): m is ReadyMessage {
-  return typeof m === 'object' && m !== null && (m as Record<string, unknown>)['vbs'] === 'ready' &&
-    typeof (m as Record<string, unknown>)['origin'] === 'string';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    (m as Record<string, unknown>)['vbs'] === 'ready' &&
+    typeof (m as Record<string, unknown>)['origin'] === 'string'
+  );
 }
 
 export async function startWorker(config: FrontendConfig, overrides: FrontendOverrides): Promise<void> {

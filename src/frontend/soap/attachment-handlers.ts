@@ -26,25 +26,44 @@ export function parseInstanceId(raw: string): string {
 
 export function parseDevice(raw: string): string {
   const t = raw.trim();
-  if (!DEVICE.test(t)) throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter device is invalid. Expected a name like /dev/vdb, /dev/sdf or /dev/xvdb.`);
+  if (!DEVICE.test(t))
+    throw new VbsError(
+      'InvalidParameterValue',
+      `Value (${clip(t)}) for parameter device is invalid. Expected a name like /dev/vdb, /dev/sdf or /dev/xvdb.`,
+    );
   return t;
 }
 
 function parseMode(raw: string | undefined): AttachMode {
   const t = (raw ?? 'rw').trim();
-  if (t !== 'rw' && t !== 'ro') throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter attachMode is invalid. Expected rw or ro.`);
+  if (t !== 'rw' && t !== 'ro')
+    throw new VbsError(
+      'InvalidParameterValue',
+      `Value (${clip(t)}) for parameter attachMode is invalid. Expected rw or ro.`,
+    );
   return t;
 }
 
 function answer(requestId: string, a: AttachmentRecord): Wire.AttachVolumeResponseType {
-  return { requestId, volumeId: a.volumeId, instanceId: a.instanceId, device: a.device, status: a.status, attachTime: a.attachTime, attachMode: a.mode };
+  return {
+    requestId,
+    volumeId: a.volumeId,
+    instanceId: a.instanceId,
+    device: a.device,
+    status: a.status,
+    attachTime: a.attachTime,
+    attachMode: a.mode,
+  };
 }
 
 export function attachmentHandlers(deps: Deps): AttachmentHandlers {
   return {
     AttachVolume: async (req, { requestId, principal }) => {
       const attachment = await attachVolume(deps, principal, {
-        volumeId: req.volumeId, instanceId: parseInstanceId(req.instanceId), device: parseDevice(req.device), mode: parseMode(req.attachMode),
+        volumeId: req.volumeId,
+        instanceId: parseInstanceId(req.instanceId),
+        device: parseDevice(req.device),
+        mode: parseMode(req.attachMode),
         vmmHost: req.vmmHost === undefined || req.vmmHost.trim() === '' ? undefined : req.vmmHost.trim(),
       });
       return answer(requestId, attachment);
@@ -52,7 +71,8 @@ export function attachmentHandlers(deps: Deps): AttachmentHandlers {
     DetachVolume: async (req, { requestId, principal }) => {
       const attachment = await detachVolume(deps, principal, {
         volumeId: req.volumeId,
-        instanceId: req.instanceId === undefined || req.instanceId.trim() === '' ? undefined : parseInstanceId(req.instanceId),
+        instanceId:
+          req.instanceId === undefined || req.instanceId.trim() === '' ? undefined : parseInstanceId(req.instanceId),
         device: req.device === undefined || req.device.trim() === '' ? undefined : parseDevice(req.device),
         force: req.force ?? false,
       });

@@ -17,7 +17,13 @@ export function callbackHandlers(deps: Deps): Handlers<Wire.VolumeDelegateCallba
       }
       const outcome = OUTCOMES.find((o) => o === req.outcome);
       if (!outcome) throw new VbsError('InvalidParameterValue', 'outcome must be running, succeeded or failed.');
-      await reportJob(deps, { delegateId: req.delegateId, resourceId: req.resourceId, outcome, progress: req.progress, message: req.message });
+      await reportJob(deps, {
+        delegateId: req.delegateId,
+        resourceId: req.resourceId,
+        outcome,
+        progress: req.progress,
+        message: req.message,
+      });
       return { acknowledged: true };
     },
   };

@@ -18,6 +18,7 @@ const EXTENSION_ELEMENT =
 
 export function ec2Wsdl(vbsWsdl: string): string {
   const stripped = vbsWsdl.replace(EXTENSION_ELEMENT, '');
-  if (stripped.includes('VBS extension:')) throw new Error('wsdl/frontend.wsdl: an extension element is not in the expected form');
+  if (stripped.includes('VBS extension:'))
+    throw new Error('wsdl/frontend.wsdl: an extension element is not in the expected form');
   return stripped.replace(/(<soap:address location="https:\/\/[^"/]+)\/vbs"/, `$1${EC2_PATH}"`);
 }

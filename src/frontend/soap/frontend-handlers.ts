@@ -26,8 +26,14 @@ function volumeItem({ volume: v, attachments }: VolumeView): Wire.DescribeVolume
     createTime: v.createTime,
     attachmentSet: {
       item: attachments.map((a) => ({
-        volumeId: a.volumeId, instanceId: a.instanceId, device: a.device, status: a.status, attachTime: a.attachTime,
-        deleteOnTermination: false, attachMode: a.mode, vmmHost: a.vmmHost,
+        volumeId: a.volumeId,
+        instanceId: a.instanceId,
+        device: a.device,
+        status: a.status,
+        attachTime: a.attachTime,
+        deleteOnTermination: false,
+        attachMode: a.mode,
+        vmmHost: a.vmmHost,
       })),
     },
     volumeType: v.volumeType,
@@ -49,12 +55,21 @@ function snapshotItem(s: SnapshotRecord): Wire.DescribeSnapshotsSetItemResponseT
 
 function createdVolume(requestId: string, v: VolumeRecord): Wire.CreateVolumeResponseType {
   return {
-    requestId, volumeId: v.id, size: String(v.sizeGiB), snapshotId: v.snapshotId ?? '', availabilityZone: v.zone,
-    status: v.status, createTime: v.createTime, volumeType: v.volumeType,
+    requestId,
+    volumeId: v.id,
+    size: String(v.sizeGiB),
+    snapshotId: v.snapshotId ?? '',
+    availabilityZone: v.zone,
+    status: v.status,
+    createTime: v.createTime,
+    volumeType: v.volumeType,
   };
 }
 
-export function frontendHandlers(deps: Deps, attachments: AttachmentHandlers): Handlers<Wire.AmazonEC2PortTypeOperations> {
+export function frontendHandlers(
+  deps: Deps,
+  attachments: AttachmentHandlers,
+): Handlers<Wire.AmazonEC2PortTypeOperations> {
   return {
     CreateVolume: async (req, { requestId, principal }) => {
       const volume = await createVolume(deps, principal, {
@@ -84,8 +99,10 @@ export function frontendHandlers(deps: Deps, attachments: AttachmentHandlers): H
     },
     DescribeSnapshots: async (req, { requestId, principal }) => {
       // A VBS snapshot is private: only its owner may restore it, so both sets select by owner.
-      const owners = [...(req.ownersSet?.item ?? []).map((o) => o.owner), ...(req.restorableBySet?.item ?? []).map((r) => r.user)]
-        .map((o) => (o === 'self' ? principal.userId : o));
+      const owners = [
+        ...(req.ownersSet?.item ?? []).map((o) => o.owner),
+        ...(req.restorableBySet?.item ?? []).map((r) => r.user),
+      ].map((o) => (o === 'self' ? principal.userId : o));
       const ids = (req.snapshotSet.item ?? []).map((i) => i.snapshotId);
       const snapshots = await describeSnapshots(deps, principal, ids, parseFilters(req.filterSet));
       const selected = owners.length ? snapshots.filter((x) => owners.includes(x.ownerId)) : snapshots;
@@ -98,7 +115,14 @@ export function frontendHandlers(deps: Deps, attachments: AttachmentHandlers): H
       const zones = wanted.length ? deps.settings.zones.filter((z) => wanted.includes(z)) : deps.settings.zones;
       return {
         requestId,
-        availabilityZoneInfo: { item: zones.map((zoneName) => ({ zoneName, zoneState: 'available', regionName: deps.settings.region, messageSet: {} })) },
+        availabilityZoneInfo: {
+          item: zones.map((zoneName) => ({
+            zoneName,
+            zoneState: 'available',
+            regionName: deps.settings.region,
+            messageSet: {},
+          })),
+        },
       };
     },
     AttachVolume: attachments.AttachVolume,

@@ -17,7 +17,9 @@ export function registryHandlers(deps: Deps): Handlers<Wire.VmmRegistryPortTypeO
       }
       await recordInventory(deps, req);
       // Repairs may call back into the same VMM Delegate, so they run after the answer.
-      void reconcile(deps, req).catch((e: unknown) => deps.logger.error('VMM registration failed', { vmmHost: req.vmmHost, error: String(e) }));
+      void reconcile(deps, req).catch((e: unknown) =>
+        deps.logger.error('VMM registration failed', { vmmHost: req.vmmHost, error: String(e) }),
+      );
       return { acknowledged: true, heartbeatSeconds: HEARTBEAT_SECONDS };
     },
   };

@@ -13,11 +13,17 @@ export function parseSizeGiB(raw: string | undefined, maxGiB: number): number | 
   if (raw === undefined) return undefined;
   const t = raw.trim();
   if (!/^\d{1,12}$/.test(t)) {
-    throw new VbsError('InvalidParameterValue', `Value (${clip(t)}) for parameter size is invalid. Expected a whole number of GiB.`);
+    throw new VbsError(
+      'InvalidParameterValue',
+      `Value (${clip(t)}) for parameter size is invalid. Expected a whole number of GiB.`,
+    );
   }
   const n = Number(t);
   if (n < 1 || n > maxGiB) {
-    throw new VbsError('InvalidParameterValue', `Value (${t}) for parameter size is invalid. The size must be from 1 to ${maxGiB} GiB.`);
+    throw new VbsError(
+      'InvalidParameterValue',
+      `Value (${t}) for parameter size is invalid. The size must be from 1 to ${maxGiB} GiB.`,
+    );
   }
   return n;
 }
@@ -25,13 +31,20 @@ export function parseSizeGiB(raw: string | undefined, maxGiB: number): number | 
 export function parseVolumeType(raw: string | undefined): VolumeType | undefined {
   if (raw === undefined) return undefined;
   const found = VOLUME_TYPES.find((t) => t === raw.trim());
-  if (!found) throw new VbsError('InvalidParameterValue', `Value (${clip(raw)}) for parameter volumeType is invalid. Expected one of: ${VOLUME_TYPES.join(', ')}.`);
+  if (!found)
+    throw new VbsError(
+      'InvalidParameterValue',
+      `Value (${clip(raw)}) for parameter volumeType is invalid. Expected one of: ${VOLUME_TYPES.join(', ')}.`,
+    );
   return found;
 }
 
 export function parseDescription(raw: string | undefined): string | undefined {
   if (raw !== undefined && raw.length > 255) {
-    throw new VbsError('InvalidParameterValue', 'Value for parameter description is invalid. It must be at most 255 characters.');
+    throw new VbsError(
+      'InvalidParameterValue',
+      'Value for parameter description is invalid. It must be at most 255 characters.',
+    );
   }
   return raw;
 }

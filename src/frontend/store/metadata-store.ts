@@ -3,7 +3,14 @@
  * store for several frontends are interchangeable without touching a use case. Every status change is
  * a named transition of src/core/state.ts, applied as one conditional update.
  */
-import type { AttachmentRecord, AttachMode, InstanceLocation, SnapshotRecord, VmmHostRecord, VolumeRecord } from '../../core/records.js';
+import type {
+  AttachmentRecord,
+  AttachMode,
+  InstanceLocation,
+  SnapshotRecord,
+  VmmHostRecord,
+  VolumeRecord,
+} from '../../core/records.js';
 import type { AttachmentEvent, Guard, SnapshotEvent, VolumeEvent } from '../../core/state.js';
 
 /**
@@ -94,7 +101,11 @@ export interface MetadataStore {
    * Ends an attachment (event attachFailed or detached) and, when it was the volume's last one, makes
    * the volume available again, in one transaction.
    */
-  endAttachment(id: number, event: 'attachFailed' | 'detached', statusMessage?: string): Promise<Outcome<AttachmentRecord>>;
+  endAttachment(
+    id: number,
+    event: 'attachFailed' | 'detached',
+    statusMessage?: string,
+  ): Promise<Outcome<AttachmentRecord>>;
   getAttachment(id: number): Promise<AttachmentRecord | undefined>;
   /** Live (not detached) attachments that a VMM host holds. */
   attachmentsOnHost(vmmHost: string): Promise<AttachmentRecord[]>;

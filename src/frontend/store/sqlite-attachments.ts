@@ -5,7 +5,12 @@
  */
 import type Database from 'better-sqlite3';
 import type { AttachmentRecord, InstanceLocation, VmmHostRecord } from '../../core/records.js';
-import { ATTACHABLE_VOLUME_STATUSES, ATTACHMENT_TRANSITIONS, VOLUME_TRANSITIONS, type AttachmentEvent } from '../../core/state.js';
+import {
+  ATTACHABLE_VOLUME_STATUSES,
+  ATTACHMENT_TRANSITIONS,
+  VOLUME_TRANSITIONS,
+  type AttachmentEvent,
+} from '../../core/state.js';
 import type { AttachAdmission, AttachRefusal, NewAttachment, Outcome } from './metadata-store.js';
 import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { attachmentFromRow, instanceFromRow, vmmHostFromRow, type Row } from './sqlite-rows.js';
@@ -17,7 +22,10 @@ function quoted(values: readonly string[]): string {
 }
 
 export class SqliteAttachments {
-  constructor(private readonly db: Database.Database, private readonly sql: PrepareCached = statementCache(db)) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sql: PrepareCached = statementCache(db),
+  ) {}
 
   begin(a: NewAttachment): AttachAdmission {
     const params = { ...a, now: Date.now() };
@@ -34,7 +42,9 @@ export class SqliteAttachments {
       ).get(params) as Row | undefined;
       if (!row) return { admitted: false, reason: this.whyRefused(a) };
       const t = VOLUME_TRANSITIONS.attach;
-      this.sql(`UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}`).run(params);
+      this.sql(
+        `UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}`,
+      ).run(params);
       return { admitted: true, attachment: attachmentFromRow(row) };
     });
     return run.immediate();
@@ -42,13 +52,16 @@ export class SqliteAttachments {
 
   /** Read after the INSERT decided, only to tell the client why. */
   private whyRefused(a: NewAttachment): AttachRefusal {
-    const volume = this.sql(`SELECT status FROM volumes WHERE id = ?`).get(a.volumeId) as { status: string } | undefined;
+    const volume = this.sql(`SELECT status FROM volumes WHERE id = ?`).get(a.volumeId) as
+      { status: string } | undefined;
     if (!volume || !(ATTACHABLE_VOLUME_STATUSES as readonly string[]).includes(volume.status)) return 'volume-state';
-    const same = this.sql(`SELECT 1 FROM attachments WHERE volume_id = ? AND instance_id = ? AND vmm_host = ? AND ${LIVE}`)
-      .get(a.volumeId, a.instanceId, a.vmmHost);
+    const same = this.sql(
+      `SELECT 1 FROM attachments WHERE volume_id = ? AND instance_id = ? AND vmm_host = ? AND ${LIVE}`,
+    ).get(a.volumeId, a.instanceId, a.vmmHost);
     if (same) return 'already-attached';
-    const device = this.sql(`SELECT 1 FROM attachments WHERE instance_id = ? AND vmm_host = ? AND device = ? AND ${LIVE}`)
-      .get(a.instanceId, a.vmmHost, a.device);
+    const device = this.sql(
+      `SELECT 1 FROM attachments WHERE instance_id = ? AND vmm_host = ? AND device = ? AND ${LIVE}`,
+    ).get(a.instanceId, a.vmmHost, a.device);
     if (device) return 'device-in-use';
     const rw = this.sql(`SELECT 1 FROM attachments WHERE volume_id = ? AND mode = 'rw' AND ${LIVE}`).get(a.volumeId);
     return rw ? 'held-read-write' : 'shared-read-only';
@@ -84,30 +97,40 @@ export class SqliteAttachments {
   }
 
   onHost(vmmHost: string): AttachmentRecord[] {
-    return (this.sql(`SELECT * FROM attachments WHERE vmm_host = ? AND ${LIVE} ORDER BY id`).all(vmmHost) as Row[]).map(attachmentFromRow);
+    return (this.sql(`SELECT * FROM attachments WHERE vmm_host = ? AND ${LIVE} ORDER BY id`).all(vmmHost) as Row[]).map(
+      attachmentFromRow,
+    );
   }
 
   endedOnHost(vmmHost: string, since: number): AttachmentRecord[] {
-    return (this.sql(`SELECT * FROM attachments WHERE vmm_host = ? AND NOT (${LIVE}) AND updated_at >= ? ORDER BY id`)
-      .all(vmmHost, since) as Row[]).map(attachmentFromRow);
+    return (
+      this.sql(`SELECT * FROM attachments WHERE vmm_host = ? AND NOT (${LIVE}) AND updated_at >= ? ORDER BY id`).all(
+        vmmHost,
+        since,
+      ) as Row[]
+    ).map(attachmentFromRow);
   }
 
   register(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): void {
-    this.db.transaction(() => {
-      this.sql(
-        `INSERT INTO vmm_hosts (host, endpoint, driver, healthy, last_seen) VALUES (@host, @endpoint, @driver, @healthy, @lastSeen)
+    this.db
+      .transaction(() => {
+        this.sql(
+          `INSERT INTO vmm_hosts (host, endpoint, driver, healthy, last_seen) VALUES (@host, @endpoint, @driver, @healthy, @lastSeen)
          ON CONFLICT (host) DO UPDATE SET endpoint = @endpoint, driver = @driver, healthy = @healthy, last_seen = @lastSeen`,
-      ).run({ ...host, healthy: host.healthy ? 1 : 0 });
-      this.sql(`DELETE FROM instances WHERE vmm_host = ?`).run(host.host);
-      const insert = this.sql(`INSERT OR REPLACE INTO instances (instance_id, vmm_host, state) VALUES (?, ?, ?)`);
-      for (const i of instances) insert.run(i.instanceId, host.host, i.state);
-    }).immediate();
+        ).run({ ...host, healthy: host.healthy ? 1 : 0 });
+        this.sql(`DELETE FROM instances WHERE vmm_host = ?`).run(host.host);
+        const insert = this.sql(`INSERT OR REPLACE INTO instances (instance_id, vmm_host, state) VALUES (?, ?, ?)`);
+        for (const i of instances) insert.run(i.instanceId, host.host, i.state);
+      })
+      .immediate();
   }
 
   findInstance(instanceId: string): InstanceLocation[] {
-    return (this.sql(
-      `SELECT i.instance_id, i.vmm_host, i.state, h.endpoint FROM instances i JOIN vmm_hosts h ON h.host = i.vmm_host WHERE i.instance_id = ? ORDER BY i.vmm_host`,
-    ).all(instanceId) as Row[]).map(instanceFromRow);
+    return (
+      this.sql(
+        `SELECT i.instance_id, i.vmm_host, i.state, h.endpoint FROM instances i JOIN vmm_hosts h ON h.host = i.vmm_host WHERE i.instance_id = ? ORDER BY i.vmm_host`,
+      ).all(instanceId) as Row[]
+    ).map(instanceFromRow);
   }
 
   vmmHost(host: string): VmmHostRecord | undefined {

@@ -1,9 +1,21 @@
 /** Rows of the SQLite store turned into records, checking what the database hands back. */
-import type { AttachmentRecord, AttachMode, InstanceLocation, SnapshotRecord, VmmHostRecord, VolumeRecord, VolumeType } from '../../core/records.js';
+import type {
+  AttachmentRecord,
+  AttachMode,
+  InstanceLocation,
+  SnapshotRecord,
+  VmmHostRecord,
+  VolumeRecord,
+  VolumeType,
+} from '../../core/records.js';
 import { VOLUME_TYPES } from '../../core/records.js';
 import {
-  ATTACHMENT_STATUSES, SNAPSHOT_STATUSES, VOLUME_STATUSES,
-  type AttachmentStatus, type SnapshotStatus, type VolumeStatus,
+  ATTACHMENT_STATUSES,
+  SNAPSHOT_STATUSES,
+  VOLUME_STATUSES,
+  type AttachmentStatus,
+  type SnapshotStatus,
+  type VolumeStatus,
 } from '../../core/state.js';
 
 export type Row = Record<string, unknown>;
@@ -83,9 +95,20 @@ export function attachmentFromRow(row: Row): AttachmentRecord {
 }
 
 export function vmmHostFromRow(row: Row): VmmHostRecord {
-  return { host: str(row, 'host'), endpoint: str(row, 'endpoint'), driver: str(row, 'driver'), healthy: num(row, 'healthy') === 1, lastSeen: num(row, 'last_seen') };
+  return {
+    host: str(row, 'host'),
+    endpoint: str(row, 'endpoint'),
+    driver: str(row, 'driver'),
+    healthy: num(row, 'healthy') === 1,
+    lastSeen: num(row, 'last_seen'),
+  };
 }
 
 export function instanceFromRow(row: Row): InstanceLocation {
-  return { instanceId: str(row, 'instance_id'), vmmHost: str(row, 'vmm_host'), endpoint: str(row, 'endpoint'), state: str(row, 'state') };
+  return {
+    instanceId: str(row, 'instance_id'),
+    vmmHost: str(row, 'vmm_host'),
+    endpoint: str(row, 'endpoint'),
+    state: str(row, 'state'),
+  };
 }

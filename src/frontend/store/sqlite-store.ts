@@ -7,13 +7,35 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AttachmentRecord, InstanceLocation, SnapshotRecord, VmmHostRecord, VolumeRecord } from '../../core/records.js';
+import type {
+  AttachmentRecord,
+  InstanceLocation,
+  SnapshotRecord,
+  VmmHostRecord,
+  VolumeRecord,
+} from '../../core/records.js';
 import {
-  RESTORABLE_SNAPSHOT_STATUSES, SNAPSHOT_TRANSITIONS, SNAPSHOTTABLE_VOLUME_STATUSES, VOLUME_TRANSITIONS,
-  HIDDEN_SNAPSHOT_STATUSES, HIDDEN_VOLUME_STATUSES,
-  type AttachmentEvent, type Guard, type SnapshotEvent, type Transition, type VolumeEvent,
+  RESTORABLE_SNAPSHOT_STATUSES,
+  SNAPSHOT_TRANSITIONS,
+  SNAPSHOTTABLE_VOLUME_STATUSES,
+  VOLUME_TRANSITIONS,
+  HIDDEN_SNAPSHOT_STATUSES,
+  HIDDEN_VOLUME_STATUSES,
+  type AttachmentEvent,
+  type Guard,
+  type SnapshotEvent,
+  type Transition,
+  type VolumeEvent,
 } from '../../core/state.js';
-import type { AttachAdmission, MetadataStore, NewAttachment, Outcome, ResourceQuery, SnapshotChanges, VolumeChanges } from './metadata-store.js';
+import type {
+  AttachAdmission,
+  MetadataStore,
+  NewAttachment,
+  Outcome,
+  ResourceQuery,
+  SnapshotChanges,
+  VolumeChanges,
+} from './metadata-store.js';
 import { SqliteAttachments } from './sqlite-attachments.js';
 import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
@@ -30,7 +52,12 @@ function inList(values: readonly string[]): string {
   return `(${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')})`;
 }
 
-function transitionSql(table: 'volumes' | 'snapshots', t: Transition<string>, sets: string, reportedBy: boolean): string {
+function transitionSql(
+  table: 'volumes' | 'snapshots',
+  t: Transition<string>,
+  sets: string,
+  reportedBy: boolean,
+): string {
   const guards = (t.unless ?? []).map((g) => ` AND NOT ${GUARD_SQL[g]}`).join('');
   const reporter = reportedBy ? ' AND delegate_id = @reporter' : '';
   return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${inList(t.from)}${guards}${reporter} RETURNING *`;
@@ -59,14 +86,25 @@ export class SqliteStore implements MetadataStore {
       for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v] ?? '');
       this.db.pragma(`user_version = ${MIGRATIONS.length}`);
     });
-    if (version > MIGRATIONS.length) throw new Error(`database schema ${version} is newer than this VBS (${MIGRATIONS.length})`);
+    if (version > MIGRATIONS.length)
+      throw new Error(`database schema ${version} is newer than this VBS (${MIGRATIONS.length})`);
     if (version < MIGRATIONS.length) apply.immediate();
   }
 
   async insertVolume(v: VolumeRecord): Promise<boolean> {
     const params = {
-      id: v.id, owner: v.ownerId, size: v.sizeGiB, snap: v.snapshotId, zone: v.zone, status: v.status, type: v.volumeType,
-      path: v.path, delegate: v.delegateId, created: v.createTime, now: v.updatedAt, msg: v.statusMessage,
+      id: v.id,
+      owner: v.ownerId,
+      size: v.sizeGiB,
+      snap: v.snapshotId,
+      zone: v.zone,
+      status: v.status,
+      type: v.volumeType,
+      path: v.path,
+      delegate: v.delegateId,
+      created: v.createTime,
+      now: v.updatedAt,
+      msg: v.statusMessage,
     };
     const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, create_time, updated_at, status_message)`;
     const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @created, @now, @msg`;
@@ -75,20 +113,34 @@ export class SqliteStore implements MetadataStore {
     }
     // The snapshot's status is checked in the same statement that inserts, so a concurrent
     // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
-    return this.sql(
-      `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${inList(RESTORABLE_SNAPSHOT_STATUSES)})`,
-    ).run(params).changes === 1;
+    return (
+      this.sql(
+        `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${inList(RESTORABLE_SNAPSHOT_STATUSES)})`,
+      ).run(params).changes === 1
+    );
   }
 
   async insertSnapshot(s: SnapshotRecord): Promise<boolean> {
-    return this.sql(
-      `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
+    return (
+      this.sql(
+        `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
        SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
        WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${inList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
-    ).run({
-      id: s.id, owner: s.ownerId, vol: s.volumeId, size: s.volumeSizeGiB, status: s.status, progress: s.progress, start: s.startTime,
-      desc: s.description, path: s.path, delegate: s.delegateId, now: s.updatedAt, msg: s.statusMessage,
-    }).changes === 1;
+      ).run({
+        id: s.id,
+        owner: s.ownerId,
+        vol: s.volumeId,
+        size: s.volumeSizeGiB,
+        status: s.status,
+        progress: s.progress,
+        start: s.startTime,
+        desc: s.description,
+        path: s.path,
+        delegate: s.delegateId,
+        now: s.updatedAt,
+        msg: s.statusMessage,
+      }).changes === 1
+    );
   }
 
   async discardVolume(id: string): Promise<void> {
@@ -145,44 +197,81 @@ export class SqliteStore implements MetadataStore {
       changes.statusMessage !== undefined ? ', status_message = @msg' : '',
       changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
     ].join('');
-    const row = this.sql(transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined))
-      .get({ id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, reporter: changes.reportedBy ?? null }) as Row | undefined;
-    return row ? { changed: true, record: volumeFromRow(row) } : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
+    const row = this.sql(
+      transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
+    ).get({
+      id,
+      now: Date.now(),
+      msg: changes.statusMessage ?? null,
+      delegate: changes.delegateId ?? null,
+      reporter: changes.reportedBy ?? null,
+    }) as Row | undefined;
+    return row
+      ? { changed: true, record: volumeFromRow(row) }
+      : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
   }
 
-  async transitionSnapshot(id: string, event: SnapshotEvent, changes: SnapshotChanges = {}): Promise<Outcome<SnapshotRecord>> {
+  async transitionSnapshot(
+    id: string,
+    event: SnapshotEvent,
+    changes: SnapshotChanges = {},
+  ): Promise<Outcome<SnapshotRecord>> {
     const sets = [
       changes.statusMessage !== undefined ? ', status_message = @msg' : '',
       changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
       // Progress only moves forward: a late report never turns 80% back into 40%.
       changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
     ].join('');
-    const row = this.sql(transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined)).get({
-      id, now: Date.now(), msg: changes.statusMessage ?? null, delegate: changes.delegateId ?? null, progress: changes.progress ?? 0,
+    const row = this.sql(
+      transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
+    ).get({
+      id,
+      now: Date.now(),
+      msg: changes.statusMessage ?? null,
+      delegate: changes.delegateId ?? null,
+      progress: changes.progress ?? 0,
       reporter: changes.reportedBy ?? null,
     }) as Row | undefined;
-    return row ? { changed: true, record: snapshotFromRow(row) } : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
+    return row
+      ? { changed: true, record: snapshotFromRow(row) }
+      : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
   }
 
-  private refused<T>(table: 'volumes' | 'snapshots', id: string, t: Transition<string>, toRecord: (r: Row) => T): Outcome<T> {
+  private refused<T>(
+    table: 'volumes' | 'snapshots',
+    id: string,
+    t: Transition<string>,
+    toRecord: (r: Row) => T,
+  ): Outcome<T> {
     const row = this.sql(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
     if (!row) return { changed: false, current: undefined };
     const status = String(row['status']);
     const held = (g: Guard): boolean =>
-      (this.sql(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)?.held === 1;
+      (this.sql(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)
+        ?.held === 1;
     const blockedBy = t.from.includes(status) ? (t.unless ?? []).find(held) : undefined;
-    return blockedBy ? { changed: false, current: toRecord(row), blockedBy } : { changed: false, current: toRecord(row) };
+    return blockedBy
+      ? { changed: false, current: toRecord(row), blockedBy }
+      : { changed: false, current: toRecord(row) };
   }
 
   async beginAttachment(a: NewAttachment): Promise<AttachAdmission> {
     return this.attachments.begin(a);
   }
 
-  async transitionAttachment(id: number, event: AttachmentEvent, statusMessage?: string): Promise<Outcome<AttachmentRecord>> {
+  async transitionAttachment(
+    id: number,
+    event: AttachmentEvent,
+    statusMessage?: string,
+  ): Promise<Outcome<AttachmentRecord>> {
     return this.attachments.transition(id, event, statusMessage);
   }
 
-  async endAttachment(id: number, event: 'attachFailed' | 'detached', statusMessage?: string): Promise<Outcome<AttachmentRecord>> {
+  async endAttachment(
+    id: number,
+    event: 'attachFailed' | 'detached',
+    statusMessage?: string,
+  ): Promise<Outcome<AttachmentRecord>> {
     return this.attachments.end(id, event, statusMessage);
   }
 
@@ -211,7 +300,10 @@ export class SqliteStore implements MetadataStore {
   }
 
   async recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void> {
-    this.sql(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(delegateId, id);
+    this.sql(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(
+      delegateId,
+      id,
+    );
   }
 
   async volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]> {

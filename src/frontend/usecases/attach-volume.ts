@@ -24,42 +24,85 @@ export interface AttachVolumeRequest {
 const REFUSALS: Record<AttachRefusal, { code: ErrorCode; why: string }> = {
   'volume-state': { code: 'IncorrectState', why: 'it is not available' },
   'held-read-write': { code: 'VolumeInUse', why: 'it is attached read-write, so it may not be attached anywhere else' },
-  'shared-read-only': { code: 'VolumeInUse', why: 'it is attached read-only, so it may be attached again only read-only' },
+  'shared-read-only': {
+    code: 'VolumeInUse',
+    why: 'it is attached read-only, so it may be attached again only read-only',
+  },
   'already-attached': { code: 'VolumeInUse', why: 'it is already attached to this instance' },
   'device-in-use': { code: 'InvalidParameterValue', why: 'the device is already in use in this instance' },
 };
 
-export async function locateInstance(deps: Deps, instanceId: string, vmmHost: string | undefined): Promise<InstanceLocation> {
-  const found = (await deps.store.findInstance(instanceId)).filter((l) => vmmHost === undefined || l.vmmHost === vmmHost);
+export async function locateInstance(
+  deps: Deps,
+  instanceId: string,
+  vmmHost: string | undefined,
+): Promise<InstanceLocation> {
+  const found = (await deps.store.findInstance(instanceId)).filter(
+    (l) => vmmHost === undefined || l.vmmHost === vmmHost,
+  );
   const only = found[0];
   if (!only) throw new VbsError('InvalidInstanceID.NotFound', `The instance ID '${clip(instanceId)}' does not exist.`);
   if (found.length > 1) {
-    throw new VbsError('InvalidParameterCombination', `The instance ID '${instanceId}' runs on several hypervisor nodes; name one with vmmHost (${found.map((l) => l.vmmHost).join(', ')}).`);
+    throw new VbsError(
+      'InvalidParameterCombination',
+      `The instance ID '${instanceId}' runs on several hypervisor nodes; name one with vmmHost (${found.map((l) => l.vmmHost).join(', ')}).`,
+    );
   }
   return only;
 }
 
-export async function attachVolume(deps: Deps, principal: Principal, req: AttachVolumeRequest): Promise<AttachmentRecord> {
+export async function attachVolume(
+  deps: Deps,
+  principal: Principal,
+  req: AttachVolumeRequest,
+): Promise<AttachmentRecord> {
   const volume = await ownVolume(deps, principal, requireVolumeId(req.volumeId));
   const where = await locateInstance(deps, req.instanceId, req.vmmHost);
   const admission = await deps.store.beginAttachment({
-    volumeId: volume.id, instanceId: where.instanceId, vmmHost: where.vmmHost, device: req.device, mode: req.mode, attachTime: deps.now().toISOString(),
+    volumeId: volume.id,
+    instanceId: where.instanceId,
+    vmmHost: where.vmmHost,
+    device: req.device,
+    mode: req.mode,
+    attachTime: deps.now().toISOString(),
   });
   if (!admission.admitted) {
     const r = REFUSALS[admission.reason];
-    throw new VbsError(r.code, `Cannot attach '${volume.id}' to '${where.instanceId}' as ${req.device} (${req.mode}): ${r.why}.`);
+    throw new VbsError(
+      r.code,
+      `Cannot attach '${volume.id}' to '${where.instanceId}' as ${req.device} (${req.mode}): ${r.why}.`,
+    );
   }
   const attachment = admission.attachment;
   try {
     await deps.vmms.attach(where.endpoint, {
-      instanceId: where.instanceId, volumeId: volume.id, path: volume.path, device: req.device, attachMode: req.mode,
+      instanceId: where.instanceId,
+      volumeId: volume.id,
+      path: volume.path,
+      device: req.device,
+      attachMode: req.mode,
     });
   } catch (error) {
-    await deps.store.endAttachment(attachment.id, 'attachFailed', error instanceof Error ? error.message : String(error));
-    deps.logger.warn('attach failed', { volumeId: volume.id, instanceId: where.instanceId, vmmHost: where.vmmHost, error: String(error) });
+    await deps.store.endAttachment(
+      attachment.id,
+      'attachFailed',
+      error instanceof Error ? error.message : String(error),
+    );
+    deps.logger.warn('attach failed', {
+      volumeId: volume.id,
+      instanceId: where.instanceId,
+      vmmHost: where.vmmHost,
+      error: String(error),
+    });
     throw error;
   }
   const done = await deps.store.transitionAttachment(attachment.id, 'attached');
-  deps.logger.info('volume attached', { volumeId: volume.id, instanceId: where.instanceId, vmmHost: where.vmmHost, device: req.device, mode: req.mode });
+  deps.logger.info('volume attached', {
+    volumeId: volume.id,
+    instanceId: where.instanceId,
+    vmmHost: where.vmmHost,
+    device: req.device,
+    mode: req.mode,
+  });
   return done.changed ? done.record : attachment;
 }

@@ -11,7 +11,12 @@ import type { SnapshotRecord } from '../../core/records.js';
 import type { Deps } from './deps.js';
 import { ownVolume } from './ownership.js';
 
-export async function createSnapshot(deps: Deps, principal: Principal, volumeId: string, description: string | undefined): Promise<SnapshotRecord> {
+export async function createSnapshot(
+  deps: Deps,
+  principal: Principal,
+  volumeId: string,
+  description: string | undefined,
+): Promise<SnapshotRecord> {
   const volume = await ownVolume(deps, principal, requireVolumeId(volumeId));
   const id = newId('snap');
   const now = deps.now();
@@ -31,7 +36,10 @@ export async function createSnapshot(deps: Deps, principal: Principal, volumeId:
   };
   if (!(await deps.store.insertSnapshot(snapshot))) {
     const current = await deps.store.getVolume(volume.id);
-    throw new VbsError('IncorrectState', `Volume '${volume.id}' is ${current?.status ?? 'gone'}; it cannot be snapshotted now.`);
+    throw new VbsError(
+      'IncorrectState',
+      `Volume '${volume.id}' is ${current?.status ?? 'gone'}; it cannot be snapshotted now.`,
+    );
   }
   try {
     const delegateId = await deps.delegates.createSnapshotFile(

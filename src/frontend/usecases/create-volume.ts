@@ -25,14 +25,22 @@ export async function createVolume(deps: Deps, principal: Principal, req: Create
   if (!deps.settings.zones.includes(req.zone)) {
     throw new VbsError('InvalidZone.NotFound', `The zone '${req.zone}' does not exist.`);
   }
-  const snapshot = req.snapshotId === undefined ? undefined : await ownSnapshot(deps, principal, requireSnapshotId(req.snapshotId));
+  const snapshot =
+    req.snapshotId === undefined ? undefined : await ownSnapshot(deps, principal, requireSnapshotId(req.snapshotId));
   if (snapshot && !RESTORABLE_SNAPSHOT_STATUSES.includes(snapshot.status)) {
-    throw new VbsError('IncorrectState', `Snapshot '${snapshot.id}' is ${snapshot.status}; a volume can be made only from a completed snapshot.`);
+    throw new VbsError(
+      'IncorrectState',
+      `Snapshot '${snapshot.id}' is ${snapshot.status}; a volume can be made only from a completed snapshot.`,
+    );
   }
   const sizeGiB = req.sizeGiB ?? snapshot?.volumeSizeGiB;
-  if (sizeGiB === undefined) throw new VbsError('MissingParameter', 'The request must contain the parameter size or snapshotId.');
+  if (sizeGiB === undefined)
+    throw new VbsError('MissingParameter', 'The request must contain the parameter size or snapshotId.');
   if (snapshot && sizeGiB < snapshot.volumeSizeGiB) {
-    throw new VbsError('InvalidParameterValue', `The volume size ${sizeGiB} GiB is smaller than snapshot '${snapshot.id}' (${snapshot.volumeSizeGiB} GiB).`);
+    throw new VbsError(
+      'InvalidParameterValue',
+      `The volume size ${sizeGiB} GiB is smaller than snapshot '${snapshot.id}' (${snapshot.volumeSizeGiB} GiB).`,
+    );
   }
   const id = newId('vol');
   const now = deps.now();
@@ -54,9 +62,16 @@ export async function createVolume(deps: Deps, principal: Principal, req: Create
     throw new VbsError('IncorrectState', `Snapshot '${snapshot?.id ?? ''}' is no longer completed.`);
   }
   try {
-    const delegateId = await deps.delegates.createVolumeFile({
-      volumeId: id, path: volume.path, sizeGiB, volumeType: volume.volumeType, ...(snapshot ? { sourcePath: snapshot.path } : {}),
-    }, (candidate) => deps.store.recordDelegate('volume', id, candidate));
+    const delegateId = await deps.delegates.createVolumeFile(
+      {
+        volumeId: id,
+        path: volume.path,
+        sizeGiB,
+        volumeType: volume.volumeType,
+        ...(snapshot ? { sourcePath: snapshot.path } : {}),
+      },
+      (candidate) => deps.store.recordDelegate('volume', id, candidate),
+    );
     deps.logger.info('volume creation started', { volumeId: id, delegateId, sizeGiB, volumeType: volume.volumeType });
     return { ...volume, delegateId };
   } catch (error) {

@@ -42,7 +42,12 @@ const SNAPSHOT_FIELDS: FilterFields<SnapshotRecord> = {
   description: (s) => [s.description ?? ''],
 };
 
-export async function describeVolumes(deps: Deps, principal: Principal, ids: readonly string[], filters: readonly Filter[]): Promise<VolumeView[]> {
+export async function describeVolumes(
+  deps: Deps,
+  principal: Principal,
+  ids: readonly string[],
+  filters: readonly Filter[],
+): Promise<VolumeView[]> {
   const matches = compileFilters(VOLUME_FIELDS, filters);
   ids.forEach(requireVolumeId);
   const volumes = await deps.store.findVolumes({ ownerId: ownerScope(principal), ...(ids.length ? { ids } : {}) });
@@ -54,7 +59,12 @@ export async function describeVolumes(deps: Deps, principal: Principal, ids: rea
     .filter(matches);
 }
 
-export async function describeSnapshots(deps: Deps, principal: Principal, ids: readonly string[], filters: readonly Filter[]): Promise<SnapshotRecord[]> {
+export async function describeSnapshots(
+  deps: Deps,
+  principal: Principal,
+  ids: readonly string[],
+  filters: readonly Filter[],
+): Promise<SnapshotRecord[]> {
   const matches = compileFilters(SNAPSHOT_FIELDS, filters);
   ids.forEach(requireSnapshotId);
   const snapshots = await deps.store.findSnapshots({ ownerId: ownerScope(principal), ...(ids.length ? { ids } : {}) });

@@ -18,30 +18,62 @@ export interface DetachVolumeRequest {
   readonly force: boolean;
 }
 
-export async function detachVolume(deps: Deps, principal: Principal, req: DetachVolumeRequest): Promise<AttachmentRecord> {
+export async function detachVolume(
+  deps: Deps,
+  principal: Principal,
+  req: DetachVolumeRequest,
+): Promise<AttachmentRecord> {
   const volume = await ownVolume(deps, principal, requireVolumeId(req.volumeId));
   const live = await deps.store.attachmentsOf([volume.id]);
-  if (live.length === 0) throw new VbsError('IncorrectState', `Volume '${volume.id}' is in the '${volume.status}' state and is not attached.`);
-  const matching = live.filter((a) => (req.instanceId === undefined || a.instanceId === req.instanceId) && (req.device === undefined || a.device === req.device));
+  if (live.length === 0)
+    throw new VbsError(
+      'IncorrectState',
+      `Volume '${volume.id}' is in the '${volume.status}' state and is not attached.`,
+    );
+  const matching = live.filter(
+    (a) =>
+      (req.instanceId === undefined || a.instanceId === req.instanceId) &&
+      (req.device === undefined || a.device === req.device),
+  );
   const target = matching[0];
   if (!target) {
-    throw new VbsError('InvalidAttachment.NotFound', `Volume '${volume.id}' is not attached to '${clip(req.instanceId ?? '')}' as '${clip(req.device ?? '')}'.`);
+    throw new VbsError(
+      'InvalidAttachment.NotFound',
+      `Volume '${volume.id}' is not attached to '${clip(req.instanceId ?? '')}' as '${clip(req.device ?? '')}'.`,
+    );
   }
   if (matching.length > 1) {
-    throw new VbsError('InvalidParameterCombination', `Volume '${volume.id}' is attached to several instances (${matching.map((a) => a.instanceId).join(', ')}); name one with instanceId.`);
+    throw new VbsError(
+      'InvalidParameterCombination',
+      `Volume '${volume.id}' is attached to several instances (${matching.map((a) => a.instanceId).join(', ')}); name one with instanceId.`,
+    );
   }
   const begun = await deps.store.transitionAttachment(target.id, 'detach');
-  if (!begun.changed) throw new VbsError('IncorrectState', `The attachment of '${volume.id}' to '${target.instanceId}' is ${begun.current?.status ?? 'gone'}.`);
+  if (!begun.changed)
+    throw new VbsError(
+      'IncorrectState',
+      `The attachment of '${volume.id}' to '${target.instanceId}' is ${begun.current?.status ?? 'gone'}.`,
+    );
   const host = await deps.store.getVmmHost(target.vmmHost);
   try {
     if (!host) throw new VbsError('Unavailable', `The hypervisor node '${target.vmmHost}' is not registered now.`);
-    await deps.vmms.detach(host.endpoint, { instanceId: target.instanceId, volumeId: volume.id, device: target.device, force: req.force });
+    await deps.vmms.detach(host.endpoint, {
+      instanceId: target.instanceId,
+      volumeId: volume.id,
+      device: target.device,
+      force: req.force,
+    });
   } catch (error) {
     await deps.store.transitionAttachment(target.id, 'detachFailed');
     deps.logger.warn('detach failed', { volumeId: volume.id, instanceId: target.instanceId, error: String(error) });
     throw error;
   }
   const ended = await deps.store.endAttachment(target.id, 'detached');
-  deps.logger.info('volume detached', { volumeId: volume.id, instanceId: target.instanceId, vmmHost: target.vmmHost, force: req.force });
+  deps.logger.info('volume detached', {
+    volumeId: volume.id,
+    instanceId: target.instanceId,
+    vmmHost: target.vmmHost,
+    force: req.force,
+  });
   return ended.changed ? ended.record : begun.record;
 }

@@ -15,7 +15,10 @@ export interface Filter {
 export type FilterFields<R> = Readonly<Record<string, (resource: R) => readonly string[]>>;
 
 function wildcard(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
 }
 
@@ -25,11 +28,13 @@ export function compileFilters<R>(fields: FilterFields<R>, filters: readonly Fil
     if (!field || !Object.hasOwn(fields, f.name)) {
       throw new VbsError('InvalidParameterValue', `The filter '${clip(f.name)}' is invalid.`);
     }
-    if (f.values.length === 0) throw new VbsError('InvalidParameterValue', `The filter '${f.name}' needs at least one value.`);
+    if (f.values.length === 0)
+      throw new VbsError('InvalidParameterValue', `The filter '${f.name}' needs at least one value.`);
     return { field, patterns: f.values.map(wildcard) };
   });
-  return (resource) => compiled.every(({ field, patterns }) => {
-    const values = field(resource);
-    return patterns.some((p) => values.some((v) => p.test(v)));
-  });
+  return (resource) =>
+    compiled.every(({ field, patterns }) => {
+      const values = field(resource);
+      return patterns.some((p) => values.some((v) => p.test(v)));
+    });
 }

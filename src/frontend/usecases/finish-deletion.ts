@@ -6,7 +6,9 @@
 import type { Deps } from './deps.js';
 
 export async function finishDeletion(
-  deps: Deps, kind: 'volume' | 'snapshot', resource: { readonly id: string; readonly path: string; readonly delegateId: string | null },
+  deps: Deps,
+  kind: 'volume' | 'snapshot',
+  resource: { readonly id: string; readonly path: string; readonly delegateId: string | null },
 ): Promise<boolean> {
   const logKey = kind === 'volume' ? 'volumeId' : 'snapshotId';
   try {

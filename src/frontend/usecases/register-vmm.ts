@@ -49,7 +49,13 @@ export interface ReconcileReport {
 /** Records the node and the instances it runs now, so that AttachVolume finds them at once. */
 export async function recordInventory(deps: Deps, inv: InventoryType): Promise<void> {
   await deps.store.registerVmm(
-    { host: inv.vmmHost, endpoint: inv.endpoint, driver: inv.driver, healthy: inv.healthy, lastSeen: deps.now().getTime() },
+    {
+      host: inv.vmmHost,
+      endpoint: inv.endpoint,
+      driver: inv.driver,
+      healthy: inv.healthy,
+      lastSeen: deps.now().getTime(),
+    },
     (inv.instanceSet.item ?? []).map((i) => ({ instanceId: i.instanceId, state: i.state })),
   );
 }
@@ -59,9 +65,14 @@ export async function reconcile(deps: Deps, inv: InventoryType): Promise<Reconci
   const instances = inv.instanceSet.item ?? [];
   // An unhealthy hypervisor's silence is not evidence that disks are gone.
   if (!inv.healthy) return { lost: 0, settled: 0, adopted: 0, detachedStrays: 0 };
-  const held: HeldDisk[] = instances.flatMap((i) => (i.diskSet.item ?? []).map((d) => ({
-    instanceId: i.instanceId, volumeId: d.volumeId, device: d.device, mode: d.attachMode === 'ro' ? 'ro' as const : 'rw' as const,
-  })));
+  const held: HeldDisk[] = instances.flatMap((i) =>
+    (i.diskSet.item ?? []).map((d) => ({
+      instanceId: i.instanceId,
+      volumeId: d.volumeId,
+      device: d.device,
+      mode: d.attachMode === 'ro' ? ('ro' as const) : ('rw' as const),
+    })),
+  );
   // A listed instance whose hypervisor did not answer has unknown disks, not none: leave its records be.
   const unknown = new Set(instances.filter((i) => i.state === UNREACHABLE).map((i) => i.instanceId));
   const key = (instanceId: string, volumeId: string): string => `${instanceId}\u0000${volumeId}`;
@@ -84,22 +95,38 @@ export async function reconcile(deps: Deps, inv: InventoryType): Promise<Reconci
     } else if (rec.status !== 'attached' && now - rec.updatedAt > IN_FLIGHT_GRACE_MS) {
       const outcome = isHeld
         ? await deps.store.transitionAttachment(rec.id, rec.status === 'attaching' ? 'attached' : 'detachFailed')
-        : await deps.store.endAttachment(rec.id, 'detached', `settled by reconciliation: the hypervisor does not hold the disk`);
+        : await deps.store.endAttachment(
+            rec.id,
+            'detached',
+            `settled by reconciliation: the hypervisor does not hold the disk`,
+          );
       if (outcome.changed) {
         settled++;
-        deps.logger.warn('attachment settled by reconciliation', { ...log, was: rec.status, now: outcome.record.status });
+        deps.logger.warn('attachment settled by reconciliation', {
+          ...log,
+          was: rec.status,
+          now: outcome.record.status,
+        });
       }
     }
   }
   let adopted = 0;
   let detachedStrays = 0;
-  const justEnded = new Set((await deps.store.attachmentsEndedOnHost(inv.vmmHost, now - INVENTORY_STALENESS_MS)).map((r) => key(r.instanceId, r.volumeId)));
+  const justEnded = new Set(
+    (await deps.store.attachmentsEndedOnHost(inv.vmmHost, now - INVENTORY_STALENESS_MS)).map((r) =>
+      key(r.instanceId, r.volumeId),
+    ),
+  );
   for (const disk of heldKeys.values()) {
     if (justEnded.has(key(disk.instanceId, disk.volumeId))) continue;
     const log = { vmmHost: inv.vmmHost, ...disk };
     const volume = isId('vol', disk.volumeId) ? await deps.store.getVolume(disk.volumeId) : undefined;
     if (volume && volume.status !== 'deleted' && volume.status !== 'deleting') {
-      const admission = await deps.store.beginAttachment({ ...disk, vmmHost: inv.vmmHost, attachTime: deps.now().toISOString() });
+      const admission = await deps.store.beginAttachment({
+        ...disk,
+        vmmHost: inv.vmmHost,
+        attachTime: deps.now().toISOString(),
+      });
       if (admission.admitted) {
         await deps.store.transitionAttachment(admission.attachment.id, 'attached');
         adopted++;
@@ -108,7 +135,12 @@ export async function reconcile(deps: Deps, inv: InventoryType): Promise<Reconci
       }
     }
     try {
-      await deps.vmms.detach(inv.endpoint, { instanceId: disk.instanceId, volumeId: disk.volumeId, device: disk.device, force: true });
+      await deps.vmms.detach(inv.endpoint, {
+        instanceId: disk.instanceId,
+        volumeId: disk.volumeId,
+        device: disk.device,
+        force: true,
+      });
       detachedStrays++;
       deps.logger.warn('stray disk detached: the hypervisor held a disk that no attachment allows', log);
     } catch (error) {

@@ -38,7 +38,11 @@ export async function reportJob(deps: Deps, report: JobReport): Promise<void> {
     throw new VbsError('InvalidParameterValue', 'The report names no volume or snapshot.');
   }
   if (result.owner !== undefined && result.owner !== reportedBy) {
-    deps.logger.warn('job report refused: another delegate has the job', { resourceId: id, delegateId: reportedBy, jobDelegate: result.owner });
+    deps.logger.warn('job report refused: another delegate has the job', {
+      resourceId: id,
+      delegateId: reportedBy,
+      jobDelegate: result.owner,
+    });
     throw new VbsError('AuthFailure', 'This delegate does not have that job.');
   }
   const changed = result.changed;

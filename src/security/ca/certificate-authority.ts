@@ -15,7 +15,14 @@
  * request can end up in a certificate we sign.
  */
 import {
-  X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, hash, randomBytes, sign, type KeyObject,
+  X509Certificate,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hash,
+  randomBytes,
+  sign,
+  type KeyObject,
 } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
@@ -56,9 +63,15 @@ const DNS_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 export function generateKeyPair(kind: KeyKind = 'rsa'): { publicKeyPem: string; privateKeyPem: string } {
   const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
   const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
-  const { publicKey, privateKey } = kind === 'rsa'
-    ? generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS, publicExponent: 0x10001, publicKeyEncoding, privateKeyEncoding })
-    : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding });
+  const { publicKey, privateKey } =
+    kind === 'rsa'
+      ? generateKeyPairSync('rsa', {
+          modulusLength: MIN_RSA_BITS,
+          publicExponent: 0x10001,
+          publicKeyEncoding,
+          privateKeyEncoding,
+        })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding });
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
@@ -123,7 +136,15 @@ export function issueCertificate(ca: CaMaterial, req: IssueRequest): IssuedCerti
   cert.setIssuer(caCert.subject.attributes);
   const extensions: object[] = [
     { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'subjectKeyIdentifier', value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, subjectKeyIdentifier(subjectSpki)) },
+    {
+      name: 'subjectKeyIdentifier',
+      value: forge.asn1.create(
+        forge.asn1.Class.UNIVERSAL,
+        forge.asn1.Type.OCTETSTRING,
+        false,
+        subjectKeyIdentifier(subjectSpki),
+      ),
+    },
     { name: 'authorityKeyIdentifier', keyIdentifier: caKeyIdentifier(caCert) },
   ];
   if (req.usage === 'server') {
@@ -134,10 +155,7 @@ export function issueCertificate(ca: CaMaterial, req: IssueRequest): IssuedCerti
       { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [
-          ...dnsNames.map((value) => ({ type: 2, value })),
-          ...ipAddresses.map((ip) => ({ type: 7, ip })),
-        ],
+        altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))],
       },
     );
   } else {
@@ -176,8 +194,11 @@ function signedCertificate(cert: forge.pki.Certificate, subjectSpki: Buffer, caK
   const der = Buffer.from(asn1.toDer(certificate).getBytes(), 'binary');
   const issued = new X509Certificate(der);
   const caCert = new X509Certificate(caPem);
-  if (!issued.publicKey.export({ type: 'spki', format: 'der' }).equals(subjectSpki) || !issued.verify(caCert.publicKey) ||
-    !issued.checkIssued(caCert)) {
+  if (
+    !issued.publicKey.export({ type: 'spki', format: 'der' }).equals(subjectSpki) ||
+    !issued.verify(caCert.publicKey) ||
+    !issued.checkIssued(caCert)
+  ) {
     throw new Error('the issued certificate does not read back as signed for its subject key');
   }
   return issued.toString();
@@ -187,7 +208,8 @@ function signedCertificate(cert: forge.pki.Certificate, subjectSpki: Buffer, caK
 function subjectKeyIdentifier(spkiDer: Buffer): string {
   const spki = forge.asn1.fromDer(forge.util.createBuffer(spkiDer.toString('binary')));
   // forge keeps a BIT STRING's raw content beside what it decoded from it (an RSA key's SEQUENCE).
-  const bits = (Array.isArray(spki.value) ? spki.value[1] : undefined) as (forge.asn1.Asn1 & { bitStringContents?: string }) | undefined;
+  const bits = (Array.isArray(spki.value) ? spki.value[1] : undefined) as
+    (forge.asn1.Asn1 & { bitStringContents?: string }) | undefined;
   const content = bits?.type === forge.asn1.Type.BITSTRING ? bits.bitStringContents : undefined;
   if (content === undefined || content.length < 2) throw new Error('unexpected SubjectPublicKeyInfo');
   // The first octet of a BIT STRING's content is its count of unused bits, not part of the key.
@@ -222,7 +244,12 @@ export function signCsr(ca: CaMaterial, csrPem: string, usage: 'client', validDa
     throw new Error('CSR refused: its subject must have exactly one non-empty CN (the user ID)');
   }
   const publicKeyPem = forge.pki.publicKeyToPem(csr.publicKey);
-  return issueCertificate(ca, { commonName: cn, publicKeyPem, usage, ...(validDays === undefined ? {} : { validDays }) });
+  return issueCertificate(ca, {
+    commonName: cn,
+    publicKeyPem,
+    usage,
+    ...(validDays === undefined ? {} : { validDays }),
+  });
 }
 
 function loadCa(ca: CaMaterial): { caCert: forge.pki.Certificate; caKey: KeyObject; caNotAfter: number } {

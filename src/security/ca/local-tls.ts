@@ -14,12 +14,29 @@
  */
 import { X509Certificate, randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync,
-  renameSync, rmSync, statSync, writeFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { keyKindOf, type KeyKind } from '../wssec/key-kind.js';
-import { createCa, generateKeyPair, issueCertificate, keyMatchesCertificate, type CaMaterial } from './certificate-authority.js';
+import {
+  createCa,
+  generateKeyPair,
+  issueCertificate,
+  keyMatchesCertificate,
+  type CaMaterial,
+} from './certificate-authority.js';
 
 export interface ServiceTls {
   caPem: string;
@@ -74,7 +91,12 @@ export function ensureServiceTls(
   const certPath = join(certDir, `${serviceName}.pem`);
   const keyPath = join(certDir, `${serviceName}-key.pem`);
   const result = (certPem: string, keyPem: string): ServiceTls => ({
-    caPem: ca.certPem, certPem, keyPem, certPath, keyPath, caPath: join(certDir, 'ca.pem'),
+    caPem: ca.certPem,
+    certPem,
+    keyPem,
+    certPath,
+    keyPath,
+    caPath: join(certDir, 'ca.pem'),
   });
 
   const certPem = readIfExists(certPath);
@@ -97,7 +119,10 @@ export function ensureServiceTls(
 }
 
 function isCurrent(
-  certPem: string, keyPem: string, ca: CaMaterial, serviceName: string,
+  certPem: string,
+  keyPem: string,
+  ca: CaMaterial,
+  serviceName: string,
   hosts: { dnsNames: string[]; ipAddresses: string[] },
 ): boolean {
   try {
@@ -130,7 +155,9 @@ function loadCa(certPath: string, keyPath: string): CaMaterial {
       const cert = new X509Certificate(certPem);
       if (!cert.ca) throw new Error(`${certPath} is not a CA certificate`);
       if (!(Date.parse(cert.validTo) > Date.now())) {
-        throw new Error(`the local CA ${certPath} expired on ${cert.validTo}; remove ca.pem and ca-key.pem to make a new one`);
+        throw new Error(
+          `the local CA ${certPath} expired on ${cert.validTo}; remove ca.pem and ca-key.pem to make a new one`,
+        );
       }
       fixKeyMode(keyPath);
       return { certPem, keyPem };

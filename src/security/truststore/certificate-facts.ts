@@ -55,7 +55,9 @@ export function readCertificate(data: string | Buffer): CertificateFacts {
   try {
     x509 = new X509Certificate(data);
   } catch (err) {
-    throw new TrustStoreError(`not an X.509 certificate (PEM or DER): ${err instanceof Error ? err.message : String(err)}`);
+    throw new TrustStoreError(
+      `not an X.509 certificate (PEM or DER): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return factsOf(x509);
 }

@@ -23,7 +23,9 @@ export function openHomeTrustStore(home: string, options: TrustStoreOptions = {}
     caPem = readFileSync(caCertPath(home), 'utf8');
   } catch (err) {
     if (err instanceof Error && 'code' in err && err.code === 'ENOENT') {
-      throw new TrustStoreError(`no VBS CA in ${join(home, 'certs')}: run 'vbs-admin ca init' (or start the services) first`);
+      throw new TrustStoreError(
+        `no VBS CA in ${join(home, 'certs')}: run 'vbs-admin ca init' (or start the services) first`,
+      );
     }
     throw err;
   }

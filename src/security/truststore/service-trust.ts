@@ -55,7 +55,14 @@ function serviceEntry(der: Buffer, ca: X509Certificate): ServiceEntry | undefine
   const facts = factsOf(x509);
   const cn = facts.commonName;
   const eku = x509.keyUsage ?? [];
-  if (cn === undefined || cn === '' || x509.ca || !eku.includes(SERVER_AUTH) || !hasUsableServiceKey(x509) || !issuedBy(x509, ca)) {
+  if (
+    cn === undefined ||
+    cn === '' ||
+    x509.ca ||
+    !eku.includes(SERVER_AUTH) ||
+    !hasUsableServiceKey(x509) ||
+    !issuedBy(x509, ca)
+  ) {
     return undefined;
   }
   return { trusted: { x509, userId: cn }, notBefore: facts.notBefore, notAfter: facts.notAfter };

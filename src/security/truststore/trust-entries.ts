@@ -33,8 +33,14 @@ export function isCertificateSource(value: string): value is CertificateSource {
 }
 
 export function evaluateRow(row: StoredIdentity, pem: string, ca: X509Certificate): TrustEntry {
-  const refused = (problem: string, notBefore = 0, notAfter = 0): TrustEntry =>
-    ({ userId: row.user_id, source: row.source, trusted: undefined, problem, notBefore, notAfter });
+  const refused = (problem: string, notBefore = 0, notAfter = 0): TrustEntry => ({
+    userId: row.user_id,
+    source: row.source,
+    trusted: undefined,
+    problem,
+    notBefore,
+    notAfter,
+  });
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(pem);

@@ -14,7 +14,13 @@ import { X509Certificate } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { generateKeyPair, issueCertificate, signCsr, type CaMaterial } from '../ca/certificate-authority.js';
 import type { TrustedCertificate } from '../wssec/verify.js';
-import { fingerprintOf, hasUsableUserKey, issuedBy, readCertificate, type CertificateFacts } from './certificate-facts.js';
+import {
+  fingerprintOf,
+  hasUsableUserKey,
+  issuedBy,
+  readCertificate,
+  type CertificateFacts,
+} from './certificate-facts.js';
 import { openTrustDatabase } from './schema.js';
 import { evaluateRow, type CertificateSource, type StoredIdentity, type TrustEntry } from './trust-entries.js';
 import { TrustStoreError, checkUserName } from './user-names.js';
@@ -97,14 +103,20 @@ export class TrustStore {
   }
 
   /** A new key and a client certificate for `name` from the VBS CA, recorded as source 'ca'. */
-  issueUser(name: string, ca: CaMaterial, options: IssueOptions = {}): { keyPem: string; certPem: string; record: CertificateRecord } {
+  issueUser(
+    name: string,
+    ca: CaMaterial,
+    options: IssueOptions = {},
+  ): { keyPem: string; certPem: string; record: CertificateRecord } {
     checkUserName(name);
     this.checkCa(ca);
     // Fail before the key is made; add() checks again under the write lock.
     if (options.sameUser !== true) this.checkHolders(name, undefined, false);
     const pair = generateKeyPair();
     const issued = issueCertificate(ca, {
-      commonName: name, publicKeyPem: pair.publicKeyPem, usage: 'client',
+      commonName: name,
+      publicKeyPem: pair.publicKeyPem,
+      usage: 'client',
       ...(options.validDays === undefined ? {} : { validDays: options.validDays }),
     });
     const record = this.add(readCertificate(issued.certPem), 'ca', options);
@@ -112,7 +124,11 @@ export class TrustStore {
   }
 
   /** Signs a user's own CSR (the key never leaves the user); the CSR's CN is the user ID. */
-  enrollCsr(csrPem: string, ca: CaMaterial, options: IssueOptions = {}): { certPem: string; record: CertificateRecord } {
+  enrollCsr(
+    csrPem: string,
+    ca: CaMaterial,
+    options: IssueOptions = {},
+  ): { certPem: string; record: CertificateRecord } {
     this.checkCa(ca);
     let certPem: string;
     try {
@@ -130,7 +146,8 @@ export class TrustStore {
 
   /** Revokes every unrevoked certificate of the user; returns how many. Running services see it at once. */
   revokeUser(userId: string): number {
-    const changes = this.db.prepare('UPDATE certificates SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL')
+    const changes = this.db
+      .prepare('UPDATE certificates SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL')
       .run(this.isoNow(), userId).changes;
     this.stale = true;
     return changes;
@@ -138,7 +155,8 @@ export class TrustStore {
 
   /** Revokes one certificate by fingerprint (hex SHA-256 of its DER); false if absent or already revoked. */
   revokeCertificate(fingerprint: string): boolean {
-    const changes = this.db.prepare('UPDATE certificates SET revoked_at = ? WHERE fingerprint = ? AND revoked_at IS NULL')
+    const changes = this.db
+      .prepare('UPDATE certificates SET revoked_at = ? WHERE fingerprint = ? AND revoked_at IS NULL')
       .run(this.isoNow(), fingerprint.toLowerCase()).changes;
     this.stale = true;
     return changes === 1;
@@ -151,7 +169,8 @@ export class TrustStore {
   }
 
   get(fingerprint: string): CertificateRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?').get(fingerprint.toLowerCase()) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?').get(fingerprint.toLowerCase()) as
+      Row | undefined;
     return row && this.recordOf(row);
   }
 
@@ -182,21 +201,38 @@ export class TrustStore {
 
   private add(facts: CertificateFacts, source: CertificateSource, options: AddOptions): CertificateRecord {
     const userId = this.checkAddable(facts, source);
-    this.db.transaction(() => {
-      const existing = this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?').get(facts.fingerprint) as Row | undefined;
-      if (existing?.revoked_at) {
-        throw new TrustStoreError(`this certificate was revoked on ${existing.revoked_at}; a revoked certificate cannot be trusted again`);
-      }
-      if (existing) throw new TrustStoreError(`this certificate is already trusted, for user ${JSON.stringify(existing.user_id)}`);
-      this.checkHolders(userId, facts.keyFingerprint, options.sameUser === true);
-      this.db.prepare(
-        `INSERT INTO certificates (fingerprint, user_id, pem, source, serial, key_fingerprint, not_before, not_after, added_at)
+    this.db
+      .transaction(() => {
+        const existing = this.db.prepare('SELECT * FROM certificates WHERE fingerprint = ?').get(facts.fingerprint) as
+          Row | undefined;
+        if (existing?.revoked_at) {
+          throw new TrustStoreError(
+            `this certificate was revoked on ${existing.revoked_at}; a revoked certificate cannot be trusted again`,
+          );
+        }
+        if (existing)
+          throw new TrustStoreError(
+            `this certificate is already trusted, for user ${JSON.stringify(existing.user_id)}`,
+          );
+        this.checkHolders(userId, facts.keyFingerprint, options.sameUser === true);
+        this.db
+          .prepare(
+            `INSERT INTO certificates (fingerprint, user_id, pem, source, serial, key_fingerprint, not_before, not_after, added_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        facts.fingerprint, userId, facts.x509.toString(), source, facts.serial, facts.keyFingerprint,
-        new Date(facts.notBefore).toISOString(), new Date(facts.notAfter).toISOString(), this.isoNow(),
-      );
-    }).immediate();
+          )
+          .run(
+            facts.fingerprint,
+            userId,
+            facts.x509.toString(),
+            source,
+            facts.serial,
+            facts.keyFingerprint,
+            new Date(facts.notBefore).toISOString(),
+            new Date(facts.notAfter).toISOString(),
+            this.isoNow(),
+          );
+      })
+      .immediate();
     this.stale = true;
     const record = this.get(facts.fingerprint);
     if (!record) throw new Error('the certificate just added is missing from the trust store');
@@ -210,11 +246,13 @@ export class TrustStore {
       throw new TrustStoreError('the certificate has no (single) subject CN; the CN is the user ID');
     }
     checkUserName(userId);
-    if (!hasUsableUserKey(facts.x509)) throw new TrustStoreError('the certificate must hold an RSA key of at least 2048 bits');
+    if (!hasUsableUserKey(facts.x509))
+      throw new TrustStoreError('the certificate must hold an RSA key of at least 2048 bits');
     if (!(facts.notAfter > this.now())) {
       throw new TrustStoreError(`the certificate expired on ${new Date(facts.notAfter).toISOString()}`);
     }
-    if (source === 'ca' && !issuedBy(facts.x509, this.ca)) throw new TrustStoreError('the certificate was not issued by the VBS CA');
+    if (source === 'ca' && !issuedBy(facts.x509, this.ca))
+      throw new TrustStoreError('the certificate was not issued by the VBS CA');
     return userId;
   }
 
@@ -224,13 +262,17 @@ export class TrustStore {
    * keyFingerprint undefined: a key not yet made, so different from every held one.
    */
   private checkHolders(userId: string, keyFingerprint: string | undefined, sameUser: boolean): void {
-    const holders = this.db.prepare(
-      'SELECT user_id, fingerprint, key_fingerprint, not_after FROM certificates WHERE user_id = ? COLLATE NOCASE AND revoked_at IS NULL',
-    ).all(userId) as Pick<Row, 'user_id' | 'fingerprint' | 'key_fingerprint' | 'not_after'>[];
+    const holders = this.db
+      .prepare(
+        'SELECT user_id, fingerprint, key_fingerprint, not_after FROM certificates WHERE user_id = ? COLLATE NOCASE AND revoked_at IS NULL',
+      )
+      .all(userId) as Pick<Row, 'user_id' | 'fingerprint' | 'key_fingerprint' | 'not_after'>[];
     const now = this.now();
     for (const h of holders.filter((r) => Date.parse(r.not_after) > now)) {
       if (h.user_id !== userId) {
-        throw new TrustStoreError(`the user name ${JSON.stringify(userId)} differs only in case from the existing user ${JSON.stringify(h.user_id)}`);
+        throw new TrustStoreError(
+          `the user name ${JSON.stringify(userId)} differs only in case from the existing user ${JSON.stringify(h.user_id)}`,
+        );
       }
       if (h.key_fingerprint !== keyFingerprint && !sameUser) {
         throw new TrustStoreError(
@@ -250,13 +292,26 @@ export class TrustStore {
   private recordOf(row: Row): CertificateRecord {
     const entry = this.entryFor(row);
     const now = this.now();
-    const status: CertificateStatus = row.revoked_at !== null ? 'revoked'
-      : entry.trusted === undefined ? 'untrusted'
-        : now < entry.notBefore ? 'not-yet-valid'
-          : now > entry.notAfter ? 'expired' : 'active';
+    const status: CertificateStatus =
+      row.revoked_at !== null
+        ? 'revoked'
+        : entry.trusted === undefined
+          ? 'untrusted'
+          : now < entry.notBefore
+            ? 'not-yet-valid'
+            : now > entry.notAfter
+              ? 'expired'
+              : 'active';
     return {
-      fingerprint: row.fingerprint, userId: row.user_id, source: row.source === 'ca' ? 'ca' : 'manual', serial: row.serial,
-      notBefore: row.not_before, notAfter: row.not_after, addedAt: row.added_at, revokedAt: row.revoked_at, status,
+      fingerprint: row.fingerprint,
+      userId: row.user_id,
+      source: row.source === 'ca' ? 'ca' : 'manual',
+      serial: row.serial,
+      notBefore: row.not_before,
+      notAfter: row.not_after,
+      addedAt: row.added_at,
+      revokedAt: row.revoked_at,
+      status,
     };
   }
 

@@ -24,9 +24,8 @@ interface Frame {
 const EMPTY: NsMap = new Map();
 
 export function exclusiveC14n(apex: Element, inclusivePrefixes: readonly string[] = []): string {
-  const inclusive = inclusivePrefixes.length > 0
-    ? new Set(inclusivePrefixes.map((p) => (p === '#default' ? '' : p)))
-    : undefined;
+  const inclusive =
+    inclusivePrefixes.length > 0 ? new Set(inclusivePrefixes.map((p) => (p === '#default' ? '' : p))) : undefined;
   const stack: Frame[] = [{ rendered: EMPTY, inScope: inclusive ? inheritedNamespaces(apex) : undefined }];
   let out = '';
   let node: Node = apex;
@@ -65,7 +64,7 @@ function openTag(el: Element, frame: Frame, inclusive: Set<string> | undefined):
     if (a.namespaceURI === XMLNS_NS) {
       if (inScope) {
         if (inScope === frame.inScope) inScope = new Map(inScope);
-        inScope.set(a.prefix === 'xmlns' ? a.localName ?? '' : '', a.value);
+        inScope.set(a.prefix === 'xmlns' ? (a.localName ?? '') : '', a.value);
       }
     } else {
       attrs.push(a);
@@ -134,7 +133,7 @@ function inheritedNamespaces(apex: Element): NsMap {
     for (let i = 0; i < list.length; i++) {
       const a = list.item(i) as Attr;
       if (a.namespaceURI !== XMLNS_NS) continue;
-      const prefix = a.prefix === 'xmlns' ? a.localName ?? '' : '';
+      const prefix = a.prefix === 'xmlns' ? (a.localName ?? '') : '';
       if (!found.has(prefix)) found.set(prefix, a.value);
     }
   }
@@ -151,6 +150,11 @@ function escapeText(s: string): string {
 
 function escapeAttr(s: string): string {
   if (!ATTR_SPECIAL.test(s)) return s;
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')
-    .replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\t/g, '&#x9;')
+    .replace(/\n/g, '&#xA;')
+    .replace(/\r/g, '&#xD;');
 }

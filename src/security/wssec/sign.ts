@@ -16,10 +16,29 @@
  * character. A payload holding one is sent in its canonical form with those characters as character
  * references, which every parser reads alike (they can only be in text and attribute values there).
  */
-import { X509Certificate, createPrivateKey, createPublicKey, hash, randomBytes, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
+import {
+  X509Certificate,
+  createPrivateKey,
+  createPublicKey,
+  hash,
+  randomBytes,
+  sign,
+  type KeyObject,
+  type SignKeyObjectInput,
+} from 'node:crypto';
 import { SOAP_ENV_NS } from '../../soap/envelope.js';
 import { keyKindOf } from './key-kind.js';
-import { BASE64_ENCODING, DS_NS, ECDSA_SHA256, EXC_C14N, RSA_SHA256, SHA256, WSSE_NS, WSU_NS, X509_TOKEN } from './names.js';
+import {
+  BASE64_ENCODING,
+  DS_NS,
+  ECDSA_SHA256,
+  EXC_C14N,
+  RSA_SHA256,
+  SHA256,
+  WSSE_NS,
+  WSU_NS,
+  X509_TOKEN,
+} from './names.js';
 import { exclusiveC14nOfText, TextC14nError, type TextC14nContext } from './text-c14n.js';
 
 export interface Signer {
@@ -57,9 +76,10 @@ function materialOf(signer: Signer): SigningMaterial {
     if (!fromKey.equals(x509.publicKey.export({ type: 'spki', format: 'der' }))) {
       throw new Error('signEnvelope: the key does not match the certificate');
     }
-    material = kind === 'rsa'
-      ? { token: x509.raw.toString('base64'), key, method: RSA_SHA256 }
-      : { token: x509.raw.toString('base64'), key: { key, dsaEncoding: 'ieee-p1363' }, method: ECDSA_SHA256 };
+    material =
+      kind === 'rsa'
+        ? { token: x509.raw.toString('base64'), key, method: RSA_SHA256 }
+        : { token: x509.raw.toString('base64'), key: { key, dsaEncoding: 'ieee-p1363' }, method: ECDSA_SHA256 };
     if (materials.size >= CACHE_LIMIT) materials.clear();
     materials.set(cacheKey, material);
   }
@@ -71,8 +91,15 @@ function materialOf(signer: Signer): SigningMaterial {
  * wsu; the Body's canonical form (its own declarations, then wsu:Id) renders soap and wsu.
  */
 const BODY_CONTEXT: TextC14nContext = {
-  inScope: new Map([['soap', SOAP_ENV_NS], ['wsse', WSSE_NS], ['wsu', WSU_NS]]),
-  rendered: new Map([['soap', SOAP_ENV_NS], ['wsu', WSU_NS]]),
+  inScope: new Map([
+    ['soap', SOAP_ENV_NS],
+    ['wsse', WSSE_NS],
+    ['wsu', WSU_NS],
+  ]),
+  rendered: new Map([
+    ['soap', SOAP_ENV_NS],
+    ['wsu', WSU_NS],
+  ]),
 };
 
 /** xsd:dateTime in UTC, whole seconds: what every client here writes and parses. */
@@ -99,9 +126,10 @@ export function signEnvelope(bodyXml: string, signer: Signer, options: SignOptio
     if (!(e instanceof TextC14nError)) throw e;
     throw new Error(`signEnvelope: bodyXml must be exactly one well-formed element (${e.message})`, { cause: e });
   }
-  const wirePayload = bodyXml.search(XML11_LINE_ENDS) === -1
-    ? bodyXml
-    : payload.replace(XML11_LINE_ENDS, (c) => `&#x${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()};`);
+  const wirePayload =
+    bodyXml.search(XML11_LINE_ENDS) === -1
+      ? bodyXml
+      : payload.replace(XML11_LINE_ENDS, (c) => `&#x${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()};`);
   // One call for the three Ids' randomness: 12 bytes (24 hex digits) each.
   const random = randomBytes(36).toString('hex');
   const tokenId = `X509-${random.slice(0, 24)}`;
@@ -118,19 +146,30 @@ export function signEnvelope(bodyXml: string, signer: Signer, options: SignOptio
     `<ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="${EXC_C14N}"></ds:Transform></ds:Transforms>` +
     `<ds:DigestMethod Algorithm="${SHA256}"></ds:DigestMethod><ds:DigestValue>${hash('sha256', canonical, 'base64')}</ds:DigestValue></ds:Reference>`;
   // Written directly in canonical form: as the apex of exclusive c14n, SignedInfo declares ds itself.
-  const signedInfoBody = `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod>` +
+  const signedInfoBody =
+    `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod>` +
     `<ds:SignatureMethod Algorithm="${material.method}"></ds:SignatureMethod>` +
-    reference(timestampId, timestampC14n) + reference(bodyId, bodyC14n) + `</ds:SignedInfo>`;
-  const signatureValue = sign('sha256', Buffer.from(`<ds:SignedInfo xmlns:ds="${DS_NS}">${signedInfoBody}`, 'utf8'), material.key);
-  const signature = `<ds:Signature xmlns:ds="${DS_NS}"><ds:SignedInfo>${signedInfoBody}` +
+    reference(timestampId, timestampC14n) +
+    reference(bodyId, bodyC14n) +
+    `</ds:SignedInfo>`;
+  const signatureValue = sign(
+    'sha256',
+    Buffer.from(`<ds:SignedInfo xmlns:ds="${DS_NS}">${signedInfoBody}`, 'utf8'),
+    material.key,
+  );
+  const signature =
+    `<ds:Signature xmlns:ds="${DS_NS}"><ds:SignedInfo>${signedInfoBody}` +
     `<ds:SignatureValue>${signatureValue.toString('base64')}</ds:SignatureValue>` +
     `<ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI="#${tokenId}" ValueType="${X509_TOKEN}"/>` +
     `</wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>`;
 
-  return `<?xml version="1.0" encoding="UTF-8"?>\n` +
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n` +
     `<soap:Envelope xmlns:soap="${SOAP_ENV_NS}" xmlns:wsse="${WSSE_NS}" xmlns:wsu="${WSU_NS}"><soap:Header>` +
     `<wsse:Security soap:mustUnderstand="1">` +
     `<wsse:BinarySecurityToken EncodingType="${BASE64_ENCODING}" ValueType="${X509_TOKEN}" wsu:Id="${tokenId}">${material.token}</wsse:BinarySecurityToken>` +
-    timestamp + signature +
-    `</wsse:Security></soap:Header><soap:Body wsu:Id="${bodyId}">${wirePayload}</soap:Body></soap:Envelope>`;
+    timestamp +
+    signature +
+    `</wsse:Security></soap:Header><soap:Body wsu:Id="${bodyId}">${wirePayload}</soap:Body></soap:Envelope>`
+  );
 }

@@ -10,10 +10,23 @@
 import type { Element } from '@xmldom/xmldom';
 import type { KeyKind } from './key-kind.js';
 import {
-  DIGEST_METHODS, DS_NS, ENVELOPED_SIGNATURE, EXC_C14N, SIGNATURE_METHODS, WSSE_NS, X509_TOKEN, type HashChoice,
+  DIGEST_METHODS,
+  DS_NS,
+  ENVELOPED_SIGNATURE,
+  EXC_C14N,
+  SIGNATURE_METHODS,
+  WSSE_NS,
+  X509_TOKEN,
+  type HashChoice,
 } from './names.js';
 import {
-  attribute, authFailure, decodeBase64, isElement, localReference, structuralChildren, textOnly,
+  attribute,
+  authFailure,
+  decodeBase64,
+  isElement,
+  localReference,
+  structuralChildren,
+  textOnly,
 } from './strict-xml.js';
 
 export interface SignedReference {
@@ -37,8 +50,15 @@ export interface SignatureParts {
 
 export function readSignature(signature: Element, allowSha1: boolean): SignatureParts {
   const [signedInfo, value, keyInfo, ...rest] = structuralChildren(signature, 'Signature');
-  if (!signedInfo || !isElement(signedInfo, DS_NS, 'SignedInfo') || !value || !isElement(value, DS_NS, 'SignatureValue') ||
-    !keyInfo || !isElement(keyInfo, DS_NS, 'KeyInfo') || rest.length > 0) {
+  if (
+    !signedInfo ||
+    !isElement(signedInfo, DS_NS, 'SignedInfo') ||
+    !value ||
+    !isElement(value, DS_NS, 'SignatureValue') ||
+    !keyInfo ||
+    !isElement(keyInfo, DS_NS, 'KeyInfo') ||
+    rest.length > 0
+  ) {
     throw authFailure('The Signature must hold SignedInfo, SignatureValue and KeyInfo, and nothing else.');
   }
   const [c14n, method, ...refs] = structuralChildren(signedInfo, 'SignedInfo');
@@ -46,7 +66,11 @@ export function readSignature(signature: Element, allowSha1: boolean): Signature
     throw authFailure('SignedInfo must start with CanonicalizationMethod.');
   }
   const inclusivePrefixes = readExclusiveC14n(c14n);
-  if (!method || !isElement(method, DS_NS, 'SignatureMethod') || structuralChildren(method, 'SignatureMethod').length > 0) {
+  if (
+    !method ||
+    !isElement(method, DS_NS, 'SignatureMethod') ||
+    structuralChildren(method, 'SignatureMethod').length > 0
+  ) {
     throw authFailure('SignedInfo must name its SignatureMethod after CanonicalizationMethod.');
   }
   const signatureMethod = algorithm(SIGNATURE_METHODS, method, allowSha1, 'signature method');
@@ -65,22 +89,37 @@ function readReference(ref: Element, allowSha1: boolean): SignedReference {
   if (!isElement(ref, DS_NS, 'Reference')) throw authFailure('SignedInfo may hold only References after its methods.');
   const id = localReference(attribute(ref, 'URI'), 'Reference URI');
   const [transforms, method, value, ...rest] = structuralChildren(ref, 'Reference');
-  if (!transforms || !isElement(transforms, DS_NS, 'Transforms') || !method || !isElement(method, DS_NS, 'DigestMethod') ||
-    !value || !isElement(value, DS_NS, 'DigestValue') || rest.length > 0) {
+  if (
+    !transforms ||
+    !isElement(transforms, DS_NS, 'Transforms') ||
+    !method ||
+    !isElement(method, DS_NS, 'DigestMethod') ||
+    !value ||
+    !isElement(value, DS_NS, 'DigestValue') ||
+    rest.length > 0
+  ) {
     throw authFailure('Each Reference must hold Transforms, DigestMethod and DigestValue.');
   }
   const steps = structuralChildren(transforms, 'Transforms');
   const last = steps[steps.length - 1];
   const first = steps[0];
-  if (!last || !isElement(last, DS_NS, 'Transform') || steps.length > 2 ||
-    (steps.length === 2 && (!first || !isElement(first, DS_NS, 'Transform') || attribute(first, 'Algorithm') !== ENVELOPED_SIGNATURE ||
-      structuralChildren(first, 'Transform').length > 0))) {
+  if (
+    !last ||
+    !isElement(last, DS_NS, 'Transform') ||
+    steps.length > 2 ||
+    (steps.length === 2 &&
+      (!first ||
+        !isElement(first, DS_NS, 'Transform') ||
+        attribute(first, 'Algorithm') !== ENVELOPED_SIGNATURE ||
+        structuralChildren(first, 'Transform').length > 0))
+  ) {
     throw authFailure('Each Reference must be transformed by exclusive canonicalization only.');
   }
   if (structuralChildren(method, 'DigestMethod').length > 0) throw authFailure('DigestMethod must be empty.');
   const digestMethod = algorithm(DIGEST_METHODS, method, allowSha1, 'digest method');
   const digest = decodeBase64(textOnly(value, 'DigestValue'), 'DigestValue');
-  if (digest.length !== digestMethod.bytes) throw authFailure('A DigestValue does not have the length of its digest method.');
+  if (digest.length !== digestMethod.bytes)
+    throw authFailure('A DigestValue does not have the length of its digest method.');
   return { id, hash: digestMethod.hash, digest, inclusivePrefixes: readExclusiveC14n(last) };
 }
 
@@ -91,19 +130,30 @@ function readExclusiveC14n(el: Element): string[] {
   }
   const [inclusive, ...rest] = structuralChildren(el, 'canonicalization method');
   if (!inclusive) return [];
-  if (!isElement(inclusive, EXC_C14N, 'InclusiveNamespaces') || rest.length > 0 ||
-    structuralChildren(inclusive, 'InclusiveNamespaces').length > 0) {
+  if (
+    !isElement(inclusive, EXC_C14N, 'InclusiveNamespaces') ||
+    rest.length > 0 ||
+    structuralChildren(inclusive, 'InclusiveNamespaces').length > 0
+  ) {
     throw authFailure('A canonicalization method may hold only InclusiveNamespaces.');
   }
   return (attribute(inclusive, 'PrefixList') ?? '').split(/[ \t\r\n]+/).filter((p) => p !== '');
 }
 
-function algorithm<T extends HashChoice>(table: ReadonlyMap<string, T>, el: Element, allowSha1: boolean, what: string): T {
+function algorithm<T extends HashChoice>(
+  table: ReadonlyMap<string, T>,
+  el: Element,
+  allowSha1: boolean,
+  what: string,
+): T {
   const choice = table.get(attribute(el, 'Algorithm') ?? '');
   if (!choice) {
-    throw authFailure(`The ${what} is not supported; use ${what === 'digest method' ? 'SHA-256' : 'rsa-sha256 or ecdsa-sha256 (P-256)'}.`);
+    throw authFailure(
+      `The ${what} is not supported; use ${what === 'digest method' ? 'SHA-256' : 'rsa-sha256 or ecdsa-sha256 (P-256)'}.`,
+    );
   }
-  if (choice.legacy && !allowSha1) throw authFailure(`The ${what} uses SHA-1, which this service does not accept; use SHA-256.`);
+  if (choice.legacy && !allowSha1)
+    throw authFailure(`The ${what} uses SHA-1, which this service does not accept; use SHA-256.`);
   return choice;
 }
 
@@ -113,7 +163,12 @@ function readKeyInfo(keyInfo: Element): string {
     throw authFailure('KeyInfo must hold exactly one SecurityTokenReference to the BinarySecurityToken.');
   }
   const [ref, ...more] = structuralChildren(str, 'SecurityTokenReference');
-  if (!ref || !isElement(ref, WSSE_NS, 'Reference') || more.length > 0 || structuralChildren(ref, 'Reference').length > 0) {
+  if (
+    !ref ||
+    !isElement(ref, WSSE_NS, 'Reference') ||
+    more.length > 0 ||
+    structuralChildren(ref, 'Reference').length > 0
+  ) {
     throw authFailure('The SecurityTokenReference must hold exactly one Reference to the BinarySecurityToken.');
   }
   const valueType = attribute(ref, 'ValueType');

@@ -54,7 +54,8 @@ interface Attribute {
 }
 
 // XML 1.0 (5th edition) NameStartChar without ':', and NameChar: an NCName.
-const START_CHARS = 'A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D' +
+const START_CHARS =
+  'A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D' +
   '\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
 const NCNAME = `[${START_CHARS}][${START_CHARS}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040]*`;
 const QNAME = `${NCNAME}(?::${NCNAME})?`;
@@ -161,10 +162,15 @@ function startTag(xml: string, at: number, parent: Frame): { text: string; frame
   // The common case: no attributes, a name whose namespace the output parent already declared.
   if (xml.charCodeAt(pos) === 0x3e /* > */) {
     const prefix = splitQName(qname)[0];
-    const uri = prefix === '' ? parent.inScope.get('') ?? '' : parent.inScope.get(prefix);
+    const uri = prefix === '' ? (parent.inScope.get('') ?? '') : parent.inScope.get(prefix);
     const rendered = parent.rendered.get(prefix) ?? (prefix === '' ? '' : undefined);
     if (uri !== undefined && uri === rendered && prefix !== 'xml' && prefix !== 'xmlns') {
-      return { text: `<${qname}>`, frame: { qname, inScope: parent.inScope, rendered: parent.rendered }, empty: false, end: pos + 1 };
+      return {
+        text: `<${qname}>`,
+        frame: { qname, inScope: parent.inScope, rendered: parent.rendered },
+        empty: false,
+        end: pos + 1,
+      };
     }
   }
   const raw: RawAttribute[] = [];
@@ -200,8 +206,9 @@ function startTag(xml: string, at: number, parent: Frame): { text: string; frame
   }
 
   const [elementPrefix] = splitQName(qname);
-  if (elementPrefix === 'xml' || elementPrefix === 'xmlns') fail(`an element with the reserved prefix ${elementPrefix}`);
-  const elementUri = elementPrefix === '' ? inScope.get('') ?? '' : inScope.get(elementPrefix);
+  if (elementPrefix === 'xml' || elementPrefix === 'xmlns')
+    fail(`an element with the reserved prefix ${elementPrefix}`);
+  const elementUri = elementPrefix === '' ? (inScope.get('') ?? '') : inScope.get(elementPrefix);
   if (elementUri === undefined) fail(`the prefix ${elementPrefix} is not declared`);
 
   const resolved: Attribute[] = attributes.map((r) => {
@@ -287,8 +294,13 @@ function resolveReferences(s: string): string {
       out += PREDEFINED[m[1]] ?? '';
     } else {
       const code = m[2] !== undefined ? Number.parseInt(m[2], 10) : Number.parseInt(m[3] ?? '', 16);
-      const isChar = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) ||
-        (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+      const isChar =
+        code === 0x9 ||
+        code === 0xa ||
+        code === 0xd ||
+        (code >= 0x20 && code <= 0xd7ff) ||
+        (code >= 0xe000 && code <= 0xfffd) ||
+        (code >= 0x10000 && code <= 0x10ffff);
       if (!isChar) fail('a character reference to a character XML 1.0 cannot carry');
       out += String.fromCodePoint(code);
     }
@@ -308,6 +320,11 @@ function escapeText(s: string): string {
 
 function escapeAttribute(s: string): string {
   if (!ATTRIBUTE_SPECIAL.test(s)) return s;
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')
-    .replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\t/g, '&#x9;')
+    .replace(/\n/g, '&#xA;')
+    .replace(/\r/g, '&#xD;');
 }

@@ -28,15 +28,22 @@ function instant(el: Element, what: string): number {
   const m = DATE_TIME.exec(text);
   const ms = m ? Date.parse(text.replace(/(\.\d{3})\d+/, '$1')) : NaN;
   if (!m || Number.isNaN(ms)) {
-    throw authFailure(`The Timestamp's ${what} must be an xsd:dateTime with a time zone, such as 2010-08-31T12:00:00Z.`);
+    throw authFailure(
+      `The Timestamp's ${what} must be an xsd:dateTime with a time zone, such as 2010-08-31T12:00:00Z.`,
+    );
   }
   return ms;
 }
 
 export function checkTimestamp(timestamp: Element, limits: TimestampLimits): TimestampWindow {
   const [createdEl, expiresEl, ...rest] = structuralChildren(timestamp, 'Timestamp');
-  if (!createdEl || !isElement(createdEl, WSU_NS, 'Created') || !expiresEl || !isElement(expiresEl, WSU_NS, 'Expires') ||
-    rest.length > 0) {
+  if (
+    !createdEl ||
+    !isElement(createdEl, WSU_NS, 'Created') ||
+    !expiresEl ||
+    !isElement(expiresEl, WSU_NS, 'Expires') ||
+    rest.length > 0
+  ) {
     throw authFailure('The Timestamp must hold wsu:Created and then wsu:Expires.');
   }
   const created = instant(createdEl, 'Created');
@@ -49,7 +56,9 @@ export function checkTimestamp(timestamp: Element, limits: TimestampLimits): Tim
   }
   const acceptedUntil = Math.min(expires, created + limits.maxAgeSeconds * 1000) + skew;
   if (now >= acceptedUntil) {
-    throw authFailure(`The request Timestamp has expired; requests are accepted for ${limits.maxAgeSeconds} seconds after Created.`);
+    throw authFailure(
+      `The request Timestamp has expired; requests are accepted for ${limits.maxAgeSeconds} seconds after Created.`,
+    );
   }
   return { created, acceptedUntil };
 }

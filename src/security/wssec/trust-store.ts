@@ -27,5 +27,6 @@ export class FingerprintTrustStore {
   }
 
   /** The verifier's resolveCertificate. */
-  readonly resolve = (tokenDer: Buffer): TrustedCertificate | undefined => this.byFingerprint.get(fingerprint(tokenDer));
+  readonly resolve = (tokenDer: Buffer): TrustedCertificate | undefined =>
+    this.byFingerprint.get(fingerprint(tokenDer));
 }

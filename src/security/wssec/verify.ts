@@ -14,7 +14,13 @@
  * could replay it with the twin value; the SignedInfo (Ids, digests of Body and Timestamp) cannot be
  * changed without the signer's key.
  */
-import { hash, verify as verifySignature, type KeyObject, type VerifyKeyObjectInput, type X509Certificate } from 'node:crypto';
+import {
+  hash,
+  verify as verifySignature,
+  type KeyObject,
+  type VerifyKeyObjectInput,
+  type X509Certificate,
+} from 'node:crypto';
 import type { Element } from '@xmldom/xmldom';
 import { elementChildren, type ParsedEnvelope } from '../../soap/envelope.js';
 import { indexDocument } from './document-index.js';
@@ -78,7 +84,8 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
     ? elementChildren(message.header).filter((el) => isElement(el, WSSE_NS, 'Security'))
     : [];
   const security = securities[0];
-  if (!security) throw authFailure('The request is not signed: a WS-Security header with an X.509 signature is required.');
+  if (!security)
+    throw authFailure('The request is not signed: a WS-Security header with an X.509 signature is required.');
   const index = indexDocument(message.document);
   if (securities.length !== 1 || index.securityHeaders !== 1) {
     throw authFailure('The request must carry exactly one WS-Security header, in the SOAP Header.');
@@ -106,11 +113,14 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
   if (!(now.getTime() >= facts.notBefore && now.getTime() <= facts.notAfter)) {
     throw authFailure('The signing certificate is not valid at this time.');
   }
-  if (!facts.kind) throw authFailure('The signing certificate must hold an RSA key of at least 2048 bits or an EC P-256 key.');
+  if (!facts.kind)
+    throw authFailure('The signing certificate must hold an RSA key of at least 2048 bits or an EC P-256 key.');
   // Node's verify goes by the key, not by the label: without this an EC key would check a signature
   // labelled rsa-sha256, and an RSA key one labelled ecdsa-sha256.
   if (facts.kind !== parts.keyKind) {
-    throw authFailure(`The SignatureMethod is for ${describeKeyKind(parts.keyKind)} keys; the signing certificate holds ${describeKeyKind(facts.kind)}.`);
+    throw authFailure(
+      `The SignatureMethod is for ${describeKeyKind(parts.keyKind)} keys; the signing certificate holds ${describeKeyKind(facts.kind)}.`,
+    );
   }
   let key: KeyObject | VerifyKeyObjectInput = facts.key;
   if (facts.kind === 'ec-p256') {
@@ -134,7 +144,9 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
     // crypto.hash: one call, a third of createHash's cost on these small inputs.
     const digest = hash(ref.hash, exclusiveC14n(target, ref.inclusivePrefixes), 'buffer');
     if (!digest.equals(ref.digest)) {
-      throw authFailure(`The signed ${target === message.body ? 'Body' : 'Timestamp'} was changed after it was signed.`);
+      throw authFailure(
+        `The signed ${target === message.body ? 'Body' : 'Timestamp'} was changed after it was signed.`,
+      );
     }
   });
 
@@ -170,7 +182,9 @@ function securityParts(security: Element): { timestamp: Element; signature: Elem
       if (signature) throw authFailure('The WS-Security header must hold exactly one Signature.');
       signature = el;
     } else if (!isElement(el, WSSE_NS, 'BinarySecurityToken')) {
-      throw authFailure(`The WS-Security header holds an element this service does not support (${clip(el.localName)}).`);
+      throw authFailure(
+        `The WS-Security header holds an element this service does not support (${clip(el.localName)}).`,
+      );
     }
   }
   if (!signature) throw authFailure('The request is not signed: the WS-Security header holds no Signature.');
@@ -179,12 +193,19 @@ function securityParts(security: Element): { timestamp: Element; signature: Elem
 }
 
 function readToken(token: Element | undefined, security: Element): Buffer {
-  if (!token || !isElement(token, WSSE_NS, 'BinarySecurityToken') || token.parentNode !== security ||
-    attribute(token, 'ValueType') !== X509_TOKEN) {
-    throw authFailure('The SecurityTokenReference must point to an X.509 v3 BinarySecurityToken in the WS-Security header.');
+  if (
+    !token ||
+    !isElement(token, WSSE_NS, 'BinarySecurityToken') ||
+    token.parentNode !== security ||
+    attribute(token, 'ValueType') !== X509_TOKEN
+  ) {
+    throw authFailure(
+      'The SecurityTokenReference must point to an X.509 v3 BinarySecurityToken in the WS-Security header.',
+    );
   }
   const encoding = attribute(token, 'EncodingType');
-  if (encoding !== undefined && encoding !== BASE64_ENCODING) throw authFailure('The BinarySecurityToken must be base64.');
+  if (encoding !== undefined && encoding !== BASE64_ENCODING)
+    throw authFailure('The BinarySecurityToken must be base64.');
   return decodeBase64(textOnly(token, 'BinarySecurityToken'), 'BinarySecurityToken');
 }
 

@@ -32,7 +32,11 @@ async function vbsNodes(socket: string): Promise<string[]> {
     .filter((n) => n.startsWith('vbs-'));
 }
 
-interface InsertedInfo { ro: boolean; drv: string; image: { format: string; 'virtual-size': number; 'backing-filename'?: string } }
+interface InsertedInfo {
+  ro: boolean;
+  drv: string;
+  image: { format: string; 'virtual-size': number; 'backing-filename'?: string };
+}
 
 async function insertedOf(socket: string, nodeName: string): Promise<InsertedInfo> {
   const blocks = (await qmp(socket, 'query-block')) as { inserted?: InsertedInfo & { 'node-name': string } }[];
@@ -47,7 +51,10 @@ async function recordingProxy(listenPath: string, targetPath: string): Promise<{
   const server = createServer((client: Socket) => {
     track(server, client);
     const upstream = createConnection({ path: targetPath });
-    client.on('data', (d) => { sent.push(d.toString('utf8')); upstream.write(d); });
+    client.on('data', (d) => {
+      sent.push(d.toString('utf8'));
+      upstream.write(d);
+    });
     upstream.on('data', (d) => client.write(d));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -86,19 +93,41 @@ describe('QemuDriver against real QEMU', function () {
 
   it('attaches read-only as a read-only raw node, with the volume ID as the serial', async () => {
     const path = await f.volumeFile('vol-00000000000000001');
-    await f.driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-00000000000000001', path, device: '/dev/sdb', mode: 'ro' });
+    await f.driver.attach({
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-00000000000000001',
+      path,
+      device: '/dev/sdb',
+      mode: 'ro',
+    });
     const inserted = await insertedOf(socketA, 'vbs-vol-00000000000000001');
     expect(inserted.ro).to.equal(true);
     expect(inserted.drv).to.equal('raw');
-    expect(await qmp(socketA, 'qom-get', { path: '/machine/peripheral/vbsdev-.dev.sdb', property: 'serial' })).to.equal('vol-00000000000000001');
-    expect(await qmp(socketA, 'qom-get', { path: '/machine/peripheral/vbsdev-.dev.sdb', property: 'type' })).to.equal('scsi-hd');
+    expect(await qmp(socketA, 'qom-get', { path: '/machine/peripheral/vbsdev-.dev.sdb', property: 'serial' })).to.equal(
+      'vol-00000000000000001',
+    );
+    expect(await qmp(socketA, 'qom-get', { path: '/machine/peripheral/vbsdev-.dev.sdb', property: 'type' })).to.equal(
+      'scsi-hd',
+    );
   });
 
   it('refuses rw in a second VM while one holds the file (QEMU image lock), leaving no node behind', async () => {
     const path = await f.volumeFile('vol-00000000000000002');
-    await f.driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-00000000000000002', path, device: '/dev/sdb', mode: 'rw' });
+    await f.driver.attach({
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-00000000000000002',
+      path,
+      device: '/dev/sdb',
+      mode: 'rw',
+    });
     for (const mode of ['rw', 'ro'] as const) {
-      const attempt = f.driver.attach({ instanceId: INSTANCE_B, volumeId: 'vol-00000000000000002', path, device: '/dev/sdb', mode });
+      const attempt = f.driver.attach({
+        instanceId: INSTANCE_B,
+        volumeId: 'vol-00000000000000002',
+        path,
+        device: '/dev/sdb',
+        mode,
+      });
       expect(await kindOf(attempt), mode).to.equal('refused');
       expect(await vbsNodes(socketB)).to.deep.equal([]);
     }
@@ -112,7 +141,13 @@ describe('QemuDriver against real QEMU', function () {
     const path = await f.volumeFile('vol-00000000000000003');
     let error: unknown;
     try {
-      await f.driver.attach({ instanceId: bare.id, volumeId: 'vol-00000000000000003', path, device: '/dev/vdb', mode: 'rw' });
+      await f.driver.attach({
+        instanceId: bare.id,
+        volumeId: 'vol-00000000000000003',
+        path,
+        device: '/dev/vdb',
+        mode: 'rw',
+      });
     } catch (e) {
       error = e;
     }
@@ -126,7 +161,11 @@ describe('QemuDriver against real QEMU', function () {
     const bare = await f.addVm('i-0000000000000000c', { machine: 'q35', pciePorts: 1 });
     const driver = f.newDriver({ busPreference: 'scsi' });
     const path = await f.volumeFile('vol-00000000000000004');
-    expect(await kindOf(driver.attach({ instanceId: bare.id, volumeId: 'vol-00000000000000004', path, device: '/dev/sdb', mode: 'rw' }))).to.equal('refused');
+    expect(
+      await kindOf(
+        driver.attach({ instanceId: bare.id, volumeId: 'vol-00000000000000004', path, device: '/dev/sdb', mode: 'rw' }),
+      ),
+    ).to.equal('refused');
     expect(await vbsNodes(bare.socket)).to.deep.equal([]);
   });
 
@@ -139,15 +178,27 @@ describe('QemuDriver against real QEMU', function () {
     const { sent, server } = await recordingProxy(join(proxied, `${INSTANCE_A}.qmp`), socketA);
     try {
       const driver = new QemuDriver({ socketDir: proxied });
-      await driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-00000000000000005', path, device: '/dev/sdb', mode: 'rw' });
+      await driver.attach({
+        instanceId: INSTANCE_A,
+        volumeId: 'vol-00000000000000005',
+        path,
+        device: '/dev/sdb',
+        mode: 'rw',
+      });
       await driver.close();
     } finally {
       await closeServer(server);
     }
-    const adds = sent.join('').split('\n').filter((l) => l.includes('"blockdev-add"')).map((l) => JSON.parse(l) as { arguments: unknown });
+    const adds = sent
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"blockdev-add"'))
+      .map((l) => JSON.parse(l) as { arguments: unknown });
     expect(adds).to.have.length(1);
     expect(adds[0]?.arguments).to.deep.equal({
-      driver: 'raw', 'node-name': 'vbs-vol-00000000000000005', 'read-only': false,
+      driver: 'raw',
+      'node-name': 'vbs-vol-00000000000000005',
+      'read-only': false,
       file: { driver: 'file', filename: path, 'read-only': false },
     });
     const inserted = await insertedOf(socketA, 'vbs-vol-00000000000000005');
@@ -165,10 +216,24 @@ describe('QemuDriver against real QEMU', function () {
       const driver = f.newDriver({ timeoutMs: 300 });
       const path = await f.volumeFile('vol-00000000000000006');
       const started = Date.now();
-      expect(await kindOf(driver.attach({ instanceId: 'i-0000000000000000d', volumeId: 'vol-00000000000000006', path, device: '/dev/sdb', mode: 'rw' }))).to.equal('unavailable');
+      expect(
+        await kindOf(
+          driver.attach({
+            instanceId: 'i-0000000000000000d',
+            volumeId: 'vol-00000000000000006',
+            path,
+            device: '/dev/sdb',
+            mode: 'rw',
+          }),
+        ),
+      ).to.equal('unavailable');
       expect(Date.now() - started).to.be.below(1000);
       const list = await driver.listInstances();
-      expect(list.map((i) => [i.instanceId, i.state])).to.deep.equal([[INSTANCE_A, 'prelaunch'], [INSTANCE_B, 'prelaunch'], ['i-0000000000000000d', 'unreachable']]);
+      expect(list.map((i) => [i.instanceId, i.state])).to.deep.equal([
+        [INSTANCE_A, 'prelaunch'],
+        [INSTANCE_B, 'prelaunch'],
+        ['i-0000000000000000d', 'unreachable'],
+      ]);
       const health = await driver.health();
       expect(health.healthy).to.equal(true);
       expect(health.message).to.contain('i-0000000000000000d');
@@ -181,15 +246,43 @@ describe('QemuDriver against real QEMU', function () {
     await f.vms.find((v) => v.id === INSTANCE_B)?.kill();
     expect((await f.driver.listInstances()).map((i) => i.instanceId)).to.deep.equal([INSTANCE_A]);
     const path = await f.volumeFile('vol-00000000000000007');
-    expect(await kindOf(f.driver.attach({ instanceId: INSTANCE_B, volumeId: 'vol-00000000000000007', path, device: '/dev/sdb', mode: 'rw' }))).to.equal('instance-not-found');
+    expect(
+      await kindOf(
+        f.driver.attach({
+          instanceId: INSTANCE_B,
+          volumeId: 'vol-00000000000000007',
+          path,
+          device: '/dev/sdb',
+          mode: 'rw',
+        }),
+      ),
+    ).to.equal('instance-not-found');
   });
 
   it('a new driver (a restarted VMM Delegate) lists every disk with its device and mode from QEMU alone', async () => {
     const p1 = await f.volumeFile('vol-00000000000000008');
     const p2 = await f.volumeFile('vol-00000000000000009');
-    await f.driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-00000000000000008', path: p1, device: '/dev/sdb', mode: 'rw' });
-    await f.driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-00000000000000009', path: p2, device: 'xvdf', mode: 'ro' });
-    await f.driver.attach({ instanceId: INSTANCE_B, volumeId: 'vol-00000000000000009', path: p2, device: '/dev/sdh', mode: 'ro' });
+    await f.driver.attach({
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-00000000000000008',
+      path: p1,
+      device: '/dev/sdb',
+      mode: 'rw',
+    });
+    await f.driver.attach({
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-00000000000000009',
+      path: p2,
+      device: 'xvdf',
+      mode: 'ro',
+    });
+    await f.driver.attach({
+      instanceId: INSTANCE_B,
+      volumeId: 'vol-00000000000000009',
+      path: p2,
+      device: '/dev/sdh',
+      mode: 'ro',
+    });
     await f.driver.close();
     const list = await f.newDriver().listInstances();
     expect(list.find((i) => i.instanceId === INSTANCE_A)?.disks).to.have.deep.members([
@@ -204,19 +297,41 @@ describe('QemuDriver against real QEMU', function () {
   it('treats /dev/sdb and sdb as one device, and a repeated identical attach as done', async () => {
     const p1 = await f.volumeFile('vol-0000000000000000a');
     const p2 = await f.volumeFile('vol-0000000000000000b');
-    const req = { instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000a', path: p1, device: '/dev/sdb', mode: 'rw' as const };
+    const req = {
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-0000000000000000a',
+      path: p1,
+      device: '/dev/sdb',
+      mode: 'rw' as const,
+    };
     await f.driver.attach(req);
-    expect(await f.driver.attach(req)).to.deep.equal({ instanceId: INSTANCE_A, volumeId: req.volumeId, device: '/dev/sdb', mode: 'rw' });
-    expect(await kindOf(f.driver.attach({ ...req, volumeId: 'vol-0000000000000000b', path: p2, device: 'sdb' }))).to.equal('device-in-use');
+    expect(await f.driver.attach(req)).to.deep.equal({
+      instanceId: INSTANCE_A,
+      volumeId: req.volumeId,
+      device: '/dev/sdb',
+      mode: 'rw',
+    });
+    expect(
+      await kindOf(f.driver.attach({ ...req, volumeId: 'vol-0000000000000000b', path: p2, device: 'sdb' })),
+    ).to.equal('device-in-use');
     expect(await kindOf(f.driver.attach({ ...req, device: '/dev/sdc' }))).to.equal('refused');
     expect(await vbsNodes(socketA)).to.deep.equal(['vbs-vol-0000000000000000a']);
   });
 
   it('finishes an interrupted detach: a VBS node no device uses is removed by detach', async () => {
     const path = await f.volumeFile('vol-0000000000000000c');
-    await qmp(socketA, 'blockdev-add', { driver: 'raw', 'node-name': 'vbs-vol-0000000000000000c', file: { driver: 'file', filename: path } });
+    await qmp(socketA, 'blockdev-add', {
+      driver: 'raw',
+      'node-name': 'vbs-vol-0000000000000000c',
+      file: { driver: 'file', filename: path },
+    });
     expect((await f.driver.listInstances()).find((i) => i.instanceId === INSTANCE_A)?.disks).to.deep.equal([]);
-    await f.driver.detach({ instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000c', device: '/dev/sdb', force: false });
+    await f.driver.detach({
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-0000000000000000c',
+      device: '/dev/sdb',
+      force: false,
+    });
     expect(await vbsNodes(socketA)).to.deep.equal([]);
   });
 
@@ -225,9 +340,20 @@ describe('QemuDriver against real QEMU', function () {
     const path = await f.volumeFile('vol-0000000000000000d');
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      await f.driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000d', path, device: '/dev/sdb', mode: 'rw' });
+      await f.driver.attach({
+        instanceId: INSTANCE_A,
+        volumeId: 'vol-0000000000000000d',
+        path,
+        device: '/dev/sdb',
+        mode: 'rw',
+      });
       times.push(performance.now() - t0);
-      await f.driver.detach({ instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000d', device: '/dev/sdb', force: false });
+      await f.driver.detach({
+        instanceId: INSTANCE_A,
+        volumeId: 'vol-0000000000000000d',
+        device: '/dev/sdb',
+        force: false,
+      });
     }
     times.sort((a, b) => a - b);
     expect(times[2]).to.be.below(50);

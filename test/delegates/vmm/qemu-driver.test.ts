@@ -9,4 +9,6 @@ import { qemuFixture } from '../../support/qemu-vm.js';
 
 vmmDriverConformance('qemu (scsi-hd on virtio-scsi)', () => qemuFixture({ scsi: true }, 'sd'));
 
-vmmDriverConformance('qemu (virtio-blk-pci on PCIe root ports)', () => qemuFixture({ machine: 'q35', pciePorts: 4 }, 'vd'));
+vmmDriverConformance('qemu (virtio-blk-pci on PCIe root ports)', () =>
+  qemuFixture({ machine: 'q35', pciePorts: 4 }, 'vd'),
+);

@@ -5,7 +5,13 @@
 import { expect } from 'chai';
 import { DriverError } from '../../../src/delegates/vmm/driver.js';
 import {
-  deviceIdFor, deviceOfDeviceId, nodeNameFor, qdevIdOf, sameDevice, serialFor, volumeIdOfNode,
+  deviceIdFor,
+  deviceOfDeviceId,
+  nodeNameFor,
+  qdevIdOf,
+  sameDevice,
+  serialFor,
+  volumeIdOfNode,
 } from '../../../src/delegates/vmm/drivers/qemu-names.js';
 
 describe('QEMU driver names', () => {
@@ -24,7 +30,7 @@ describe('QEMU driver names', () => {
     expect(deviceOfDeviceId('vbsdev-_zz')).to.equal(undefined);
   });
 
-  it('names the block node after the volume, within QEMU\'s 31 characters', () => {
+  it("names the block node after the volume, within QEMU's 31 characters", () => {
     expect(nodeNameFor('vol-0123456789abcdef0')).to.equal('vbs-vol-0123456789abcdef0');
     expect(volumeIdOfNode('vbs-vol-0123456789abcdef0')).to.equal('vol-0123456789abcdef0');
     expect(volumeIdOfNode('#block123')).to.equal(undefined);

@@ -55,7 +55,11 @@ describe('QmpClient', () => {
     });
     const qmp = await QmpClient.connect(join(dir, 'm.qmp'), { timeoutMs: 500 });
     expect(await qmp.execute('device_del', { id: 'd1' })).to.deep.equal({ ok: 'device_del' });
-    const event = await qmp.waitForEvent((e) => e.data.device === 'd1', 100, () => new Error('no event'));
+    const event = await qmp.waitForEvent(
+      (e) => e.data.device === 'd1',
+      100,
+      () => new Error('no event'),
+    );
     expect(event.event).to.equal('DEVICE_DELETED');
     await qmp.close();
   });

@@ -19,11 +19,22 @@ describe('QemuDriver: virtio-blk-pci unplug on "pc" without a guest OS', functio
 
   it('gives unavailable with the reason when DEVICE_DELETED does not come, and keeps the disk listed', async () => {
     const path = await f.volumeFile('vol-0000000000000000e');
-    await f.driver.attach({ instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000e', path, device: '/dev/vdb', mode: 'rw' });
+    await f.driver.attach({
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-0000000000000000e',
+      path,
+      device: '/dev/vdb',
+      mode: 'rw',
+    });
     for (let attempt = 0; attempt < 2; attempt++) {
       let error: unknown;
       try {
-        await f.driver.detach({ instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000e', device: '/dev/vdb', force: false });
+        await f.driver.detach({
+          instanceId: INSTANCE_A,
+          volumeId: 'vol-0000000000000000e',
+          device: '/dev/vdb',
+          force: false,
+        });
       } catch (e) {
         error = e;
       }
@@ -31,7 +42,8 @@ describe('QemuDriver: virtio-blk-pci unplug on "pc" without a guest OS', functio
       expect((error as DriverError).kind).to.equal('unavailable');
       expect((error as DriverError).message).to.match(/guest/);
     }
-    expect((await f.driver.listInstances()).find((i) => i.instanceId === INSTANCE_A)?.disks)
-      .to.deep.equal([{ instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000e', device: '/dev/vdb', mode: 'rw' }]);
+    expect((await f.driver.listInstances()).find((i) => i.instanceId === INSTANCE_A)?.disks).to.deep.equal([
+      { instanceId: INSTANCE_A, volumeId: 'vol-0000000000000000e', device: '/dev/vdb', mode: 'rw' },
+    ]);
   });
 });

@@ -3,15 +3,7 @@ import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExecError, run } from '../../../src/delegates/exec.js';
 import { copyFile, growFile } from '../../../src/delegates/volume/copy.js';
-import {
-  GiB,
-  makeTempDir,
-  MiB,
-  prependPath,
-  progressProblems,
-  removeDir,
-  writeRefusingFallocate,
-} from './helpers.js';
+import { GiB, makeTempDir, MiB, prependPath, progressProblems, removeDir, writeRefusingFallocate } from './helpers.js';
 
 /** A sparse file of `size` bytes with distinct data at its start, middle and end. */
 async function makeImage(file: string, size: number): Promise<void> {

@@ -10,14 +10,7 @@ import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../../src/delegates/exec.js';
 import { copyFile } from '../../../src/delegates/volume/copy.js';
-import {
-  fileSystemName,
-  logLines,
-  makeFiemapTempDir,
-  sha256,
-  writeFakeFilefrag,
-  writeSpy,
-} from './extent-helpers.js';
+import { fileSystemName, logLines, makeFiemapTempDir, sha256, writeFakeFilefrag, writeSpy } from './extent-helpers.js';
 import { GiB, MiB, prependPath, progressProblems, removeDir } from './helpers.js';
 
 /** Writes `length` random bytes at each offset, without fsync: they stay in the page cache for now. */
@@ -46,7 +39,11 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 /** A thick volume with 64 MiB of data in 4 regions, spread and not block-aligned. */
 async function makeThickWithData(file: string, size: number): Promise<void> {
   await run(['fallocate', '-l', String(size), file]);
-  await writeRandom(file, [0, 1, 2, 3].map((i) => Math.floor((i * size) / 4) + 37 * MiB + 4097), 16 * MiB);
+  await writeRandom(
+    file,
+    [0, 1, 2, 3].map((i) => Math.floor((i * size) / 4) + 37 * MiB + 4097),
+    16 * MiB,
+  );
   await run(['sync', file]);
 }
 
@@ -73,7 +70,8 @@ describe('volume/copy copyFile() through the extent map', function () {
   });
 
   /** The cp invocations that read the whole source: the fallback. */
-  const cpFallbacks = async (): Promise<string[]> => (await logLines(cpLog)).filter((l) => l.includes('--sparse=always'));
+  const cpFallbacks = async (): Promise<string[]> =>
+    (await logLines(cpLog)).filter((l) => l.includes('--sparse=always'));
 
   it('works on ext4, XFS or btrfs, not tmpfs', async () => {
     expect(await fileSystemName(dir)).to.be.a('string');
@@ -186,7 +184,12 @@ describe('volume/copy copyFile() through the extent map', function () {
     const error = await rejection(copyFile(src, dst, onProgress, abort.signal));
     expect((error as Error).name).to.equal('AbortError');
     expect(progress[progress.length - 1]).to.be.below(100);
-    expect(await stat(dst).then(() => 'exists', () => 'gone')).to.equal('gone');
+    expect(
+      await stat(dst).then(
+        () => 'exists',
+        () => 'gone',
+      ),
+    ).to.equal('gone');
   });
 
   describe('falls back to cp, still byte for byte', () => {

@@ -12,7 +12,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // statfs f_type of the file systems whose FIEMAP tells unwritten extents and holes apart.
-const FIEMAP_FILE_SYSTEMS: Readonly<Record<number, string>> = { 0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs' };
+const FIEMAP_FILE_SYSTEMS: Readonly<Record<number, string>> = {
+  0xef53: 'ext4',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+};
 /** The repository's var/ (git-ignored), from dist/test/delegates/volume: used when os.tmpdir() is tmpfs. */
 const REPO_VAR = fileURLToPath(new URL('../../../../var', import.meta.url));
 
@@ -40,7 +44,13 @@ export async function findProgram(name: string): Promise<string> {
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
   for (const dir of dirs.filter((d) => d !== '')) {
     const candidate = path.join(dir, name);
-    if (await access(candidate, fsc.X_OK).then(() => true, () => false)) return candidate;
+    if (
+      await access(candidate, fsc.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   throw new Error(`${name} not found`);
 }
@@ -59,7 +69,11 @@ export async function writeSpy(binDir: string, name: string, logFile: string): P
 
 /** `filefrag` in binDir: logs its arguments, then runs `body` (sh) with $f set to the file. */
 export async function writeFakeFilefrag(binDir: string, logFile: string, body: readonly string[]): Promise<void> {
-  await writeScript(binDir, 'filefrag', [`printf '%s\\n' "$*" >> '${logFile}'`, 'for a in "$@"; do f=$a; done', ...body]);
+  await writeScript(binDir, 'filefrag', [
+    `printf '%s\\n' "$*" >> '${logFile}'`,
+    'for a in "$@"; do f=$a; done',
+    ...body,
+  ]);
 }
 
 export async function logLines(logFile: string): Promise<string[]> {

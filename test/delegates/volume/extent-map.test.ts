@@ -102,33 +102,58 @@ File size of /b/i is 3000 (1 block of 4096 bytes)
   });
 
   const refused: ReadonlyArray<[string, string, string, number]> = [
-    ['an older format (e2fsprogs 1.41)', `Filesystem type is: ef53
+    [
+      'an older format (e2fsprogs 1.41)',
+      `Filesystem type is: ef53
 File size of /v/f is 67108864 (16384 blocks, blocksize 4096)
  ext logical physical expected length flags
    0       0  7209474            2560 unwritten
 /v/f: 1 extent found
-`, '/v/f', 64 * MiB],
-    ["Lustre's device-relative offsets", `Filesystem type is: bd00bd0
+`,
+      '/v/f',
+      64 * MiB,
+    ],
+    [
+      "Lustre's device-relative offsets",
+      `Filesystem type is: bd00bd0
 File size of /l/f is 1048576 (1024 blocks of 1024 bytes)
  ext:     device_logical:        physical_offset: length:  dev: flags:
    0:        0..     511:    1048576..   1049087:    512: 0000: net
    1:        0..     511:    1050624..   1051135:    512: 0001: last,net
 /l/f: 2 extents found
-`, '/l/f', MiB],
-    ['FIBMAP output, which lists no extents', `Filesystem type is: ef53
+`,
+      '/l/f',
+      MiB,
+    ],
+    [
+      'FIBMAP output, which lists no extents',
+      `Filesystem type is: ef53
 File size of /v/f is 67108864 (16384 blocks of 4096 bytes)
 Discontinuity: Block 2560 is at 7212034 (was 7212033)
 /v/f: 2 extents found
-`, '/v/f', 64 * MiB],
-    ['extents found but none listed', `File size of /v/f is 67108864 (16384 blocks of 4096 bytes)
+`,
+      '/v/f',
+      64 * MiB,
+    ],
+    [
+      'extents found but none listed',
+      `File size of /v/f is 67108864 (16384 blocks of 4096 bytes)
 /v/f: 2 extents found
-`, '/v/f', 64 * MiB],
+`,
+      '/v/f',
+      64 * MiB,
+    ],
     ['another file', EXT4_THICK, '/v/g', 64 * MiB],
     ['another size (the file changed)', EXT4_THICK, '/v/f', 64 * MiB + 1],
     ['a missing last line (output cut short)', EXT4_THICK.split('\n').slice(0, 5).join('\n'), '/v/f', 64 * MiB],
     ['something after the last line', `${EXT4_THICK}FIEMAP failed with unsupported flags 1\n`, '/v/f', 64 * MiB],
     ['extents out of order', EXT4_THICK.replace('   1:     2560', '   7:     2560'), '/v/f', 64 * MiB],
-    ['an unreadable extent line', EXT4_THICK.replace('   1:     2560..    3327', '   1:     2560--    3327'), '/v/f', 64 * MiB],
+    [
+      'an unreadable extent line',
+      EXT4_THICK.replace('   1:     2560..    3327', '   1:     2560--    3327'),
+      '/v/f',
+      64 * MiB,
+    ],
     ['flags it cannot read', EXT4_THICK.replace('last,unwritten,eof', 'last;unwritten'), '/v/f', 64 * MiB],
     ['numbers past 2^53', EXT4_THICK.replace('3328..   16383', '3328..   99999999999999999999'), '/v/f', 64 * MiB],
     ['nothing', '', '/v/f', 64 * MiB],

@@ -20,7 +20,11 @@ describe('Volume Delegate on Lustre (fake lfs)', function () {
     writeFileSync(lfsLog, '');
     cluster = await startCluster({
       delegate: () => ({ lustre: 'on' }),
-      env: { PATH: `${FAKE_BIN}:${process.env['PATH'] ?? ''}`, FAKE_LFS_LOG: lfsLog, FAKE_LFS_STATE: `${lfsLog}.state` },
+      env: {
+        PATH: `${FAKE_BIN}:${process.env['PATH'] ?? ''}`,
+        FAKE_LFS_LOG: lfsLog,
+        FAKE_LFS_STATE: `${lfsLog}.state`,
+      },
     });
     client = ec2Client(cluster);
   });
@@ -29,17 +33,32 @@ describe('Volume Delegate on Lustre (fake lfs)', function () {
     await cluster.stop();
   });
 
-  const calls = (): string[][] => readFileSync(lfsLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
+  const calls = (): string[][] =>
+    readFileSync(lfsLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as string[]);
 
   it('lays out every new volume and snapshot file with lfs setstripe -S 4M -c 2 before filling it', async () => {
-    const { volumeId } = await client.call('CreateVolume', { size: '1', availabilityZone: 'vbs-local-1a', volumeType: 'thick' });
+    const { volumeId } = await client.call('CreateVolume', {
+      size: '1',
+      availabilityZone: 'vbs-local-1a',
+      volumeType: 'thick',
+    });
     expect(await waitForVolume(client, volumeId, ['available', 'error'])).to.equal('available');
     const file = join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
     expect(calls()).to.deep.include(['setstripe', '-S', String(4 * 1024 * 1024), '-c', '2', file]);
     expect(calls().some((c) => c[0] === 'df')).to.equal(true);
     const { snapshotId } = await client.call('CreateSnapshot', { volumeId });
     expect(await waitForSnapshot(client, snapshotId, ['completed', 'error'])).to.equal('completed');
-    expect(calls()).to.deep.include(['setstripe', '-S', String(4 * 1024 * 1024), '-c', '2', join(cluster.home, 'volumes', 'snapshots', `${snapshotId}.img`)]);
+    expect(calls()).to.deep.include([
+      'setstripe',
+      '-S',
+      String(4 * 1024 * 1024),
+      '-c',
+      '2',
+      join(cluster.home, 'volumes', 'snapshots', `${snapshotId}.img`),
+    ]);
   });
 
   it('takes free space from lfs df: a full file system refuses a thick volume and keeps no record', async () => {
@@ -48,7 +67,9 @@ describe('Volume Delegate on Lustre (fake lfs)', function () {
     await cluster.kill(delegate, 'SIGTERM');
     await cluster.restart(delegate, { FAKE_LFS_AVAIL_KB: '1024' });
     const before = (await client.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item?.length ?? 0;
-    const fault = await faultOf(client.call('CreateVolume', { size: '1', availabilityZone: 'vbs-local-1a', volumeType: 'thick' }));
+    const fault = await faultOf(
+      client.call('CreateVolume', { size: '1', availabilityZone: 'vbs-local-1a', volumeType: 'thick' }),
+    );
     expect(fault.code).to.equal('InsufficientVolumeCapacity');
     expect(fault.faultcode).to.equal('soap:Server.InsufficientVolumeCapacity');
     expect((await client.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item?.length ?? 0).to.equal(before);

@@ -42,7 +42,7 @@ describe('volume/lustre (with the fake lfs)', () => {
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as string[]);
 
-  it('has the paper\'s default layout: 4 MiB stripes over 2 OSTs', () => {
+  it("has the paper's default layout: 4 MiB stripes over 2 OSTs", () => {
     expect(DEFAULT_LAYOUT).to.deep.equal({ stripeSizeBytes: 4 * MiB, stripeCount: 2 });
   });
 
@@ -93,7 +93,9 @@ describe('volume/lustre (with the fake lfs)', () => {
       { stripeSizeBytes: 4 * MiB, stripeCount: 0 },
       { stripeSizeBytes: 4 * MiB, stripeCount: 1.5 },
     ]) {
-      expect(await rejection(setStripe(path.join(dir, 'bad'), layout)), JSON.stringify(layout)).to.be.instanceOf(RangeError);
+      expect(await rejection(setStripe(path.join(dir, 'bad'), layout)), JSON.stringify(layout)).to.be.instanceOf(
+        RangeError,
+      );
     }
     let logged = true;
     await stat(log).catch(() => (logged = false));
@@ -101,7 +103,9 @@ describe('volume/lustre (with the fake lfs)', () => {
   });
 
   it('the fake answers malformed options as lfs does (usage error, exit 4)', async () => {
-    const e = (await rejection(run(['lfs', 'setstripe', '-S', '3000000', '-c', '2', path.join(dir, 'x')]))) as ExecError;
+    const e = (await rejection(
+      run(['lfs', 'setstripe', '-S', '3000000', '-c', '2', path.join(dir, 'x')]),
+    )) as ExecError;
     expect(e.exitCode).to.equal(4);
     expect(e.stderr).to.match(/^lfs setstripe setstripe: invalid stripe size '3000000'/);
     const unknown = (await rejection(run(['lfs', 'frobnicate']))) as ExecError;
@@ -157,6 +161,8 @@ describe('volume/lustre parseLfsDfSummary()', () => {
   });
 
   it('refuses human-readable numbers rather than misreading them', () => {
-    expect(() => parseLfsDfSummary('filesystem_summary:         5.2G      663.0M        4.6G  13% /users')).to.throw(/1K-block/);
+    expect(() => parseLfsDfSummary('filesystem_summary:         5.2G      663.0M        4.6G  13% /users')).to.throw(
+      /1K-block/,
+    );
   });
 });

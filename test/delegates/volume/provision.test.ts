@@ -2,14 +2,7 @@ import { expect } from 'chai';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { provisionFile, VOLUME_TYPES } from '../../../src/delegates/volume/provision.js';
-import {
-  makeTempDir,
-  MiB,
-  prependPath,
-  progressProblems,
-  removeDir,
-  writeRefusingFallocate,
-} from './helpers.js';
+import { makeTempDir, MiB, prependPath, progressProblems, removeDir, writeRefusingFallocate } from './helpers.js';
 
 async function isAllZero(file: string): Promise<boolean> {
   const fh = await open(file, 'r');
@@ -67,7 +60,7 @@ describe('volume/provision provisionFile()', () => {
     expect(progressProblems(progress)).to.deep.equal([]);
   });
 
-  it('zero: handles a size that is not a multiple of dd\'s 4 MiB block', async () => {
+  it("zero: handles a size that is not a multiple of dd's 4 MiB block", async () => {
     const file = path.join(dir, 'odd.img');
     const size = 5 * MiB + 12345;
     await provisionFile(file, size, 'zero', () => undefined);
@@ -77,7 +70,7 @@ describe('volume/provision provisionFile()', () => {
     expect(await isAllZero(file)).to.equal(true);
   });
 
-  it('zero: runs the paper\'s dd and reports progress from the growing file while it runs', async () => {
+  it("zero: runs the paper's dd and reports progress from the growing file while it runs", async () => {
     // A dd that records its arguments and writes the file in four steps, 300 ms apart,
     // so that the 250 ms polling has something to see whatever the disk speed.
     const bin = path.join(dir, 'bin');
@@ -171,7 +164,9 @@ describe('volume/provision provisionFile()', () => {
     setTimeout(() => controller.abort(new Error('operator abort')), 150);
     const started = Date.now();
     let error: unknown;
-    await provisionFile(file, 1024 * MiB, 'zero', () => undefined, controller.signal).catch((e: unknown) => (error = e));
+    await provisionFile(file, 1024 * MiB, 'zero', () => undefined, controller.signal).catch(
+      (e: unknown) => (error = e),
+    );
     expect(error).to.be.instanceOf(Error);
     expect((error as Error).message).to.equal('operator abort');
     expect(Date.now() - started).to.be.below(2000);

@@ -11,7 +11,9 @@ import { ec2Client, waitFor, waitForVolume, type Ec2Client } from '../../support
 const ZONE = 'vbs-local-1a';
 
 function filesOnDisk(cluster: Cluster): string[] {
-  return ['volumes', 'snapshots'].flatMap((d) => readdirSync(join(cluster.home, 'volumes', d)).map((f) => f.replace(/\.img$/, '')));
+  return ['volumes', 'snapshots'].flatMap((d) =>
+    readdirSync(join(cluster.home, 'volumes', d)).map((f) => f.replace(/\.img$/, '')),
+  );
 }
 
 async function recordedIds(client: Ec2Client): Promise<string[]> {
@@ -35,10 +37,18 @@ describe('Volume Delegate crash and restart', function () {
   });
 
   async function killMidway(sizeGiB: number): Promise<string> {
-    const { volumeId } = await client.call('CreateVolume', { size: String(sizeGiB), availabilityZone: ZONE, volumeType: 'zero' });
+    const { volumeId } = await client.call('CreateVolume', {
+      size: String(sizeGiB),
+      availabilityZone: ZONE,
+      volumeType: 'zero',
+    });
     const file = join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
     // Wait until dd has really written something, so the kill lands in the middle of the job.
-    await waitFor('zero-fill under way', async () => (statSync(file, { throwIfNoEntry: false })?.size ?? 0), (n) => n > 64 * 1024 * 1024);
+    await waitFor(
+      'zero-fill under way',
+      async () => statSync(file, { throwIfNoEntry: false })?.size ?? 0,
+      (n) => n > 64 * 1024 * 1024,
+    );
     const delegate = cluster.delegates[0];
     if (!delegate) throw new Error('no delegate');
     await cluster.kill(delegate, 'SIGKILL');
@@ -53,7 +63,9 @@ describe('Volume Delegate crash and restart', function () {
     await cluster.restart(delegate);
     expect(await waitForVolume(client, volumeId, ['available', 'error'], 90_000)).to.equal('available');
     expect(statSync(join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`)).size).to.equal(3 * 1024 ** 3);
-    const recovery = cluster.logLines(delegate).find((l) => l['message'] === 'job interrupted by a restart; starting it again');
+    const recovery = cluster
+      .logLines(delegate)
+      .find((l) => l['message'] === 'job interrupted by a restart; starting it again');
     expect(recovery?.['resourceId']).to.equal(volumeId);
     const recorded = await recordedIds(client);
     for (const f of filesOnDisk(cluster)) expect(recorded, `file ${f} has no record`).to.include(f);
@@ -68,7 +80,12 @@ describe('Volume Delegate crash and restart', function () {
     // The delegate's retried job may still make the file; the record exists, so it is not lost.
     for (const f of filesOnDisk(cluster)) expect(await recordedIds(client), `file ${f} has no record`).to.include(f);
     await client.call('DeleteVolume', { volumeId });
-    await waitFor('file removed', async () => filesOnDisk(cluster), (files) => !files.includes(volumeId), 30_000);
+    await waitFor(
+      'file removed',
+      async () => filesOnDisk(cluster),
+      (files) => !files.includes(volumeId),
+      30_000,
+    );
     expect(await recordedIds(client)).to.not.include(volumeId);
   });
 
@@ -77,7 +94,10 @@ describe('Volume Delegate crash and restart', function () {
     if (!delegate) throw new Error('no delegate');
     await cluster.kill(delegate, 'SIGKILL');
     const before = await recordedIds(client);
-    const fault = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE }).then(() => undefined, (e: { code?: string }) => e);
+    const fault = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE }).then(
+      () => undefined,
+      (e: { code?: string }) => e,
+    );
     expect(fault?.code).to.equal('Unavailable');
     expect(await recordedIds(client)).to.deep.equal(before);
   });
@@ -93,7 +113,12 @@ describe('Volume Delegate crash and restart', function () {
     expect(await waitForVolume(client, volumeId, ['deleting'])).to.equal('deleting');
     expect(filesOnDisk(cluster)).to.include(volumeId);
     await cluster.restart(delegate);
-    await waitFor('volume gone', () => recordedIds(client), (ids) => !ids.includes(volumeId), 30_000);
+    await waitFor(
+      'volume gone',
+      () => recordedIds(client),
+      (ids) => !ids.includes(volumeId),
+      30_000,
+    );
     expect(filesOnDisk(cluster)).to.not.include(volumeId);
   });
 });

@@ -54,11 +54,13 @@ describe('volume/storage-root resolveInRoot()', () => {
   });
 
   it('refuses segments that do not start with a letter or digit, or carry other characters', () => {
-    for (const p of ['.hidden', '-rf', '_x', 'a b', 'a;b', 'vol$', 'é', 'a/b c', 'a:b', `${'a'.repeat(256)}`]) refused(p);
+    for (const p of ['.hidden', '-rf', '_x', 'a b', 'a;b', 'vol$', 'é', 'a/b c', 'a:b', `${'a'.repeat(256)}`])
+      refused(p);
   });
 
   it('refuses symlinks planted inside the root that lead outside', () => {
-    for (const p of ['escape-dir', 'escape-dir/secret', 'escape-dir/new-file', 'escape-file', 'relative-escape/x']) refused(p);
+    for (const p of ['escape-dir', 'escape-dir/secret', 'escape-dir/new-file', 'escape-file', 'relative-escape/x'])
+      refused(p);
   });
 
   it('refuses a dangling symlink, which would create its target', () => {

@@ -12,13 +12,29 @@ import type { NewAttachment } from '../../../src/frontend/store/metadata-store.j
 function volume(status: VolumeRecord['status'] = 'available'): VolumeRecord {
   const id = newId('vol');
   return {
-    id, ownerId: 'alice', sizeGiB: 1, snapshotId: null, zone: 'z', status, volumeType: 'sparse', path: volumeFilePath(id),
-    delegateId: null, createTime: new Date().toISOString(), updatedAt: Date.now(), statusMessage: null,
+    id,
+    ownerId: 'alice',
+    sizeGiB: 1,
+    snapshotId: null,
+    zone: 'z',
+    status,
+    volumeType: 'sparse',
+    path: volumeFilePath(id),
+    delegateId: null,
+    createTime: new Date().toISOString(),
+    updatedAt: Date.now(),
+    statusMessage: null,
   };
 }
 
-const att = (volumeId: string, instanceId: string, mode: 'rw' | 'ro', device = '/dev/vdb'): NewAttachment =>
-  ({ volumeId, instanceId, vmmHost: 'node-1', device, mode, attachTime: new Date().toISOString() });
+const att = (volumeId: string, instanceId: string, mode: 'rw' | 'ro', device = '/dev/vdb'): NewAttachment => ({
+  volumeId,
+  instanceId,
+  vmmHost: 'node-1',
+  device,
+  mode,
+  attachTime: new Date().toISOString(),
+});
 
 describe('SQLite store: attachments', () => {
   let dir: string;
@@ -42,7 +58,9 @@ describe('SQLite store: attachments', () => {
   it('admits exactly one of 100 concurrent read-write attachments of one volume', async () => {
     const v = volume();
     await store.insertVolume(v);
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'rw'))));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'rw'))),
+    );
     expect(results.filter((r) => r.admitted)).to.have.length(1);
     expect(results.filter((r) => !r.admitted && r.reason === 'held-read-write')).to.have.length(99);
     expect((await store.getVolume(v.id))?.status).to.equal('in-use');
@@ -51,7 +69,9 @@ describe('SQLite store: attachments', () => {
   it('admits any number of read-only attachments, and then refuses read-write', async () => {
     const v = volume();
     await store.insertVolume(v);
-    const ro = await Promise.all(Array.from({ length: 20 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'ro'))));
+    const ro = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'ro'))),
+    );
     expect(ro.every((r) => r.admitted)).to.equal(true);
     const rw = await store.beginAttachment(att(v.id, 'i-other', 'rw'));
     expect(rw.admitted === false && rw.reason).to.equal('shared-read-only');
@@ -62,10 +82,14 @@ describe('SQLite store: attachments', () => {
     for (let round = 0; round < 5; round++) {
       const v = volume();
       await store.insertVolume(v);
-      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, i % 2 === 0 ? 'rw' : 'ro'))));
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, i % 2 === 0 ? 'rw' : 'ro'))),
+      );
       const modes = (await store.attachmentsOf([v.id])).map((a) => a.mode);
       expect(modes.length).to.equal(results.filter((r) => r.admitted).length);
-      expect(modes.length === 1 && modes[0] === 'rw' || (modes.length > 0 && modes.every((m) => m === 'ro'))).to.equal(true);
+      expect(
+        (modes.length === 1 && modes[0] === 'rw') || (modes.length > 0 && modes.every((m) => m === 'ro')),
+      ).to.equal(true);
     }
   });
 
@@ -108,11 +132,22 @@ describe('SQLite store: attachments', () => {
   });
 
   it('keeps a registry of VMM hosts and their instances, replaced on each registration', async () => {
-    await store.registerVmm({ host: 'node-1', endpoint: 'https://n1/vmm', driver: 'qemu', healthy: true, lastSeen: 1 }, [{ instanceId: 'i-1', state: 'running' }, { instanceId: 'i-2', state: 'running' }]);
-    await store.registerVmm({ host: 'node-2', endpoint: 'https://n2/vmm', driver: 'xen', healthy: true, lastSeen: 1 }, [{ instanceId: 'i-2', state: 'running' }]);
+    await store.registerVmm(
+      { host: 'node-1', endpoint: 'https://n1/vmm', driver: 'qemu', healthy: true, lastSeen: 1 },
+      [
+        { instanceId: 'i-1', state: 'running' },
+        { instanceId: 'i-2', state: 'running' },
+      ],
+    );
+    await store.registerVmm({ host: 'node-2', endpoint: 'https://n2/vmm', driver: 'xen', healthy: true, lastSeen: 1 }, [
+      { instanceId: 'i-2', state: 'running' },
+    ]);
     expect((await store.findInstance('i-1')).map((l) => l.endpoint)).to.deep.equal(['https://n1/vmm']);
     expect((await store.findInstance('i-2')).map((l) => l.vmmHost)).to.deep.equal(['node-1', 'node-2']);
-    await store.registerVmm({ host: 'node-1', endpoint: 'https://n1/vmm', driver: 'qemu', healthy: true, lastSeen: 2 }, [{ instanceId: 'i-3', state: 'paused' }]);
+    await store.registerVmm(
+      { host: 'node-1', endpoint: 'https://n1/vmm', driver: 'qemu', healthy: true, lastSeen: 2 },
+      [{ instanceId: 'i-3', state: 'paused' }],
+    );
     expect(await store.findInstance('i-1')).to.have.length(0);
     expect((await store.findInstance('i-3'))[0]?.state).to.equal('paused');
   });

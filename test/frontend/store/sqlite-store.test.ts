@@ -12,16 +12,38 @@ import { MIGRATIONS } from '../../../src/frontend/store/sqlite-migrations.js';
 function volume(over: Partial<VolumeRecord> = {}): VolumeRecord {
   const id = over.id ?? newId('vol');
   return {
-    id, ownerId: 'alice', sizeGiB: 1, snapshotId: null, zone: 'z', status: 'available', volumeType: 'sparse', path: volumeFilePath(id),
-    delegateId: null, createTime: new Date().toISOString(), updatedAt: Date.now(), statusMessage: null, ...over,
+    id,
+    ownerId: 'alice',
+    sizeGiB: 1,
+    snapshotId: null,
+    zone: 'z',
+    status: 'available',
+    volumeType: 'sparse',
+    path: volumeFilePath(id),
+    delegateId: null,
+    createTime: new Date().toISOString(),
+    updatedAt: Date.now(),
+    statusMessage: null,
+    ...over,
   };
 }
 
 function snapshot(volumeId: string, over: Partial<SnapshotRecord> = {}): SnapshotRecord {
   const id = over.id ?? newId('snap');
   return {
-    id, ownerId: 'alice', volumeId, volumeSizeGiB: 1, status: 'pending', progress: 0, startTime: new Date().toISOString(),
-    description: null, path: snapshotFilePath(id), delegateId: null, updatedAt: Date.now(), statusMessage: null, ...over,
+    id,
+    ownerId: 'alice',
+    volumeId,
+    volumeSizeGiB: 1,
+    status: 'pending',
+    progress: 0,
+    startTime: new Date().toISOString(),
+    description: null,
+    path: snapshotFilePath(id),
+    delegateId: null,
+    updatedAt: Date.now(),
+    statusMessage: null,
+    ...over,
   };
 }
 
@@ -133,7 +155,9 @@ describe('SQLite metadata store', () => {
     const fresh = volume({ status: 'creating' });
     await store.insertVolume(old);
     await store.insertVolume(fresh);
-    expect((await store.volumesUnchangedSince('creating', Date.now() - 30_000)).map((v) => v.id)).to.deep.equal([old.id]);
+    expect((await store.volumesUnchangedSince('creating', Date.now() - 30_000)).map((v) => v.id)).to.deep.equal([
+      old.id,
+    ]);
     await store.transitionVolume(old.id, 'progressed');
     expect(await store.volumesUnchangedSince('creating', Date.now() - 30_000)).to.have.length(0);
   });

@@ -23,23 +23,39 @@ import { startCluster, type Cluster } from '../../support/services.js';
 import { craft } from '../wssec/craft.js';
 import { tokenOf } from '../wssec/helpers.js';
 import {
-  answerOf, ec2Body, expectFrontendSigned, expectSignedFault, picture, post, signedPost,
-  UNKNOWN_INSTANCE, UNKNOWN_SNAPSHOT, UNKNOWN_VOLUME, ZONE, type Picture,
+  answerOf,
+  ec2Body,
+  expectFrontendSigned,
+  expectSignedFault,
+  picture,
+  post,
+  signedPost,
+  UNKNOWN_INSTANCE,
+  UNKNOWN_SNAPSHOT,
+  UNKNOWN_VOLUME,
+  ZONE,
+  type Picture,
 } from './e2e-helpers.js';
 
 const minutes = (n: number): number => n * 60_000;
-const signedBody = (text: string): string => /<soap:Body[^>]*>.*<\/soap:Body>/s.exec(text)?.[0] ?? expect.fail('no Body');
-const x509Data = (pem: string): string => `<ds:X509Data><ds:X509Certificate>${tokenOf(pem)}</ds:X509Certificate></ds:X509Data>`;
+const signedBody = (text: string): string =>
+  /<soap:Body[^>]*>.*<\/soap:Body>/s.exec(text)?.[0] ?? expect.fail('no Body');
+const x509Data = (pem: string): string =>
+  `<ds:X509Data><ds:X509Certificate>${tokenOf(pem)}</ds:X509Certificate></ds:X509Data>`;
 const STR = '<wsse:SecurityTokenReference><wsse:Reference URI="#X509-1"/></wsse:SecurityTokenReference>';
 
 /** Posts `body` in chunks without a Content-Length, as a streaming client would. */
 function postChunked(url: string, caPem: string, body: Buffer, chunk: number): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', ca: caPem, headers: { 'content-type': 'text/xml; charset=utf-8' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', ca: caPem, headers: { 'content-type': 'text/xml; charset=utf-8' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     for (let at = 0; at < body.length; at += chunk) req.write(body.subarray(at, at + chunk));
     req.end();
@@ -90,14 +106,22 @@ describe('security e2e: attacks on the running frontend', function () {
   });
 
   it('accepts the honest request the attacks start from, and signs the answer (control)', async () => {
-    const raw = await signedPost(cluster, cluster.users.alice, ec2Body('DescribeVolumes', { volumeSet: { item: [{ volumeId: aliceVolume }] } }));
+    const raw = await signedPost(
+      cluster,
+      cluster.users.alice,
+      ec2Body('DescribeVolumes', { volumeSet: { item: [{ volumeId: aliceVolume }] } }),
+    );
     expect(answerOf(raw)).to.deep.include({ status: 200, element: 'DescribeVolumesResponse' });
     await expectFrontendSigned(cluster, raw);
   });
 
   it('refuses an unsigned request, on /vbs and on /ec2', async () => {
     for (const url of [cluster.frontendUrl, cluster.ec2Url]) {
-      const message = await expectSignedFault(cluster, await post(cluster, envelope(deleteHers()), 'DeleteVolume', url), 'AuthFailure');
+      const message = await expectSignedFault(
+        cluster,
+        await post(cluster, envelope(deleteHers()), 'DeleteVolume', url),
+        'AuthFailure',
+      );
       expect(message).to.match(/^The request is not signed/);
     }
     await unchanged();
@@ -107,23 +131,27 @@ describe('security e2e: attacks on the running frontend', function () {
     const signed = signEnvelope(ec2Body('DeleteVolume', { volumeId: UNKNOWN_VOLUME }), cluster.users.alice);
     const tampered = signed.replace(UNKNOWN_VOLUME, aliceVolume);
     expect(tampered).to.not.equal(signed);
-    expect(await expectSignedFault(cluster, await post(cluster, tampered, 'DeleteVolume'), 'AuthFailure'))
-      .to.equal('The signed Body was changed after it was signed.');
+    expect(await expectSignedFault(cluster, await post(cluster, tampered, 'DeleteVolume'), 'AuthFailure')).to.equal(
+      'The signed Body was changed after it was signed.',
+    );
     await unchanged();
   });
 
-  it('refuses wrapping: the signed Body moved into a header, an attacker\'s Body in its place', async () => {
+  it("refuses wrapping: the signed Body moved into a header, an attacker's Body in its place", async () => {
     const signed = signEnvelope(ec2Body('DescribeVolumes', { volumeSet: {} }), cluster.users.alice);
     const body = signedBody(signed);
-    const wrapped = signed.replace(body, `<soap:Body>${deleteHers()}</soap:Body>`)
+    const wrapped = signed
+      .replace(body, `<soap:Body>${deleteHers()}</soap:Body>`)
       .replace('</soap:Header>', `<w:Wrapper xmlns:w="urn:wrap">${body}</w:Wrapper></soap:Header>`);
-    expect(await expectSignedFault(cluster, await post(cluster, wrapped, 'DeleteVolume'), 'AuthFailure'))
-      .to.equal('The signature must cover exactly the SOAP Body and the WS-Security Timestamp, each once.');
+    expect(await expectSignedFault(cluster, await post(cluster, wrapped, 'DeleteVolume'), 'AuthFailure')).to.equal(
+      'The signature must cover exactly the SOAP Body and the WS-Security Timestamp, each once.',
+    );
     // The attacker's Body wearing the signed Body's Id.
     const id = /wsu:Id="(Body-[^"]+)"/.exec(body)?.[1] ?? expect.fail('no Id');
     const sameId = wrapped.replace('<soap:Body>', `<soap:Body wsu:Id="${id}">`);
-    expect(await expectSignedFault(cluster, await post(cluster, sameId, 'DeleteVolume'), 'AuthFailure'))
-      .to.equal('The request uses the same Id on more than one element.');
+    expect(await expectSignedFault(cluster, await post(cluster, sameId, 'DeleteVolume'), 'AuthFailure')).to.equal(
+      'The request uses the same Id on more than one element.',
+    );
     await unchanged();
   });
 
@@ -134,7 +162,9 @@ describe('security e2e: attacks on the running frontend', function () {
       signed.replace(body, `<soap:Body>${deleteHers()}</soap:Body>${body}`),
       signed.replace(body, `${body}<soap:Body>${deleteHers()}</soap:Body>`),
     ]) {
-      expect(await expectSignedFault(cluster, await post(cluster, twoBodies, 'DeleteVolume'), 'InvalidRequest')).to.match(/exactly one Body/);
+      expect(
+        await expectSignedFault(cluster, await post(cluster, twoBodies, 'DeleteVolume'), 'InvalidRequest'),
+      ).to.match(/exactly one Body/);
     }
     await unchanged();
   });
@@ -143,73 +173,124 @@ describe('security e2e: attacks on the running frontend', function () {
     const signed = signEnvelope(ec2Body('DescribeVolumes', { volumeSet: {} }), cluster.users.alice);
     const body = signedBody(signed);
     const evil = `<e:Body xmlns:e="urn:evil">${deleteHers()}</e:Body>`;
-    expect(await expectSignedFault(cluster, await post(cluster, signed.replace(body, evil + body), 'DeleteVolume'), 'InvalidRequest'))
-      .to.match(/unexpected element Body/);
-    const hidden = signed.replace(body, `<e:Body xmlns:e="urn:evil">${body}</e:Body><soap:Body>${deleteHers()}</soap:Body>`);
+    expect(
+      await expectSignedFault(
+        cluster,
+        await post(cluster, signed.replace(body, evil + body), 'DeleteVolume'),
+        'InvalidRequest',
+      ),
+    ).to.match(/unexpected element Body/);
+    const hidden = signed.replace(
+      body,
+      `<e:Body xmlns:e="urn:evil">${body}</e:Body><soap:Body>${deleteHers()}</soap:Body>`,
+    );
     await expectSignedFault(cluster, await post(cluster, hidden, 'DeleteVolume'), 'InvalidRequest');
     await unchanged();
   });
 
   it('refuses a SOAPAction that names another operation than the signed Body (InvalidAction), and runs neither', async () => {
     const raw = await signedPost(cluster, cluster.users.alice, createOne(), 'DeleteVolume');
-    expect(await expectSignedFault(cluster, raw, 'InvalidAction'))
-      .to.equal('The SOAPAction header does not match the operation CreateVolume in the Body.');
+    expect(await expectSignedFault(cluster, raw, 'InvalidAction')).to.equal(
+      'The SOAPAction header does not match the operation CreateVolume in the Body.',
+    );
     // The namespaced form of a SOAPAction is judged the same way.
-    const ns = await signedPost(cluster, cluster.users.alice, createOne(), 'http://ec2.amazonaws.com/doc/2010-08-31/DeleteVolume');
+    const ns = await signedPost(
+      cluster,
+      cluster.users.alice,
+      createOne(),
+      'http://ec2.amazonaws.com/doc/2010-08-31/DeleteVolume',
+    );
     await expectSignedFault(cluster, ns, 'InvalidAction');
     await unchanged();
   });
 
   it('refuses an expired Timestamp, also one older than 5 minutes whose Expires is still ahead', async () => {
-    const old = await signedPost(cluster, cluster.users.alice, createOne(), 'CreateVolume', undefined, { now: new Date(Date.now() - minutes(6)) });
+    const old = await signedPost(cluster, cluster.users.alice, createOne(), 'CreateVolume', undefined, {
+      now: new Date(Date.now() - minutes(6)),
+    });
     expect(await expectSignedFault(cluster, old, 'AuthFailure')).to.match(/^The request Timestamp has expired/);
     const now = Date.now();
-    const long = craft({ signer: cluster.users.alice, body: createOne(), timestamp: { created: new Date(now - minutes(6)), expires: new Date(now + minutes(4)) } });
-    expect(await expectSignedFault(cluster, await post(cluster, long, 'CreateVolume'), 'AuthFailure')).to.match(/^The request Timestamp has expired/);
+    const long = craft({
+      signer: cluster.users.alice,
+      body: createOne(),
+      timestamp: { created: new Date(now - minutes(6)), expires: new Date(now + minutes(4)) },
+    });
+    expect(await expectSignedFault(cluster, await post(cluster, long, 'CreateVolume'), 'AuthFailure')).to.match(
+      /^The request Timestamp has expired/,
+    );
     await unchanged();
   });
 
   it('refuses a Timestamp from the future, beyond the allowed clock skew', async () => {
-    const raw = await signedPost(cluster, cluster.users.alice, createOne(), 'CreateVolume', undefined, { now: new Date(Date.now() + minutes(2)) });
-    expect(await expectSignedFault(cluster, raw, 'AuthFailure')).to.equal('The request Timestamp is in the future; check the client clock.');
+    const raw = await signedPost(cluster, cluster.users.alice, createOne(), 'CreateVolume', undefined, {
+      now: new Date(Date.now() + minutes(2)),
+    });
+    expect(await expectSignedFault(cluster, raw, 'AuthFailure')).to.equal(
+      'The request Timestamp is in the future; check the client clock.',
+    );
     await unchanged();
   });
 
   it('refuses a missing Timestamp, and one that is present but not signed', async () => {
     const missing = craft({ signer: cluster.users.alice, body: createOne(), timestamp: null });
-    expect(await expectSignedFault(cluster, await post(cluster, missing, 'CreateVolume'), 'AuthFailure'))
-      .to.equal('A signed wsu:Timestamp is required in the WS-Security header.');
+    expect(await expectSignedFault(cluster, await post(cluster, missing, 'CreateVolume'), 'AuthFailure')).to.equal(
+      'A signed wsu:Timestamp is required in the WS-Security header.',
+    );
     const unsigned = craft({ signer: cluster.users.alice, body: createOne(), references: ['Body-1'] });
-    expect(await expectSignedFault(cluster, await post(cluster, unsigned, 'CreateVolume'), 'AuthFailure'))
-      .to.equal('The signature must cover exactly the SOAP Body and the WS-Security Timestamp, each once.');
+    expect(await expectSignedFault(cluster, await post(cluster, unsigned, 'CreateVolume'), 'AuthFailure')).to.equal(
+      'The signature must cover exactly the SOAP Body and the WS-Security Timestamp, each once.',
+    );
     await unchanged();
   });
 
   it('refuses an unknown certificate: a self-signed user no CA issued', async () => {
-    expect(await expectSignedFault(cluster, await signedPost(cluster, mallory, deleteHers(), 'DeleteVolume'), 'AuthFailure'))
-      .to.equal('The signing certificate is not enrolled with this service.');
+    expect(
+      await expectSignedFault(cluster, await signedPost(cluster, mallory, deleteHers(), 'DeleteVolume'), 'AuthFailure'),
+    ).to.equal('The signing certificate is not enrolled with this service.');
     await unchanged();
   });
 
   it('refuses an unknown certificate embedded in KeyInfo, beside a trusted token or instead of it', async () => {
     const { alice: aliceCreds } = cluster.users;
     // Signed by mallory; alice's enrolled certificate as the token; mallory's own in KeyInfo.
-    const beside = craft({ signer: mallory, tokenCertPem: aliceCreds.certPem, keyInfo: x509Data(mallory.certPem) + STR, body: deleteHers() });
-    expect(await expectSignedFault(cluster, await post(cluster, beside, 'DeleteVolume'), 'AuthFailure')).to.match(/^KeyInfo must hold exactly one SecurityTokenReference/);
+    const beside = craft({
+      signer: mallory,
+      tokenCertPem: aliceCreds.certPem,
+      keyInfo: x509Data(mallory.certPem) + STR,
+      body: deleteHers(),
+    });
+    expect(await expectSignedFault(cluster, await post(cluster, beside, 'DeleteVolume'), 'AuthFailure')).to.match(
+      /^KeyInfo must hold exactly one SecurityTokenReference/,
+    );
     // The same without the extra certificate: alice's key does not verify mallory's signature.
     const plain = craft({ signer: mallory, tokenCertPem: aliceCreds.certPem, body: deleteHers() });
-    expect(await expectSignedFault(cluster, await post(cluster, plain, 'DeleteVolume'), 'AuthFailure'))
-      .to.equal('The signature does not verify with the signing certificate.');
+    expect(await expectSignedFault(cluster, await post(cluster, plain, 'DeleteVolume'), 'AuthFailure')).to.equal(
+      'The signature does not verify with the signing certificate.',
+    );
     // mallory's certificate only in KeyInfo, as xml-crypto before CVE-2024-32962 would have used it.
-    const only = craft({ signer: mallory, tokenCertPem: aliceCreds.certPem, keyInfo: x509Data(mallory.certPem), body: deleteHers() });
-    expect(await expectSignedFault(cluster, await post(cluster, only, 'DeleteVolume'), 'AuthFailure')).to.match(/^KeyInfo must hold exactly one SecurityTokenReference/);
+    const only = craft({
+      signer: mallory,
+      tokenCertPem: aliceCreds.certPem,
+      keyInfo: x509Data(mallory.certPem),
+      body: deleteHers(),
+    });
+    expect(await expectSignedFault(cluster, await post(cluster, only, 'DeleteVolume'), 'AuthFailure')).to.match(
+      /^KeyInfo must hold exactly one SecurityTokenReference/,
+    );
     await unchanged();
   });
 
   it('refuses a self-signed certificate that reuses the enrolled subject name "alice"', async () => {
-    expect(new X509Certificate(impostor.certPem).subject).to.equal(new X509Certificate(cluster.users.alice.certPem).subject);
-    expect(await expectSignedFault(cluster, await signedPost(cluster, impostor, deleteHers(), 'DeleteVolume'), 'AuthFailure'))
-      .to.equal('The signing certificate is not enrolled with this service.');
+    expect(new X509Certificate(impostor.certPem).subject).to.equal(
+      new X509Certificate(cluster.users.alice.certPem).subject,
+    );
+    expect(
+      await expectSignedFault(
+        cluster,
+        await signedPost(cluster, impostor, deleteHers(), 'DeleteVolume'),
+        'AuthFailure',
+      ),
+    ).to.equal('The signing certificate is not enrolled with this service.');
     await unchanged();
   });
 
@@ -217,16 +298,21 @@ describe('security e2e: attacks on the running frontend', function () {
     const signed = signEnvelope(createOne(), cluster.users.alice);
     const commented = signed.replace(/<ds:DigestValue>(.{10})/, '<ds:DigestValue>$1<!---->');
     expect(commented).to.not.equal(signed);
-    expect(await expectSignedFault(cluster, await post(cluster, commented, 'CreateVolume'), 'AuthFailure'))
-      .to.equal('The DigestValue must contain only text.');
+    expect(await expectSignedFault(cluster, await post(cluster, commented, 'CreateVolume'), 'AuthFailure')).to.equal(
+      'The DigestValue must contain only text.',
+    );
     await unchanged();
   });
 
   it('refuses two References to one Id', async () => {
-    for (const references of [['Body-1', 'Body-1'], ['TS-1', 'Body-1', 'Body-1']]) {
+    for (const references of [
+      ['Body-1', 'Body-1'],
+      ['TS-1', 'Body-1', 'Body-1'],
+    ]) {
       const twice = craft({ signer: cluster.users.alice, body: createOne(), references });
-      expect(await expectSignedFault(cluster, await post(cluster, twice, 'CreateVolume'), 'AuthFailure'))
-        .to.equal('The signature must cover exactly the SOAP Body and the WS-Security Timestamp, each once.');
+      expect(await expectSignedFault(cluster, await post(cluster, twice, 'CreateVolume'), 'AuthFailure')).to.equal(
+        'The signature must cover exactly the SOAP Body and the WS-Security Timestamp, each once.',
+      );
     }
     await unchanged();
   });
@@ -236,10 +322,16 @@ describe('security e2e: attacks on the running frontend', function () {
     const withDoctype = (doctype: string, edit: (s: string) => string = (s) => s): string =>
       edit(signed).replace('<soap:Envelope', `${doctype}<soap:Envelope`);
     const attempts = [
-      withDoctype('<!DOCTYPE soap:Envelope [<!ENTITY one "1">]>', (s) => s.replace('<t:size>1</t:size>', '<t:size>&one;</t:size>')),
-      withDoctype('<!DOCTYPE lolz [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>',
-        (s) => s.replace(`<t:availabilityZone>${ZONE}`, `<t:availabilityZone>&c;${ZONE}`)),
-      withDoctype('<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>', (s) => s.replace(`<t:availabilityZone>${ZONE}`, '<t:availabilityZone>&xxe;')),
+      withDoctype('<!DOCTYPE soap:Envelope [<!ENTITY one "1">]>', (s) =>
+        s.replace('<t:size>1</t:size>', '<t:size>&one;</t:size>'),
+      ),
+      withDoctype(
+        '<!DOCTYPE lolz [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>',
+        (s) => s.replace(`<t:availabilityZone>${ZONE}`, `<t:availabilityZone>&c;${ZONE}`),
+      ),
+      withDoctype('<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>', (s) =>
+        s.replace(`<t:availabilityZone>${ZONE}`, '<t:availabilityZone>&xxe;'),
+      ),
       withDoctype('<!doctype soap:Envelope>'),
     ];
     for (const text of attempts) {
@@ -251,22 +343,37 @@ describe('security e2e: attacks on the running frontend', function () {
   });
 
   it('refuses an oversized body, with or without Content-Length (413), before parsing it', async () => {
-    const big = Buffer.from(signEnvelope(createOne(), cluster.users.alice).replace('</soap:Envelope>', `</soap:Envelope><!--${'x'.repeat(1536 * 1024)}-->`));
+    const big = Buffer.from(
+      signEnvelope(createOne(), cluster.users.alice).replace(
+        '</soap:Envelope>',
+        `</soap:Envelope><!--${'x'.repeat(1536 * 1024)}-->`,
+      ),
+    );
     await expectSignedFault(cluster, await post(cluster, big, 'CreateVolume'), 'RequestEntityTooLarge', 413);
-    await expectSignedFault(cluster, await postChunked(cluster.frontendUrl, cluster.caPem, big, 64 * 1024), 'RequestEntityTooLarge', 413);
+    await expectSignedFault(
+      cluster,
+      await postChunked(cluster.frontendUrl, cluster.caPem, big, 64 * 1024),
+      'RequestEntityTooLarge',
+      413,
+    );
     await unchanged();
   });
 
   it('refuses gzip- and deflate-encoded bodies (InvalidRequest)', async () => {
-    for (const [encoding, pack] of [['gzip', gzipSync], ['deflate', deflateSync]] as const) {
+    for (const [encoding, pack] of [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+    ] as const) {
       const packed = pack(Buffer.from(signEnvelope(createOne(), cluster.users.alice)));
       const raw = await post(cluster, packed, 'CreateVolume', cluster.frontendUrl, { 'content-encoding': encoding });
-      expect(await expectSignedFault(cluster, raw, 'InvalidRequest')).to.equal('Content-Encoding other than identity is not accepted.');
+      expect(await expectSignedFault(cluster, raw, 'InvalidRequest')).to.equal(
+        'Content-Encoding other than identity is not accepted.',
+      );
     }
     await unchanged();
   });
 
-  describe('another user\'s IDs: bob on alice\'s volume and snapshot', () => {
+  describe("another user's IDs: bob on alice's volume and snapshot", () => {
     /** Bob's answer for `id`, with the ID taken out, beside his answer for an ID that does not exist. */
     const asBob = async (body: (id: string) => string, id: string, unknown: string): Promise<void> => {
       const answers = [];
@@ -282,8 +389,14 @@ describe('security e2e: attacks on the running frontend', function () {
     };
 
     it('DescribeVolumes with her ID answers InvalidVolume.NotFound, exactly as for an unknown ID', async () => {
-      await asBob((id) => ec2Body('DescribeVolumes', { volumeSet: { item: [{ volumeId: id }] } }), aliceVolume, UNKNOWN_VOLUME);
-      expect((await faultOf(bob.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: aliceVolume }] } }))).code).to.equal('InvalidVolume.NotFound');
+      await asBob(
+        (id) => ec2Body('DescribeVolumes', { volumeSet: { item: [{ volumeId: id }] } }),
+        aliceVolume,
+        UNKNOWN_VOLUME,
+      );
+      expect(
+        (await faultOf(bob.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: aliceVolume }] } }))).code,
+      ).to.equal('InvalidVolume.NotFound');
       await unchanged();
     });
 
@@ -310,20 +423,27 @@ describe('security e2e: attacks on the running frontend', function () {
       ];
       for (const body of bodies) {
         await asBob(body, aliceSnapshot, UNKNOWN_SNAPSHOT);
-        expect(answerOf(await signedPost(cluster, cluster.users.bob, body(aliceSnapshot))).code).to.equal('InvalidSnapshot.NotFound');
+        expect(answerOf(await signedPost(cluster, cluster.users.bob, body(aliceSnapshot))).code).to.equal(
+          'InvalidSnapshot.NotFound',
+        );
       }
       await unchanged();
     });
 
-    it('bob\'s DescribeVolumes and DescribeSnapshots without IDs (or filtered on hers) do not list hers', async () => {
+    it("bob's DescribeVolumes and DescribeSnapshots without IDs (or filtered on hers) do not list hers", async () => {
       const volumes = (await bob.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item ?? [];
       expect(volumes.map((v) => v.volumeId)).to.not.include(aliceVolume);
       const snapshots = (await bob.call('DescribeSnapshots', { snapshotSet: {} })).snapshotSet.item ?? [];
       expect(snapshots.map((s) => s.snapshotId)).to.not.include(aliceSnapshot);
-      const filtered = await bob.call('DescribeVolumes', { volumeSet: {}, filterSet: { item: [{ name: 'volume-id', valueSet: { item: [{ value: aliceVolume }] } }] } });
+      const filtered = await bob.call('DescribeVolumes', {
+        volumeSet: {},
+        filterSet: { item: [{ name: 'volume-id', valueSet: { item: [{ value: aliceVolume }] } }] },
+      });
       expect(filtered.volumeSet.item ?? []).to.deep.equal([]);
       // She still sees them (control).
-      expect((await alice.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item?.map((v) => v.volumeId)).to.include(aliceVolume);
+      expect(
+        (await alice.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item?.map((v) => v.volumeId),
+      ).to.include(aliceVolume);
       await unchanged();
     });
   });
@@ -335,8 +455,9 @@ describe('security e2e: attacks on the running frontend', function () {
       const first = answerOf(await post(cluster, message, 'CreateVolume'));
       expect(first).to.deep.include({ status: 200, element: 'CreateVolumeResponse' });
       for (const url of [cluster.frontendUrl, cluster.ec2Url]) {
-        expect(await expectSignedFault(cluster, await post(cluster, message, 'CreateVolume', url), 'AuthFailure'))
-          .to.equal('This request was already received; sign each request anew.');
+        expect(
+          await expectSignedFault(cluster, await post(cluster, message, 'CreateVolume', url), 'AuthFailure'),
+        ).to.equal('This request was already received; sign each request anew.');
       }
       // Exactly one volume was made: the first request's.
       const after = (await alice.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item ?? [];
@@ -355,12 +476,19 @@ describe('security e2e: attacks on the running frontend', function () {
       } finally {
         trust.close();
       }
-      expect(await expectSignedFault(cluster, await signedPost(cluster, cluster.users.bob, deleteHers(), 'DeleteVolume'), 'AuthFailure'))
-        .to.equal('The signing certificate is not enrolled with this service.');
+      expect(
+        await expectSignedFault(
+          cluster,
+          await signedPost(cluster, cluster.users.bob, deleteHers(), 'DeleteVolume'),
+          'AuthFailure',
+        ),
+      ).to.equal('The signing certificate is not enrolled with this service.');
       expect((await faultOf(bob.call('DescribeVolumes', { volumeSet: {} }))).code).to.equal('AuthFailure');
       expect(cluster.frontend.child.exitCode).to.equal(null);
       // Alice is not affected.
-      expect(answerOf(await signedPost(cluster, cluster.users.alice, ec2Body('DescribeVolumes', { volumeSet: {} }))).element).to.equal('DescribeVolumesResponse');
+      expect(
+        answerOf(await signedPost(cluster, cluster.users.alice, ec2Body('DescribeVolumes', { volumeSet: {} }))).element,
+      ).to.equal('DescribeVolumesResponse');
       await unchanged();
     });
   });

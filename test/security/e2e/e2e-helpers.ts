@@ -29,12 +29,28 @@ export function ec2Body<K extends keyof Ops & string>(operation: K, input: Ops[K
 }
 
 /** Posts `text` as it is to `url` (the frontend's /vbs by default), with SOAPAction `action` if given. */
-export function post(cluster: Cluster, text: string | Buffer, action?: string, url = cluster.frontendUrl, headers: Record<string, string> = {}): Promise<RawAnswer> {
-  return rawPost(url, cluster.caPem, text, { ...(action === undefined ? {} : { soapaction: `"${action}"` }), ...headers });
+export function post(
+  cluster: Cluster,
+  text: string | Buffer,
+  action?: string,
+  url = cluster.frontendUrl,
+  headers: Record<string, string> = {},
+): Promise<RawAnswer> {
+  return rawPost(url, cluster.caPem, text, {
+    ...(action === undefined ? {} : { soapaction: `"${action}"` }),
+    ...headers,
+  });
 }
 
 /** An honestly signed request from `signer` for `bodyXml`. */
-export function signedPost(cluster: Cluster, signer: Signer, bodyXml: string, action?: string, url?: string, options?: SignOptions): Promise<RawAnswer> {
+export function signedPost(
+  cluster: Cluster,
+  signer: Signer,
+  bodyXml: string,
+  action?: string,
+  url?: string,
+  options?: SignOptions,
+): Promise<RawAnswer> {
   return post(cluster, signEnvelope(bodyXml, signer, options), action, url);
 }
 
@@ -50,7 +66,12 @@ export interface Answer {
 export function answerOf(raw: RawAnswer): Answer {
   const element = /<soap:Body[^>]*>\s*<(?:[\w-]+:)?([\w-]+)/.exec(raw.body)?.[1] ?? '?';
   const unescape = (s: string | undefined): string | undefined =>
-    s?.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+    s
+      ?.replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&');
   return {
     status: raw.status,
     element,
@@ -71,7 +92,9 @@ export async function expectSignedFault(cluster: Cluster, raw: RawAnswer, code: 
 export async function expectFrontendSigned(cluster: Cluster, raw: RawAnswer): Promise<void> {
   const cert = frontendCertPem(cluster.home);
   // The frontend's service key is EC P-256 (ensureServiceTls), so its answers are ECDSA-signed.
-  expect(raw.body, 'the answer is signed with ecdsa-sha256').to.include('<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256">');
+  expect(raw.body, 'the answer is signed with ecdsa-sha256').to.include(
+    '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256">',
+  );
   expect(signedBy(raw.body, cert), 'the answer is signed by the frontend (VBS verifier)').to.equal('signed:signer');
   expect(await xmlsec1Verifies(raw.body, cert), 'the answer is signed by the frontend (xmlsec1)').to.equal(true);
 }
@@ -107,7 +130,9 @@ export async function picture(cluster: Cluster): Promise<Picture> {
     const volumes = (await alice.call('DescribeVolumes', { volumeSet: {} })).volumeSet.item ?? [];
     const snapshots = (await alice.call('DescribeSnapshots', { snapshotSet: {} })).snapshotSet.item ?? [];
     return {
-      volumes: volumes.map((v) => `${v.volumeId} ${v.status} ${v.size} ${v.snapshotId ?? ''} ${(v.attachmentSet.item ?? []).length}`).sort(),
+      volumes: volumes
+        .map((v) => `${v.volumeId} ${v.status} ${v.size} ${v.snapshotId ?? ''} ${(v.attachmentSet.item ?? []).length}`)
+        .sort(),
       snapshots: snapshots.map((s) => `${s.snapshotId} ${s.volumeId} ${s.status} ${s.progress} ${s.ownerId}`).sort(),
       files: volumeFiles(cluster.home),
     };

@@ -74,7 +74,10 @@ describe('security e2e: identity and ownership', function () {
     admin = ec2Client(cluster, 'admin');
     clients.push(alice, bob, admin);
     [made.aliceVolume, made.bobVolume] = await Promise.all([newVolume(alice), newVolume(bob)]);
-    [made.aliceSnapshot, made.bobSnapshot] = await Promise.all([newSnapshot(alice, made.aliceVolume), newSnapshot(bob, made.bobVolume)]);
+    [made.aliceSnapshot, made.bobSnapshot] = await Promise.all([
+      newSnapshot(alice, made.aliceVolume),
+      newSnapshot(bob, made.bobVolume),
+    ]);
   });
 
   after(async () => {
@@ -87,35 +90,50 @@ describe('security e2e: identity and ownership', function () {
     expect(await snapshotIds(alice)).to.deep.equal([made.aliceSnapshot]);
     expect(await volumeIds(bob)).to.deep.equal([made.bobVolume]);
     expect(await snapshotIds(bob)).to.deep.equal([made.bobSnapshot]);
-    expect((await faultOf(alice.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: made.bobVolume }] } }))).code).to.equal('InvalidVolume.NotFound');
-    expect((await faultOf(bob.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: made.aliceSnapshot }] } }))).code).to.equal('InvalidSnapshot.NotFound');
+    expect(
+      (await faultOf(alice.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: made.bobVolume }] } }))).code,
+    ).to.equal('InvalidVolume.NotFound');
+    expect(
+      (await faultOf(bob.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: made.aliceSnapshot }] } })))
+        .code,
+    ).to.equal('InvalidSnapshot.NotFound');
   });
 
-  it('records as a snapshot\'s ownerId the CN of the certificate that signed the request', async () => {
+  it("records as a snapshot's ownerId the CN of the certificate that signed the request", async () => {
     const owner = async (c: Ec2Client, id: string): Promise<string | undefined> =>
-      (await c.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: id }] } })).snapshotSet.item?.[0]?.ownerId;
+      (await c.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: id }] } })).snapshotSet.item?.[0]
+        ?.ownerId;
     expect(commonName(cluster.users.alice.certPem)).to.equal('alice');
     expect(await owner(alice, made.aliceSnapshot)).to.equal(commonName(cluster.users.alice.certPem));
     expect(await owner(bob, made.bobSnapshot)).to.equal(commonName(cluster.users.bob.certPem));
     // The admin sees the owners as recorded, and can filter on them.
     expect(await owner(admin, made.aliceSnapshot)).to.equal('alice');
-    const byOwner = await admin.call('DescribeSnapshots', { snapshotSet: {}, filterSet: { item: [{ name: 'owner-id', valueSet: { item: [{ value: 'bob' }] } }] } });
+    const byOwner = await admin.call('DescribeSnapshots', {
+      snapshotSet: {},
+      filterSet: { item: [{ name: 'owner-id', valueSet: { item: [{ value: 'bob' }] } }] },
+    });
     expect((byOwner.snapshotSet.item ?? []).map((s) => s.snapshotId)).to.deep.equal([made.bobSnapshot]);
   });
 
-  it('lets the configured admin see both users\' resources and act on them', async () => {
+  it("lets the configured admin see both users' resources and act on them", async () => {
     expect(await volumeIds(admin)).to.include.members([made.aliceVolume, made.bobVolume]);
     expect(await snapshotIds(admin)).to.include.members([made.aliceSnapshot, made.bobSnapshot]);
     // A snapshot of alice's volume, taken by the admin, is alice's (she sees it).
-    const taken = (await admin.call('CreateSnapshot', { volumeId: made.aliceVolume, description: 'by admin' })).snapshotId;
+    const taken = (await admin.call('CreateSnapshot', { volumeId: made.aliceVolume, description: 'by admin' }))
+      .snapshotId;
     await waitForSnapshot(admin, taken, ['completed']);
     expect(await snapshotIds(alice)).to.include(taken);
     expect(await snapshotIds(bob)).to.not.include(taken);
     // The admin deletes bob's snapshot and volume; bob sees them gone.
     expect((await admin.call('DeleteSnapshot', { snapshotId: made.bobSnapshot })).return).to.equal(true);
     expect((await admin.call('DeleteVolume', { volumeId: made.bobVolume })).return).to.equal(true);
-    expect((await faultOf(bob.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: made.bobSnapshot }] } }))).code).to.equal('InvalidSnapshot.NotFound');
-    expect((await faultOf(bob.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: made.bobVolume }] } }))).code).to.equal('InvalidVolume.NotFound');
+    expect(
+      (await faultOf(bob.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: made.bobSnapshot }] } })))
+        .code,
+    ).to.equal('InvalidSnapshot.NotFound');
+    expect(
+      (await faultOf(bob.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: made.bobVolume }] } }))).code,
+    ).to.equal('InvalidVolume.NotFound');
     expect(await volumeIds(alice)).to.deep.equal([made.aliceVolume]);
   });
 
@@ -125,12 +143,32 @@ describe('security e2e: identity and ownership', function () {
     try {
       const certFile = join(dir, 'carol.pem');
       const keyFile = join(dir, 'carol.key');
-      await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=carol', '-days', '2', '-keyout', keyFile, '-out', certFile]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=carol',
+        '-days',
+        '2',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ]);
       const creds = { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
-      carol = new SoapClient<AmazonEC2PortTypeOperations>(frontendSchema, 'AmazonEC2PortType', { url: cluster.frontendUrl, caPem: cluster.caPem, signer: creds });
+      carol = new SoapClient<AmazonEC2PortTypeOperations>(frontendSchema, 'AmazonEC2PortType', {
+        url: cluster.frontendUrl,
+        caPem: cluster.caPem,
+        signer: creds,
+      });
       // Not yet trusted: refused.
       expect((await faultOf(carol.call('DescribeVolumes', { volumeSet: {} }))).code).to.equal('AuthFailure');
-      const trusted = await run(process.execPath, [ADMIN_BIN, 'user', 'trust', '--cert', certFile], { env: { ...process.env, VBS_HOME: cluster.home } });
+      const trusted = await run(process.execPath, [ADMIN_BIN, 'user', 'trust', '--cert', certFile], {
+        env: { ...process.env, VBS_HOME: cluster.home },
+      });
       expect(trusted.stdout).to.match(/Trusted the certificate of carol \(added by hand, self-signed\)/);
       // The running frontend accepts carol at once; what she makes is hers.
       expect(await volumeIds(carol)).to.deep.equal([]);
@@ -138,7 +176,8 @@ describe('security e2e: identity and ownership', function () {
       const volume = (await c.call('CreateVolume', { size: '1', availabilityZone: ZONE })).volumeId;
       await waitForVolume(c, volume, ['available']);
       const snapshot = (await c.call('CreateSnapshot', { volumeId: volume })).snapshotId;
-      const described = (await c.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: snapshot }] } })).snapshotSet.item?.[0];
+      const described = (await c.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: snapshot }] } }))
+        .snapshotSet.item?.[0];
       expect(described?.ownerId).to.equal('carol');
       expect(await volumeIds(carol)).to.deep.equal([volume]);
       expect(await volumeIds(alice)).to.not.include(volume);
@@ -149,14 +188,22 @@ describe('security e2e: identity and ownership', function () {
     }
   });
 
-  it('refuses rsa-sha1 signatures (zeep\'s default; and crafted) with AuthFailure by default', async () => {
+  it("refuses rsa-sha1 signatures (zeep's default; and crafted) with AuthFailure by default", async () => {
     const before = await volumeIds(admin);
     const zeepSha1 = await zeepRequest(cluster.users.alice, true);
     expect(zeepSha1).to.include('xmldsig#rsa-sha1');
-    expect(await expectSignedFault(cluster, await post(cluster, zeepSha1, 'CreateVolume'), 'AuthFailure'))
-      .to.equal('The signature method uses SHA-1, which this service does not accept; use SHA-256.');
-    const crafted = craft({ signer: cluster.users.alice, body: ec2Body('CreateVolume', { size: '1', availabilityZone: ZONE }), signatureMethod: RSA_SHA1, digestMethod: SHA1 });
-    expect(await expectSignedFault(cluster, await post(cluster, crafted, 'CreateVolume'), 'AuthFailure')).to.match(/SHA-1/);
+    expect(await expectSignedFault(cluster, await post(cluster, zeepSha1, 'CreateVolume'), 'AuthFailure')).to.equal(
+      'The signature method uses SHA-1, which this service does not accept; use SHA-256.',
+    );
+    const crafted = craft({
+      signer: cluster.users.alice,
+      body: ec2Body('CreateVolume', { size: '1', availabilityZone: ZONE }),
+      signatureMethod: RSA_SHA1,
+      digestMethod: SHA1,
+    });
+    expect(await expectSignedFault(cluster, await post(cluster, crafted, 'CreateVolume'), 'AuthFailure')).to.match(
+      /SHA-1/,
+    );
     // Control: zeep with rsa-sha256 gets past authentication (its zone "zone-a" is then unknown).
     const zeepSha256 = answerOf(await post(cluster, await zeepRequest(cluster.users.alice), 'CreateVolume'));
     expect(zeepSha256.code).to.equal('InvalidZone.NotFound');
@@ -168,50 +215,86 @@ describe('security e2e: identity and ownership', function () {
     const url = `https://127.0.0.1:${config.port}/volume-delegate`;
     const body = delegateBody('DescribeCapacity', {});
     const delegateCert = serviceSigner('volume-delegate-vd-1').certPem;
-    for (const [who, signer] of [['alice', cluster.users.alice], ['admin', cluster.users.admin], ['vd-2', serviceSigner('volume-delegate-vd-2')]] as const) {
+    for (const [who, signer] of [
+      ['alice', cluster.users.alice],
+      ['admin', cluster.users.admin],
+      ['vd-2', serviceSigner('volume-delegate-vd-2')],
+    ] as const) {
       const raw = await signedPost(cluster, signer, body, 'DescribeCapacity', url);
-      expect(answerOf(raw), `${who}: ${raw.body}`).to.deep.include({ element: 'Fault', code: 'AuthFailure', message: 'The signing certificate is not enrolled with this service.' });
+      expect(answerOf(raw), `${who}: ${raw.body}`).to.deep.include({
+        element: 'Fault',
+        code: 'AuthFailure',
+        message: 'The signing certificate is not enrolled with this service.',
+      });
       expect(signedBy(raw.body, delegateCert), 'the delegate signs its faults').to.equal('signed:signer');
     }
-    expect(answerOf(await post(cluster, envelope(body), 'DescribeCapacity', url))).to.deep.include({ element: 'Fault', code: 'AuthFailure' });
+    expect(answerOf(await post(cluster, envelope(body), 'DescribeCapacity', url))).to.deep.include({
+      element: 'Fault',
+      code: 'AuthFailure',
+    });
     const frontend = await signedPost(cluster, serviceSigner('frontend'), body, 'DescribeCapacity', url);
     expect(answerOf(frontend)).to.deep.include({ status: 200, element: 'DescribeCapacityResponse' });
   });
 
-  it('the frontend\'s callback refuses a ReportJob signed by a user, or by vd-1 claiming to be vd-2; the VMM registry refuses both', async () => {
+  it("the frontend's callback refuses a ReportJob signed by a user, or by vd-1 claiming to be vd-2; the VMM registry refuses both", async () => {
     const callbackUrl = `${cluster.frontendUrl}/callback`;
     const report = (delegateId: string, resourceId: string): string =>
       delegateBody('ReportJob', { delegateId, resourceId, outcome: 'failed', progress: 0, message: 'forged' });
-    expect(await expectSignedFault(cluster, await signedPost(cluster, cluster.users.alice, report('vd-1', made.aliceVolume), 'ReportJob', callbackUrl), 'AuthFailure'))
-      .to.equal('The signing certificate is not enrolled with this service.');
+    expect(
+      await expectSignedFault(
+        cluster,
+        await signedPost(cluster, cluster.users.alice, report('vd-1', made.aliceVolume), 'ReportJob', callbackUrl),
+        'AuthFailure',
+      ),
+    ).to.equal('The signing certificate is not enrolled with this service.');
     const vd1 = serviceSigner('volume-delegate-vd-1');
-    expect(await expectSignedFault(cluster, await signedPost(cluster, vd1, report('vd-2', made.aliceVolume), 'ReportJob', callbackUrl), 'AuthFailure'))
-      .to.equal('A Volume Delegate may report only its own jobs.');
+    expect(
+      await expectSignedFault(
+        cluster,
+        await signedPost(cluster, vd1, report('vd-2', made.aliceVolume), 'ReportJob', callbackUrl),
+        'AuthFailure',
+      ),
+    ).to.equal('A Volume Delegate may report only its own jobs.');
     // Control: vd-1 reporting as itself is heard (a report on a volume that does not exist changes nothing).
-    const own = answerOf(await signedPost(cluster, vd1, report('vd-1', 'vol-0123456789abcdef0'), 'ReportJob', callbackUrl));
+    const own = answerOf(
+      await signedPost(cluster, vd1, report('vd-1', 'vol-0123456789abcdef0'), 'ReportJob', callbackUrl),
+    );
     expect(own).to.deep.include({ status: 200, element: 'ReportJobResponse' });
-    expect((await alice.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: made.aliceVolume }] } })).volumeSet.item?.[0]?.status).to.equal('available');
+    expect(
+      (await alice.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: made.aliceVolume }] } })).volumeSet
+        .item?.[0]?.status,
+    ).to.equal('available');
     // The VMM registry, beside it, takes neither a user nor a Volume Delegate (authentication comes before the body is read).
     const register = '<t:RegisterVmm xmlns:t="urn:vbs:vmm-delegate:2026-11"/>';
     for (const signer of [cluster.users.alice, vd1]) {
-      expect(await expectSignedFault(cluster, await signedPost(cluster, signer, register, 'RegisterVmm', `${cluster.frontendUrl}/vmm-registry`), 'AuthFailure'))
-        .to.equal('The signing certificate is not enrolled with this service.');
+      expect(
+        await expectSignedFault(
+          cluster,
+          await signedPost(cluster, signer, register, 'RegisterVmm', `${cluster.frontendUrl}/vmm-registry`),
+          'AuthFailure',
+        ),
+      ).to.equal('The signing certificate is not enrolled with this service.');
     }
   });
 
-  it('a service certificate is not a user: the frontend\'s and a delegate\'s are refused on /vbs and /ec2', async () => {
+  it("a service certificate is not a user: the frontend's and a delegate's are refused on /vbs and /ec2", async () => {
     const body = ec2Body('DescribeVolumes', { volumeSet: {} });
     for (const service of ['frontend', 'volume-delegate-vd-1']) {
       for (const url of [cluster.frontendUrl, cluster.ec2Url]) {
-        expect(await expectSignedFault(cluster, await signedPost(cluster, serviceSigner(service), body, 'DescribeVolumes', url), 'AuthFailure'))
-          .to.equal('The signing certificate is not enrolled with this service.');
+        expect(
+          await expectSignedFault(
+            cluster,
+            await signedPost(cluster, serviceSigner(service), body, 'DescribeVolumes', url),
+            'AuthFailure',
+          ),
+        ).to.equal('The signing certificate is not enrolled with this service.');
       }
     }
   });
 
   // Found failing: the callback checks only that the signer is the delegate it claims to be, not that
   // the job it reports on is one that delegate runs (the frontend records each job's delegate).
-  it('the frontend\'s callback does not let a Volume Delegate, reporting as itself, finish another delegate\'s job', async function () {
+  it("the frontend's callback does not let a Volume Delegate, reporting as itself, finish another delegate's job", async function () {
     const callbackUrl = `${cluster.frontendUrl}/callback`;
     // 256 MiB of data in one of alice's volumes (as a guest would write it), so that a snapshot copy takes a while.
     const volume = await newVolume(alice);
@@ -223,17 +306,27 @@ describe('security e2e: identity and ownership', function () {
       closeSync(fd);
     }
     const snapshot = (await alice.call('CreateSnapshot', { volumeId: volume })).snapshotId;
-    const started = cluster.logLines(cluster.frontend).find((l) => l['message'] === 'snapshot started' && l['snapshotId'] === snapshot);
+    const started = cluster
+      .logLines(cluster.frontend)
+      .find((l) => l['message'] === 'snapshot started' && l['snapshotId'] === snapshot);
     const owner = String(started?.['delegateId'] ?? expect.fail('the frontend logged no delegate for the snapshot'));
     const other = owner === 'vd-1' ? 'vd-2' : 'vd-1';
-    const forged = delegateBody('ReportJob', { delegateId: other, resourceId: snapshot, outcome: 'succeeded', progress: 100 });
+    const forged = delegateBody('ReportJob', {
+      delegateId: other,
+      resourceId: snapshot,
+      outcome: 'succeeded',
+      progress: 100,
+    });
     await signedPost(cluster, serviceSigner(`volume-delegate-${other}`), forged, 'ReportJob', callbackUrl);
     const seenAt = Date.now();
-    const status = (await alice.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: snapshot }] } })).snapshotSet.item?.[0]?.status;
+    const status = (await alice.call('DescribeSnapshots', { snapshotSet: { item: [{ snapshotId: snapshot }] } }))
+      .snapshotSet.item?.[0]?.status;
     // When did the owner really finish? Only a copy still running when the forged report came makes this conclusive.
     const ownerProcess = cluster.delegates.find((d) => d.name === owner) ?? expect.fail(`no delegate ${owner}`);
     const finished = async (): Promise<number | undefined> => {
-      const line = cluster.logLines(ownerProcess).find((l) => l['message'] === 'job succeeded' && l['resourceId'] === snapshot);
+      const line = cluster
+        .logLines(ownerProcess)
+        .find((l) => l['message'] === 'job succeeded' && l['resourceId'] === snapshot);
       return line ? Date.parse(String(line['timestamp'])) : undefined;
     };
     let doneAt = await finished();
@@ -242,7 +335,9 @@ describe('security e2e: identity and ownership', function () {
       doneAt = await finished();
     }
     if (doneAt !== undefined && doneAt <= seenAt) this.skip(); // the copy was already done: inconclusive
-    expect(status, `${other} completed ${owner}'s snapshot ${snapshot} while ${owner} was still copying`).to.equal('pending');
+    expect(status, `${other} completed ${owner}'s snapshot ${snapshot} while ${owner} was still copying`).to.equal(
+      'pending',
+    );
     await waitForSnapshot(alice, snapshot, ['completed']);
   });
 });

@@ -26,7 +26,9 @@ export function signedBy(xml: string, certPem: string): string {
   store.add(certPem, 'signer');
   try {
     const sender = verifySignedEnvelope(parseEnvelope(xml), {
-      resolveCertificate: store.resolve, now: () => new Date(), clockSkewSeconds: 60, // An answer is checked once, whenever it arrived: no replay question, no start time.
+      resolveCertificate: store.resolve,
+      now: () => new Date(),
+      clockSkewSeconds: 60, // An answer is checked once, whenever it arrived: no replay question, no start time.
       replayCache: { seen: () => false, since: 0 },
     });
     return `signed:${sender.userId}`;
@@ -42,8 +44,16 @@ export async function xmlsec1Verifies(xml: string, certPem: string): Promise<boo
   try {
     writeFileSync(join(dir, 'msg.xml'), xml);
     writeFileSync(join(dir, 'cert.pem'), certPem);
-    await run('xmlsec1', ['--verify', '--pubkey-cert-pem', join(dir, 'cert.pem'),
-      '--id-attr:Id', 'Body', '--id-attr:Id', 'Timestamp', join(dir, 'msg.xml')]);
+    await run('xmlsec1', [
+      '--verify',
+      '--pubkey-cert-pem',
+      join(dir, 'cert.pem'),
+      '--id-attr:Id',
+      'Body',
+      '--id-attr:Id',
+      'Timestamp',
+      join(dir, 'msg.xml'),
+    ]);
     return true;
   } catch {
     return false;

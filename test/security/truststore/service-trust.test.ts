@@ -41,7 +41,10 @@ describe('serviceResolver', function () {
     const resolve = serviceResolver(tls.caPem, () => true);
     expect(resolve(new X509Certificate(tls.certPem).raw)?.userId).to.equal('frontend');
     const rsa = generateKeyPair('rsa');
-    const rsaCert = issueCertificate({ certPem: tls.caPem, keyPem: readCaKey(dir) }, { commonName: 'frontend', publicKeyPem: rsa.publicKeyPem, usage: 'server', dnsNames: ['localhost'] });
+    const rsaCert = issueCertificate(
+      { certPem: tls.caPem, keyPem: readCaKey(dir) },
+      { commonName: 'frontend', publicKeyPem: rsa.publicKeyPem, usage: 'server', dnsNames: ['localhost'] },
+    );
     expect(resolve(new X509Certificate(rsaCert.certPem).raw)?.userId).to.equal('frontend');
     // Our CA refuses the last three keys; openssl signs them with the same CA key, as an operator by hand
     // could. The first, P-256 signed the same way, is the control: only the key differs.
@@ -56,11 +59,38 @@ describe('serviceResolver', function () {
       try {
         const f = (name: string): string => join(work, name);
         writeFileSync(f('ext.cnf'), 'extendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n');
-        execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-subj', '/CN=frontend', '-keyout', f('key.pem'), '-out', f('req.csr')], { stdio: 'ignore' });
-        execFileSync('openssl', ['x509', '-req', '-in', f('req.csr'), '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca-key.pem'),
-          '-set_serial', '0x7a11', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('cert.pem')], { stdio: 'ignore' });
+        execFileSync(
+          'openssl',
+          ['req', '-new', ...keyArgs, '-nodes', '-subj', '/CN=frontend', '-keyout', f('key.pem'), '-out', f('req.csr')],
+          { stdio: 'ignore' },
+        );
+        execFileSync(
+          'openssl',
+          [
+            'x509',
+            '-req',
+            '-in',
+            f('req.csr'),
+            '-CA',
+            join(dir, 'ca.pem'),
+            '-CAkey',
+            join(dir, 'ca-key.pem'),
+            '-set_serial',
+            '0x7a11',
+            '-days',
+            '2',
+            '-extfile',
+            f('ext.cnf'),
+            '-out',
+            f('cert.pem'),
+          ],
+          { stdio: 'ignore' },
+        );
         const cert = new X509Certificate(readFileSync(f('cert.pem'), 'utf8'));
-        expect(cert.checkIssued(new X509Certificate(tls.caPem)) && cert.keyUsage?.includes('1.3.6.1.5.5.7.3.1'), keyArgs.join(' ')).to.equal(true);
+        expect(
+          cert.checkIssued(new X509Certificate(tls.caPem)) && cert.keyUsage?.includes('1.3.6.1.5.5.7.3.1'),
+          keyArgs.join(' '),
+        ).to.equal(true);
         expect(resolve(cert.raw)?.userId, keyArgs.join(' ')).to.equal(expected);
       } finally {
         rmSync(work, { recursive: true, force: true });
@@ -71,7 +101,10 @@ describe('serviceResolver', function () {
   it('refuses a user certificate of the same CA (no serverAuth)', () => {
     const tls = ensureServiceTls(dir, 'frontend');
     const pair = generateKeyPair();
-    const user = issueCertificate({ certPem: tls.caPem, keyPem: readCaKey(dir) }, { commonName: 'volume-delegate-x', publicKeyPem: pair.publicKeyPem, usage: 'client' });
+    const user = issueCertificate(
+      { certPem: tls.caPem, keyPem: readCaKey(dir) },
+      { commonName: 'volume-delegate-x', publicKeyPem: pair.publicKeyPem, usage: 'client' },
+    );
     const resolve = serviceResolver(tls.caPem, () => true);
     expect(resolve(new X509Certificate(user.certPem).raw)).to.equal(undefined);
   });
@@ -80,16 +113,33 @@ describe('serviceResolver', function () {
     const tls = ensureServiceTls(dir, 'frontend');
     const other = createCa('VBS local CA');
     const pair = generateKeyPair();
-    const foreign = issueCertificate(other, { commonName: 'frontend', publicKeyPem: pair.publicKeyPem, usage: 'server', dnsNames: ['localhost'] });
+    const foreign = issueCertificate(other, {
+      commonName: 'frontend',
+      publicKeyPem: pair.publicKeyPem,
+      usage: 'server',
+      dnsNames: ['localhost'],
+    });
     const resolve = serviceResolver(tls.caPem, () => true);
     expect(resolve(new X509Certificate(foreign.certPem).raw)).to.equal(undefined);
     expect(resolve(makeCertificate({ cn: 'frontend', serverAuth: true }).der)).to.equal(undefined);
     const ca = { certPem: tls.caPem, keyPem: readCaKey(dir) };
-    const old = makeCertificate({ cn: 'frontend', serverAuth: true, issuer: ca, notBefore: new Date(Date.now() - 9 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) });
+    const old = makeCertificate({
+      cn: 'frontend',
+      serverAuth: true,
+      issuer: ca,
+      notBefore: new Date(Date.now() - 9 * DAY_MS),
+      notAfter: new Date(Date.now() - DAY_MS),
+    });
     expect(resolve(old.der)).to.equal(undefined);
     const good = makeCertificate({ cn: 'frontend', serverAuth: true, issuer: ca });
     expect(resolve(good.der)?.userId).to.equal('frontend');
-    expect(serviceResolver(tls.caPem, () => true, () => Date.now() + 60 * DAY_MS)(good.der)).to.equal(undefined);
+    expect(
+      serviceResolver(
+        tls.caPem,
+        () => true,
+        () => Date.now() + 60 * DAY_MS,
+      )(good.der),
+    ).to.equal(undefined);
     expect(resolve(Buffer.from('not a certificate'))).to.equal(undefined);
   });
 });

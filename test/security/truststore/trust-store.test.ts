@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import forge from 'node-forge';
-import { createCa, generateKeyPair, issueCertificate, type CaMaterial } from '../../../src/security/ca/certificate-authority.js';
+import {
+  createCa,
+  generateKeyPair,
+  issueCertificate,
+  type CaMaterial,
+} from '../../../src/security/ca/certificate-authority.js';
 import { fingerprintOf } from '../../../src/security/truststore/certificate-facts.js';
 import { TrustStore } from '../../../src/security/truststore/trust-store.js';
 import { DAY_MS, makeCertificate, tempDir } from './helpers.js';
@@ -64,7 +69,17 @@ describe('TrustStore', function () {
     try {
       expect(db.pragma('user_version', { simple: true })).to.equal(1);
       const columns = (db.prepare('PRAGMA table_info(certificates)').all() as { name: string }[]).map((c) => c.name);
-      expect(columns).to.include.members(['fingerprint', 'user_id', 'pem', 'source', 'serial', 'not_before', 'not_after', 'added_at', 'revoked_at']);
+      expect(columns).to.include.members([
+        'fingerprint',
+        'user_id',
+        'pem',
+        'source',
+        'serial',
+        'not_before',
+        'not_after',
+        'added_at',
+        'revoked_at',
+      ]);
     } finally {
       db.close();
     }
@@ -99,10 +114,12 @@ describe('TrustStore', function () {
     const bob = derOf(admin.issueUser('bob', ca).certPem);
     expect(store.resolveUser(bob)?.userId).to.equal('bob');
     // And a revoked certificate can never be trusted again.
-    expect(() => admin.trustManual(new X509Certificate(alice).toString())).to.throw(/revoked .* cannot be trusted again/);
+    expect(() => admin.trustManual(new X509Certificate(alice).toString())).to.throw(
+      /revoked .* cannot be trusted again/,
+    );
   });
 
-  it('revokes all of a user\'s certificates, or one by fingerprint', () => {
+  it("revokes all of a user's certificates, or one by fingerprint", () => {
     const one = store.issueUser('erin', ca);
     const two = store.issueUser('erin', ca, { sameUser: true });
     expect(store.revokeCertificate(one.record.fingerprint)).to.equal(true);
@@ -112,13 +129,17 @@ describe('TrustStore', function () {
     expect(store.list().map((r) => r.status)).to.deep.equal(['revoked', 'revoked']);
   });
 
-  it('refuses a self-signed certificate reusing an enrolled user\'s CN unless sameUser is given', () => {
+  it("refuses a self-signed certificate reusing an enrolled user's CN unless sameUser is given", () => {
     store.issueUser('alice', ca);
     const impostor = makeCertificate({ cn: 'alice' });
     expect(store.resolveUser(impostor.der)).to.equal(undefined);
-    expect(() => store.trustManual(impostor.certPem)).to.throw(/user "alice" already has an active certificate with another key/);
+    expect(() => store.trustManual(impostor.certPem)).to.throw(
+      /user "alice" already has an active certificate with another key/,
+    );
     expect(store.resolveUser(impostor.der)).to.equal(undefined);
-    expect(() => store.trustManual(makeCertificate({ cn: 'Alice' }).certPem, { sameUser: true })).to.throw(/differs only in case/);
+    expect(() => store.trustManual(makeCertificate({ cn: 'Alice' }).certPem, { sameUser: true })).to.throw(
+      /differs only in case/,
+    );
     expect(() => store.issueUser('alice', ca)).to.throw(/already has an active certificate/);
     // On purpose, it is allowed: the admin says this key belongs to the same user.
     store.trustManual(impostor.certPem, { sameUser: true });
@@ -128,7 +149,12 @@ describe('TrustStore', function () {
   it('accepts a renewal with the same key without sameUser', () => {
     const pair = generateKeyPair();
     const first = issueCertificate(ca, { commonName: 'frank', publicKeyPem: pair.publicKeyPem, usage: 'client' });
-    const second = issueCertificate(ca, { commonName: 'frank', publicKeyPem: pair.publicKeyPem, usage: 'client', validDays: 30 });
+    const second = issueCertificate(ca, {
+      commonName: 'frank',
+      publicKeyPem: pair.publicKeyPem,
+      usage: 'client',
+      validDays: 30,
+    });
     store.trustManual(first.certPem);
     expect(store.trustManual(second.certPem).userId).to.equal('frank');
     expect(() => store.trustManual(second.certPem)).to.throw(/already trusted/);
@@ -140,19 +166,27 @@ describe('TrustStore', function () {
     // A row that claims source 'ca' (written behind the store's back) is still checked against the CA.
     const db = new Database(file);
     try {
-      db.prepare(`INSERT INTO certificates (fingerprint, user_id, pem, source, serial, key_fingerprint, not_before, not_after, added_at)
-                  VALUES (?, 'mallory', ?, 'ca', '01', 'x', '2000-01-01T00:00:00.000Z', '2100-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')`)
-        .run(fingerprintOf(foreign.der), foreign.certPem);
+      db.prepare(
+        `INSERT INTO certificates (fingerprint, user_id, pem, source, serial, key_fingerprint, not_before, not_after, added_at)
+                  VALUES (?, 'mallory', ?, 'ca', '01', 'x', '2000-01-01T00:00:00.000Z', '2100-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')`,
+      ).run(fingerprintOf(foreign.der), foreign.certPem);
       const bogus = makeCertificate({ cn: 'trudy' });
       // A row whose PEM is not the certificate its fingerprint names resolves to nothing either.
-      db.prepare(`INSERT INTO certificates (fingerprint, user_id, pem, source, serial, key_fingerprint, not_before, not_after, added_at)
-                  VALUES (?, 'trudy', ?, 'manual', '01', 'x', '2000-01-01T00:00:00.000Z', '2100-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')`)
-        .run(fingerprintOf(foreign.der).replace(/^./, (c) => (c === '0' ? '1' : '0')), bogus.certPem);
+      db.prepare(
+        `INSERT INTO certificates (fingerprint, user_id, pem, source, serial, key_fingerprint, not_before, not_after, added_at)
+                  VALUES (?, 'trudy', ?, 'manual', '01', 'x', '2000-01-01T00:00:00.000Z', '2100-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')`,
+      ).run(
+        fingerprintOf(foreign.der).replace(/^./, (c) => (c === '0' ? '1' : '0')),
+        bogus.certPem,
+      );
     } finally {
       db.close();
     }
     expect(store.resolveUser(foreign.der)).to.equal(undefined);
-    expect(store.list().map((r) => [r.userId, r.status])).to.deep.equal([['mallory', 'untrusted'], ['trudy', 'untrusted']]);
+    expect(store.list().map((r) => [r.userId, r.status])).to.deep.equal([
+      ['mallory', 'untrusted'],
+      ['trudy', 'untrusted'],
+    ]);
   });
 
   it('refuses expired and not-yet-valid certificates', () => {
@@ -162,11 +196,19 @@ describe('TrustStore', function () {
     expect(open({ now: () => Date.now() - DAY_MS }).resolveUser(der)).to.equal(undefined);
     expect(store.resolveUser(der)?.userId).to.equal('gina');
 
-    const future = makeCertificate({ cn: 'hank', notBefore: new Date(Date.now() + DAY_MS), notAfter: new Date(Date.now() + 9 * DAY_MS) });
+    const future = makeCertificate({
+      cn: 'hank',
+      notBefore: new Date(Date.now() + DAY_MS),
+      notAfter: new Date(Date.now() + 9 * DAY_MS),
+    });
     expect(store.trustManual(future.certPem).status).to.equal('not-yet-valid');
     expect(store.resolveUser(future.der)).to.equal(undefined);
 
-    const expired = makeCertificate({ cn: 'ivy', notBefore: new Date(Date.now() - 9 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) });
+    const expired = makeCertificate({
+      cn: 'ivy',
+      notBefore: new Date(Date.now() - 9 * DAY_MS),
+      notAfter: new Date(Date.now() - DAY_MS),
+    });
     expect(() => store.trustManual(expired.certPem)).to.throw(/expired on/);
   });
 
@@ -195,13 +237,33 @@ describe('TrustStore', function () {
   });
 
   it('refuses user certificates whose key is not RSA of 2048 bits or more: users keep RSA, EC P-256 is for services', () => {
-    for (const keyArgs of [['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ['-newkey', 'rsa:1024']]) {
+    for (const keyArgs of [
+      ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+      ['-newkey', 'rsa:1024'],
+    ]) {
       const work = mkdtempSync(join(tmpdir(), 'vbs-trust-key-'));
       try {
-        execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-subj', '/CN=grace', '-days', '2',
-          '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem')], { stdio: 'ignore' });
-        expect(() => store.trustManual(readFileSync(join(work, 'cert.pem'), 'utf8')), keyArgs.join(' '))
-          .to.throw(/must hold an RSA key of at least 2048 bits/);
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            ...keyArgs,
+            '-nodes',
+            '-subj',
+            '/CN=grace',
+            '-days',
+            '2',
+            '-keyout',
+            join(work, 'key.pem'),
+            '-out',
+            join(work, 'cert.pem'),
+          ],
+          { stdio: 'ignore' },
+        );
+        expect(() => store.trustManual(readFileSync(join(work, 'cert.pem'), 'utf8')), keyArgs.join(' ')).to.throw(
+          /must hold an RSA key of at least 2048 bits/,
+        );
       } finally {
         rmSync(work, { recursive: true, force: true });
       }
@@ -230,7 +292,9 @@ describe('TrustStore', function () {
       if (store.resolveUser(der) !== undefined) throw new Error('revocation not seen');
     }
     const reload = Number(process.hrtime.bigint() - t0) / ders.length / 1000;
-    console.log(`      resolveUser over ${calls} calls: ${hit.toFixed(2)} µs per known certificate, ` +
-      `${miss.toFixed(2)} µs per unknown one; revoke in another connection + reload (20 rows): ${reload.toFixed(0)} µs`);
+    console.log(
+      `      resolveUser over ${calls} calls: ${hit.toFixed(2)} µs per known certificate, ` +
+        `${miss.toFixed(2)} µs per unknown one; revoke in another connection + reload (20 rows): ${reload.toFixed(0)} µs`,
+    );
   });
 });

@@ -13,7 +13,12 @@ import { signEnvelope } from '../../../src/security/wssec/sign.js';
 import { verifySignedEnvelope } from '../../../src/security/wssec/verify.js';
 import { CREATE_VOLUME, EC2_NS, fixtures, options, outcome } from './helpers.js';
 import {
-  nodeSoapRequest, xmlsec1Signed, xmlsec1Verifies, zeepCall, zeepRequest, zeepVerifies,
+  nodeSoapRequest,
+  xmlsec1Signed,
+  xmlsec1Verifies,
+  zeepCall,
+  zeepRequest,
+  zeepVerifies,
 } from './interop-tools.js';
 
 describe('WS-Security: accepted requests and interop', function () {
@@ -38,7 +43,7 @@ describe('WS-Security: accepted requests and interop', function () {
     expect(await xmlsec1Verifies(signed.replace('<t:size>1<', '<t:size>2<'), alice.certPem)).to.equal(false);
   });
 
-  it('signEnvelope output passes zeep\'s signature check', async () => {
+  it("signEnvelope output passes zeep's signature check", async () => {
     const { alice, mallory } = fixtures();
     const signed = signEnvelope(CREATE_VOLUME, alice);
     expect(await zeepVerifies(signed, alice.certPem)).to.equal(true);
@@ -52,7 +57,9 @@ describe('WS-Security: accepted requests and interop', function () {
     const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
     const signed = signEnvelope(CREATE_VOLUME, alice, { now, ttlSeconds: 60 });
     const created = now.getTime() - 678;
-    expect(signed).to.include(`<wsu:Created>${iso(created)}</wsu:Created><wsu:Expires>${iso(created + 60_000)}</wsu:Expires>`);
+    expect(signed).to.include(
+      `<wsu:Created>${iso(created)}</wsu:Created><wsu:Expires>${iso(created + 60_000)}</wsu:Expires>`,
+    );
     expect(outcome(signed, options({ now: () => new Date(created + 30_000) }))).to.equal('accepted:alice');
     expect(outcome(signed)).to.match(/^AuthFailure: The request Timestamp is in the future/);
   });
@@ -83,7 +90,9 @@ describe('WS-Security: accepted requests and interop', function () {
 
   it('accepts an envelope signed by the xmlsec1 command line (whitespace, InclusiveNamespaces)', async () => {
     const sent = await xmlsec1Signed(fixtures().alice);
-    expect(sent).to.include('InclusiveNamespaces').and.match(/<ds:DigestValue>[^<]+</);
+    expect(sent)
+      .to.include('InclusiveNamespaces')
+      .and.match(/<ds:DigestValue>[^<]+</);
     expect(outcome(sent)).to.equal('accepted:alice');
   });
 
@@ -94,7 +103,8 @@ describe('WS-Security: accepted requests and interop', function () {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const answer = `<t:CreateVolumeResponse xmlns:t="${EC2_NS}"><t:requestId>r-1</t:requestId><t:volumeId>vol-zeep</t:volumeId>` +
+        const answer =
+          `<t:CreateVolumeResponse xmlns:t="${EC2_NS}"><t:requestId>r-1</t:requestId><t:volumeId>vol-zeep</t:volumeId>` +
           '<t:size>1</t:size><t:snapshotId></t:snapshotId><t:availabilityZone>zone-a</t:availabilityZone>' +
           '<t:status>creating</t:status><t:createTime>2010-08-31T00:00:00Z</t:createTime></t:CreateVolumeResponse>';
         try {
@@ -103,8 +113,10 @@ describe('WS-Security: accepted requests and interop', function () {
           res.end(signEnvelope(answer, service));
         } catch (e) {
           res.writeHead(500, { 'content-type': 'text/xml' });
-          res.end(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode>` +
-            `<faultstring>${String(e).replace(/[<&]/g, ' ')}</faultstring></s:Fault></s:Body></s:Envelope>`);
+          res.end(
+            `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode>` +
+              `<faultstring>${String(e).replace(/[<&]/g, ' ')}</faultstring></s:Fault></s:Body></s:Envelope>`,
+          );
         }
       });
     });

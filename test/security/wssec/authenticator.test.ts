@@ -24,7 +24,10 @@ describe('WS-Security: authenticator', () => {
   it('rejects with AuthFailure when the request does not verify', async () => {
     const authenticate = wsSecurityAuthenticator(options());
     const tampered = signEnvelope(CREATE_VOLUME, fixtures().alice).replace('<t:size>1<', '<t:size>9<');
-    const error: unknown = await authenticate(parseEnvelope(tampered), request).then(() => undefined, (e: unknown) => e);
+    const error: unknown = await authenticate(parseEnvelope(tampered), request).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).to.have.property('code', 'AuthFailure');
   });
 });

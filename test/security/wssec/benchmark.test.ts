@@ -41,7 +41,9 @@ function meanMicros(iterations: number, fn: () => unknown): Cost {
 }
 
 const show = (label: string, cost: Cost): void =>
-  console.log(`      ${label.padEnd(56)} ${cost.wall.toFixed(1).padStart(8)} µs wall ${cost.cpu.toFixed(1).padStart(8)} µs cpu`);
+  console.log(
+    `      ${label.padEnd(56)} ${cost.wall.toFixed(1).padStart(8)} µs wall ${cost.cpu.toFixed(1).padStart(8)} µs cpu`,
+  );
 
 describe('WS-Security: verify cost (printed, not asserted)', function () {
   this.timeout(120_000);
@@ -58,8 +60,14 @@ describe('WS-Security: verify cost (printed, not asserted)', function () {
     for (const [, text] of messages) meanMicros(500, () => verifySignedEnvelope(parseEnvelope(text), noReplay));
     for (const [name, text] of messages) {
       const message = parseEnvelope(text);
-      show(`parseEnvelope, ${name} (not part of verify)`, meanMicros(2000, () => parseEnvelope(text)));
-      show(`verifySignedEnvelope, ${name}`, meanMicros(2000, () => verifySignedEnvelope(message, noReplay)));
+      show(
+        `parseEnvelope, ${name} (not part of verify)`,
+        meanMicros(2000, () => parseEnvelope(text)),
+      );
+      show(
+        `verifySignedEnvelope, ${name}`,
+        meanMicros(2000, () => verifySignedEnvelope(message, noReplay)),
+      );
     }
 
     const text = messages[0]?.[1] ?? '';
@@ -69,21 +77,44 @@ describe('WS-Security: verify cost (printed, not asserted)', function () {
     const key = new X509Certificate(alice.certPem).publicKey;
     const signedInfo = Buffer.from(exclusiveC14n(parts.signedInfo));
     console.log('      breakdown (signEnvelope message):');
-    show('  indexDocument (Ids, Signature count)', meanMicros(2000, () => indexDocument(message.document)));
-    show('  readSignature (structure, base64)', meanMicros(2000, () => readSignature(signature, false)));
-    show('  c14n SignedInfo', meanMicros(2000, () => exclusiveC14n(parts.signedInfo)));
-    show('  c14n + sha256 Body', meanMicros(2000, () => hash('sha256', exclusiveC14n(message.body), 'buffer')));
-    show('  RSA-2048 verify (crypto.verify)', meanMicros(2000, () => verify('sha256', signedInfo, key, parts.signatureValue)));
+    show(
+      '  indexDocument (Ids, Signature count)',
+      meanMicros(2000, () => indexDocument(message.document)),
+    );
+    show(
+      '  readSignature (structure, base64)',
+      meanMicros(2000, () => readSignature(signature, false)),
+    );
+    show(
+      '  c14n SignedInfo',
+      meanMicros(2000, () => exclusiveC14n(parts.signedInfo)),
+    );
+    show(
+      '  c14n + sha256 Body',
+      meanMicros(2000, () => hash('sha256', exclusiveC14n(message.body), 'buffer')),
+    );
+    show(
+      '  RSA-2048 verify (crypto.verify)',
+      meanMicros(2000, () => verify('sha256', signedInfo, key, parts.signatureValue)),
+    );
     const der = new X509Certificate(alice.certPem).raw;
-    show('  trust store lookup (sha256 of DER)', meanMicros(2000, () => fixtures().store.resolve(der)));
+    show(
+      '  trust store lookup (sha256 of DER)',
+      meanMicros(2000, () => fixtures().store.resolve(der)),
+    );
     const cache = new MemoryReplayCache();
     let n = 0;
-    show('  MemoryReplayCache.seen (new key)', meanMicros(2000, () => cache.seen(`key-${n++}`, Date.now() + 300_000)));
+    show(
+      '  MemoryReplayCache.seen (new key)',
+      meanMicros(2000, () => cache.seen(`key-${n++}`, Date.now() + 300_000)),
+    );
 
     const naive = (): boolean => {
       const doc = parseEnvelope(text).document;
       const sig = new SignedXml({ publicCert: alice.certPem, idMode: 'wssecurity' });
-      sig.loadSignature(doc.getElementsByTagNameNS(DS, 'Signature').item(0) as unknown as Parameters<typeof sig.loadSignature>[0]);
+      sig.loadSignature(
+        doc.getElementsByTagNameNS(DS, 'Signature').item(0) as unknown as Parameters<typeof sig.loadSignature>[0],
+      );
       return sig.checkSignature(text);
     };
     show('naive xml-crypto parse + checkSignature', meanMicros(200, naive));
@@ -92,27 +123,64 @@ describe('WS-Security: verify cost (printed, not asserted)', function () {
   it('prints the mean cost of signing an answer (10 volumes) with RSA-2048 and EC P-256 service keys', () => {
     const { service, rsaService } = fixtures();
     const volume = (i: number): object => ({
-      volumeId: `vol-0123456789abcdef${i}`, size: String(1 + i), snapshotId: '', availabilityZone: 'vbs-local-1a', status: 'available',
-      createTime: '2026-11-27T10:08:00.000Z', attachmentSet: {}, volumeType: 'sparse',
+      volumeId: `vol-0123456789abcdef${i}`,
+      size: String(1 + i),
+      snapshotId: '',
+      availabilityZone: 'vbs-local-1a',
+      status: 'available',
+      createTime: '2026-11-27T10:08:00.000Z',
+      attachmentSet: {},
+      volumeType: 'sparse',
     });
-    const answer = { requestId: 'ba5e0000-0000-4000-8000-000000000000', volumeSet: { item: Array.from({ length: 10 }, (_, i) => volume(i)) } };
+    const answer = {
+      requestId: 'ba5e0000-0000-4000-8000-000000000000',
+      volumeSet: { item: Array.from({ length: 10 }, (_, i) => volume(i)) },
+    };
     const body = encodeElement(schema, 'DescribeVolumesResponse', answer);
     console.log(`      DescribeVolumesResponse: ${body.length} bytes of payload`);
-    for (const [name, who] of [['EC P-256', service], ['RSA-2048', rsaService]] as const) {
-      show(`encode + signEnvelope (${name})`, meanMicros(3000, () => signEnvelope(encodeElement(schema, 'DescribeVolumesResponse', answer), who)));
-      show(`signEnvelope (${name})`, meanMicros(3000, () => signEnvelope(body, who)));
+    for (const [name, who] of [
+      ['EC P-256', service],
+      ['RSA-2048', rsaService],
+    ] as const) {
+      show(
+        `encode + signEnvelope (${name})`,
+        meanMicros(3000, () => signEnvelope(encodeElement(schema, 'DescribeVolumesResponse', answer), who)),
+      );
+      show(
+        `signEnvelope (${name})`,
+        meanMicros(3000, () => signEnvelope(body, who)),
+      );
     }
     const context = {
-      inScope: new Map([['soap', 'urn:soap'], ['wsse', 'urn:wsse'], ['wsu', 'urn:wsu']]),
-      rendered: new Map([['soap', 'urn:soap'], ['wsu', 'urn:wsu']]),
+      inScope: new Map([
+        ['soap', 'urn:soap'],
+        ['wsse', 'urn:wsse'],
+        ['wsu', 'urn:wsu'],
+      ]),
+      rendered: new Map([
+        ['soap', 'urn:soap'],
+        ['wsu', 'urn:wsu'],
+      ]),
     };
     const signedInfo = Buffer.alloc(900, 'a');
     const ec = createPrivateKey(service.keyPem);
     const rsa = createPrivateKey(rsaService.keyPem);
     console.log('      breakdown:');
-    show('  exclusive c14n of the payload, from its text', meanMicros(3000, () => exclusiveC14nOfText(body, context)));
-    show('  sha256 of the payload', meanMicros(3000, () => hash('sha256', body, 'base64')));
-    show('  ECDSA P-256 sign (r || s)', meanMicros(3000, () => sign('sha256', signedInfo, { key: ec, dsaEncoding: 'ieee-p1363' })));
-    show('  RSA-2048 sign', meanMicros(1000, () => sign('sha256', signedInfo, rsa)));
+    show(
+      '  exclusive c14n of the payload, from its text',
+      meanMicros(3000, () => exclusiveC14nOfText(body, context)),
+    );
+    show(
+      '  sha256 of the payload',
+      meanMicros(3000, () => hash('sha256', body, 'base64')),
+    );
+    show(
+      '  ECDSA P-256 sign (r || s)',
+      meanMicros(3000, () => sign('sha256', signedInfo, { key: ec, dsaEncoding: 'ieee-p1363' })),
+    );
+    show(
+      '  RSA-2048 sign',
+      meanMicros(1000, () => sign('sha256', signedInfo, rsa)),
+    );
   });
 });

@@ -18,7 +18,10 @@ interface Case {
 }
 
 const CASES: readonly Case[] = [
-  { xml: '<r xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b"><T a:x="1" b:y="2" z="3" xml:lang="en"><c>text</c><b:d/></T></r>', prefixes: [] },
+  {
+    xml: '<r xmlns="urn:d" xmlns:a="urn:a" xmlns:b="urn:b"><T a:x="1" b:y="2" z="3" xml:lang="en"><c>text</c><b:d/></T></r>',
+    prefixes: [],
+  },
   { xml: '<r xmlns="urn:d"><T xmlns=""><c xmlns="urn:e"><d xmlns=""/></c></T></r>', prefixes: [] },
   { xml: '<r xmlns="urn:d"><T><c xmlns=""><d xmlns="urn:d"/></c></T></r>', prefixes: [] },
   { xml: '<a:r xmlns:a="urn:1"><a:T><a:c xmlns:a="urn:2"><a:d/></a:c><a:e/></a:T></a:r>', prefixes: [] },
@@ -33,7 +36,8 @@ const CASES: readonly Case[] = [
   { xml: '<r xmlns:p="urn:p"><T>\n  <c p:at="v">\n    <d/>\n  </c>\n</T></r>', prefixes: [] },
   { xml: '<r xmlns:p="urn:p" xmlns:q="urn:q"><p:T q:a="1"><q:c p:b="2"/><p:d/></p:T></r>', prefixes: [] },
   {
-    xml: '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsu="urn:wsu"><s:Body wsu:Id="b">' +
+    xml:
+      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wsu="urn:wsu"><s:Body wsu:Id="b">' +
       '<CreateVolume xmlns="urn:ec2"><size>1</size><zone xmlns="">z</zone></CreateVolume></s:Body></s:Envelope>',
     prefixes: [],
   },
@@ -67,7 +71,7 @@ describe('WS-Security: exclusive c14n', () => {
     });
   });
 
-  it('matches xml-crypto\'s ExclusiveCanonicalization on every case', () => {
+  it("matches xml-crypto's ExclusiveCanonicalization on every case", () => {
     const xc = new ExclusiveCanonicalization();
     // xml-crypto does not canonicalize processing instructions; libxml2 covers those.
     CASES.filter((c) => !c.xml.includes('<?')).forEach((c) => {

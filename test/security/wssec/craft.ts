@@ -51,14 +51,19 @@ const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function craft(spec: CraftSpec): string {
   const now = Date.now();
-  const ts = spec.timestamp === undefined ? { created: new Date(now), expires: new Date(now + 300_000) } : spec.timestamp;
+  const ts =
+    spec.timestamp === undefined ? { created: new Date(now), expires: new Date(now + 300_000) } : spec.timestamp;
   const sha1 = spec.signatureMethod === RSA_SHA1;
-  const head = `<soap:Envelope xmlns:soap="${SOAP}" xmlns:wsse="${WSSE}" xmlns:wsu="${WSU}"><soap:Header>` +
+  const head =
+    `<soap:Envelope xmlns:soap="${SOAP}" xmlns:wsse="${WSSE}" xmlns:wsu="${WSU}"><soap:Header>` +
     `<wsse:Security soap:mustUnderstand="1">` +
     `<wsse:BinarySecurityToken ValueType="${X509}" wsu:Id="X509-1">${tokenOf(spec.tokenCertPem ?? spec.signer.certPem)}</wsse:BinarySecurityToken>` +
-    (ts ? `<wsu:Timestamp wsu:Id="TS-1"><wsu:Created>${iso(ts.created)}</wsu:Created><wsu:Expires>${iso(ts.expires)}</wsu:Expires></wsu:Timestamp>` : '') +
+    (ts
+      ? `<wsu:Timestamp wsu:Id="TS-1"><wsu:Created>${iso(ts.created)}</wsu:Created><wsu:Expires>${iso(ts.expires)}</wsu:Expires></wsu:Timestamp>`
+      : '') +
     (spec.extraSecurity ?? '');
-  const tail = `</wsse:Security>${spec.extraHeader ?? ''}</soap:Header>` +
+  const tail =
+    `</wsse:Security>${spec.extraHeader ?? ''}</soap:Header>` +
     `<soap:Body wsu:Id="Body-1">${spec.body ?? CREATE_VOLUME}</soap:Body></soap:Envelope>`;
 
   const doc = parseXml(head + tail);
@@ -70,21 +75,28 @@ export function craft(spec: CraftSpec): string {
     if (el && id && !byId.has(id)) byId.set(id, el);
   }
   const digestMethod = spec.digestMethod ?? (sha1 ? SHA1 : SHA256);
-  const refs = (spec.references ?? (ts ? ['TS-1', 'Body-1'] : ['Body-1'])).map((id) => {
-    const el = byId.get(id);
-    if (!el) throw new Error(`craft: no element with Id ${id}`);
-    const value = hash(digestMethod === SHA1 ? 'sha1' : 'sha256', exclusiveC14n(el), 'base64');
-    return `<ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="${EXC}"></ds:Transform></ds:Transforms>` +
-      `<ds:DigestMethod Algorithm="${digestMethod}"></ds:DigestMethod><ds:DigestValue>${value}</ds:DigestValue></ds:Reference>`;
-  }).join('');
-  const inner = `<ds:CanonicalizationMethod Algorithm="${spec.c14n ?? EXC}"></ds:CanonicalizationMethod>` +
+  const refs = (spec.references ?? (ts ? ['TS-1', 'Body-1'] : ['Body-1']))
+    .map((id) => {
+      const el = byId.get(id);
+      if (!el) throw new Error(`craft: no element with Id ${id}`);
+      const value = hash(digestMethod === SHA1 ? 'sha1' : 'sha256', exclusiveC14n(el), 'base64');
+      return (
+        `<ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="${EXC}"></ds:Transform></ds:Transforms>` +
+        `<ds:DigestMethod Algorithm="${digestMethod}"></ds:DigestMethod><ds:DigestValue>${value}</ds:DigestValue></ds:Reference>`
+      );
+    })
+    .join('');
+  const inner =
+    `<ds:CanonicalizationMethod Algorithm="${spec.c14n ?? EXC}"></ds:CanonicalizationMethod>` +
     `<ds:SignatureMethod Algorithm="${spec.signatureMethod ?? RSA_SHA256}"></ds:SignatureMethod>${refs}</ds:SignedInfo>`;
   const key = createPrivateKey(spec.signer.keyPem);
   const signingKey = key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: spec.ecdsaEncoding ?? 'ieee-p1363' } : key;
   const value = sign(sha1 ? 'sha1' : 'sha256', Buffer.from(`<ds:SignedInfo xmlns:ds="${DS}">${inner}`), signingKey);
-  const keyInfo = spec.keyInfo ??
+  const keyInfo =
+    spec.keyInfo ??
     `<wsse:SecurityTokenReference><wsse:Reference URI="#X509-1" ValueType="${X509}"/></wsse:SecurityTokenReference>`;
-  const signature = `<ds:Signature xmlns:ds="${DS}"><ds:SignedInfo>${inner}<ds:SignatureValue>${value.toString('base64')}` +
+  const signature =
+    `<ds:Signature xmlns:ds="${DS}"><ds:SignedInfo>${inner}<ds:SignatureValue>${value.toString('base64')}` +
     `</ds:SignatureValue><ds:KeyInfo>${keyInfo}</ds:KeyInfo></ds:Signature>`;
   return head + signature + tail;
 }

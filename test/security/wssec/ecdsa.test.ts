@@ -32,7 +32,9 @@ const NO_REPLAY_CHECK = { seen: (): boolean => false, since: 0 };
 /** What the frontend's peers do: trust a service certificate the VBS CA issued, named frontend. */
 function asService(overrides: Partial<VerifyOptions> = {}): VerifyOptions {
   return options({
-    resolveCertificate: serviceResolver(fixtures().ca.certPem, (cn) => cn === 'frontend'), replayCache: NO_REPLAY_CHECK, ...overrides,
+    resolveCertificate: serviceResolver(fixtures().ca.certPem, (cn) => cn === 'frontend'),
+    replayCache: NO_REPLAY_CHECK,
+    ...overrides,
   });
 }
 
@@ -41,7 +43,11 @@ function signatureValueOf(xml: string): Buffer {
 }
 
 function withSignatureValue(xml: string, value: Buffer): string {
-  return xml.replace(VALUE, (_m, ds: string | undefined) => `<${ds ?? ''}SignatureValue>${value.toString('base64')}</${ds ?? ''}SignatureValue>`);
+  return xml.replace(
+    VALUE,
+    (_m, ds: string | undefined) =>
+      `<${ds ?? ''}SignatureValue>${value.toString('base64')}</${ds ?? ''}SignatureValue>`,
+  );
 }
 
 /** r || s as a DER SEQUENCE of two INTEGERs: the same signature, in the encoding XML-DSig does not use. */
@@ -66,9 +72,28 @@ function twinOf(p1363: Buffer): Buffer {
 function selfSigned(keyArgs: readonly string[]): Identity {
   const files = scratch({});
   try {
-    execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-subj', '/CN=frontend', '-days', '2',
-      '-keyout', files.path('key.pem'), '-out', files.path('cert.pem')], { stdio: 'ignore' });
-    return { certPem: readFileSync(files.path('cert.pem'), 'utf8'), keyPem: readFileSync(files.path('key.pem'), 'utf8') };
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        ...keyArgs,
+        '-nodes',
+        '-subj',
+        '/CN=frontend',
+        '-days',
+        '2',
+        '-keyout',
+        files.path('key.pem'),
+        '-out',
+        files.path('cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return {
+      certPem: readFileSync(files.path('cert.pem'), 'utf8'),
+      keyPem: readFileSync(files.path('key.pem'), 'utf8'),
+    };
   } finally {
     files.done();
   }
@@ -117,20 +142,28 @@ describe('WS-Security: ECDSA P-256 service signatures', function () {
     expect(sent).to.include(ECDSA_SHA256);
     expect(signatureValueOf(sent)).to.have.length(64);
     expect(outcome(sent, asService())).to.equal('accepted:frontend');
-    expect(outcome(sent.replace('>1</', '>2</'), asService())).to.equal('AuthFailure: The signed Body was changed after it was signed.');
+    expect(outcome(sent.replace('>1</', '>2</'), asService())).to.equal(
+      'AuthFailure: The signed Body was changed after it was signed.',
+    );
   });
 
   it('accepts crafted messages when label and key agree (control for the refusals below)', () => {
     const { service, rsaService } = fixtures();
-    expect(outcome(craft({ signer: service, signatureMethod: ECDSA_SHA256 }), asService())).to.equal('accepted:frontend');
-    expect(outcome(craft({ signer: rsaService, signatureMethod: RSA_SHA256 }), asService())).to.equal('accepted:frontend');
+    expect(outcome(craft({ signer: service, signatureMethod: ECDSA_SHA256 }), asService())).to.equal(
+      'accepted:frontend',
+    );
+    expect(outcome(craft({ signer: rsaService, signatureMethod: RSA_SHA256 }), asService())).to.equal(
+      'accepted:frontend',
+    );
   });
 
   it('refuses an EC key behind an rsa-sha256 label, and an RSA key behind an ecdsa-sha256 label', () => {
     const { service, rsaService } = fixtures();
     // The ECDSA value is valid for the SignedInfo in either encoding; only the label lies.
     for (const ecdsaEncoding of ['der', 'ieee-p1363'] as const) {
-      expect(outcome(craft({ signer: service, signatureMethod: RSA_SHA256, ecdsaEncoding }), asService())).to.equal(MISMATCH_RSA);
+      expect(outcome(craft({ signer: service, signatureMethod: RSA_SHA256, ecdsaEncoding }), asService())).to.equal(
+        MISMATCH_RSA,
+      );
     }
     expect(outcome(craft({ signer: rsaService, signatureMethod: ECDSA_SHA256 }), asService())).to.equal(MISMATCH_EC);
     // And the same from signEnvelope's own output, relabelled.
@@ -142,7 +175,10 @@ describe('WS-Security: ECDSA P-256 service signatures', function () {
     for (const curve of ['P-384', 'secp256k1']) {
       const other = selfSigned(['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`]);
       for (const signatureMethod of [ECDSA_SHA256, RSA_SHA256]) {
-        expect(outcome(craft({ signer: other, signatureMethod }), trusting(other)), `${curve} ${signatureMethod}`).to.equal(UNUSABLE);
+        expect(
+          outcome(craft({ signer: other, signatureMethod }), trusting(other)),
+          `${curve} ${signatureMethod}`,
+        ).to.equal(UNUSABLE);
       }
       expect(() => signEnvelope(CREATE_VOLUME, other), curve).to.throw(/RSA of at least 2048 bits or EC P-256/);
     }
@@ -154,13 +190,17 @@ describe('WS-Security: ECDSA P-256 service signatures', function () {
     const value = signatureValueOf(signed);
     const der = derOf(value);
     expect(der.length).to.be.within(70, 72);
-    const expected = 'AuthFailure: An ecdsa-sha256 SignatureValue must be the 64 bytes r || s of XML Signature (not DER).';
+    const expected =
+      'AuthFailure: An ecdsa-sha256 SignatureValue must be the 64 bytes r || s of XML Signature (not DER).';
     expect(outcome(withSignatureValue(signed, der), asService())).to.equal(expected);
-    expect(outcome(craft({ signer: service, signatureMethod: ECDSA_SHA256, ecdsaEncoding: 'der' }), asService())).to.equal(expected);
+    expect(
+      outcome(craft({ signer: service, signatureMethod: ECDSA_SHA256, ecdsaEncoding: 'der' }), asService()),
+    ).to.equal(expected);
     const flipped = Buffer.from(value);
     flipped[40] = (flipped[40] ?? 0) ^ 1;
-    expect(outcome(withSignatureValue(signed, flipped), asService()))
-      .to.equal('AuthFailure: The signature does not verify with the signing certificate.');
+    expect(outcome(withSignatureValue(signed, flipped), asService())).to.equal(
+      'AuthFailure: The signature does not verify with the signing certificate.',
+    );
   });
 
   it('refuses the twin (r, n - s) of an accepted signature as a replay', () => {

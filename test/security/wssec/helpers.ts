@@ -9,7 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVbsError } from '../../../src/core/errors.js';
-import { createCa, generateKeyPair, issueCertificate, type CaMaterial } from '../../../src/security/ca/certificate-authority.js';
+import {
+  createCa,
+  generateKeyPair,
+  issueCertificate,
+  type CaMaterial,
+} from '../../../src/security/ca/certificate-authority.js';
 import { parseEnvelope } from '../../../src/soap/envelope.js';
 import { MemoryReplayCache, type ReplayCache } from '../../../src/security/wssec/replay-cache.js';
 import { FingerprintTrustStore } from '../../../src/security/wssec/trust-store.js';
@@ -21,8 +26,7 @@ export const FRONTEND_WSDL = join(REPO_ROOT, 'wsdl', 'frontend.wsdl');
 export const HELPERS_DIR = join(REPO_ROOT, 'test', 'security', 'wssec');
 export const PYTHON = '/usr/bin/python3';
 
-export const CREATE_VOLUME =
-  `<t:CreateVolume xmlns:t="${EC2_NS}"><t:size>1</t:size><t:availabilityZone>zone-a</t:availabilityZone></t:CreateVolume>`;
+export const CREATE_VOLUME = `<t:CreateVolume xmlns:t="${EC2_NS}"><t:size>1</t:size><t:availabilityZone>zone-a</t:availabilityZone></t:CreateVolume>`;
 
 export interface Identity {
   readonly certPem: string;
@@ -61,7 +65,12 @@ export function fixtures(): Fixtures {
     const impostor = createCa('alice');
     const serviceOf = (kind: 'rsa' | 'ec-p256'): Identity => {
       const pair = generateKeyPair(kind);
-      const { certPem } = issueCertificate(ca, { commonName: 'frontend', publicKeyPem: pair.publicKeyPem, usage: 'server', dnsNames: ['localhost'] });
+      const { certPem } = issueCertificate(ca, {
+        commonName: 'frontend',
+        publicKeyPem: pair.publicKeyPem,
+        usage: 'server',
+        dnsNames: ['localhost'],
+      });
       return { certPem, keyPem: pair.privateKeyPem };
     };
     const store = new FingerprintTrustStore();
@@ -103,7 +112,11 @@ export function outcome(text: string, opts: VerifyOptions = options()): string {
 }
 
 /** Writes files into a fresh temporary folder for a command-line tool; `done` removes it. */
-export function scratch(files: Record<string, string>): { dir: string; path: (name: string) => string; done: () => void } {
+export function scratch(files: Record<string, string>): {
+  dir: string;
+  path: (name: string) => string;
+  done: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'vbs-wssec-'));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return { dir, path: (name) => join(dir, name), done: () => rmSync(dir, { recursive: true, force: true }) };

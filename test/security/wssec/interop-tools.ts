@@ -14,7 +14,8 @@ const run = promisify(execFile);
 
 type CertOptions = NonNullable<ConstructorParameters<typeof WSSecurityCert>[3]>;
 
-const FAULT = '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>' +
+const FAULT =
+  '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>' +
   '<faultcode>soap:Client</faultcode><faultstring>captured</faultstring></soap:Fault></soap:Body></soap:Envelope>';
 
 /** The CreateVolume request a node-soap client with WSSecurityCert puts on the wire. */
@@ -56,7 +57,14 @@ export async function zeepEcdsaRequest(who: Identity): Promise<string> {
 async function zeepSigned(who: Identity, algorithm: 'sha256' | 'sha1' | 'ecdsa'): Promise<string> {
   const files = scratch({ 'key.pem': who.keyPem, 'cert.pem': who.certPem });
   try {
-    const args = [`${HELPERS_DIR}/zeep_wssec.py`, 'sign', FRONTEND_WSDL, files.path('key.pem'), files.path('cert.pem'), algorithm];
+    const args = [
+      `${HELPERS_DIR}/zeep_wssec.py`,
+      'sign',
+      FRONTEND_WSDL,
+      files.path('key.pem'),
+      files.path('cert.pem'),
+      algorithm,
+    ];
     const { stdout } = await run(PYTHON, args);
     return stdout;
   } finally {
@@ -68,7 +76,12 @@ async function zeepSigned(who: Identity, algorithm: 'sha256' | 'sha1' | 'ecdsa')
 export async function zeepVerifies(xml: string, certPem: string): Promise<boolean> {
   const files = scratch({ 'msg.xml': xml, 'cert.pem': certPem });
   try {
-    const { stdout } = await run(PYTHON, [`${HELPERS_DIR}/zeep_wssec.py`, 'verify', files.path('msg.xml'), files.path('cert.pem')]);
+    const { stdout } = await run(PYTHON, [
+      `${HELPERS_DIR}/zeep_wssec.py`,
+      'verify',
+      files.path('msg.xml'),
+      files.path('cert.pem'),
+    ]);
     return stdout === 'ok';
   } catch {
     return false;
@@ -81,8 +94,15 @@ export async function zeepVerifies(xml: string, certPem: string): Promise<boolea
 export async function zeepCall(url: string, who: Identity, serverCertPem: string): Promise<string> {
   const files = scratch({ 'key.pem': who.keyPem, 'cert.pem': who.certPem, 'server.pem': serverCertPem });
   try {
-    const { stdout } = await run(PYTHON, [`${HELPERS_DIR}/zeep_wssec.py`, 'call', FRONTEND_WSDL, url,
-      files.path('key.pem'), files.path('cert.pem'), files.path('server.pem')]);
+    const { stdout } = await run(PYTHON, [
+      `${HELPERS_DIR}/zeep_wssec.py`,
+      'call',
+      FRONTEND_WSDL,
+      url,
+      files.path('key.pem'),
+      files.path('cert.pem'),
+      files.path('server.pem'),
+    ]);
     return stdout;
   } finally {
     files.done();
@@ -93,8 +113,16 @@ export async function zeepCall(url: string, who: Identity, serverCertPem: string
 export async function xmlsec1Verifies(xml: string, certPem: string): Promise<boolean> {
   const files = scratch({ 'msg.xml': xml, 'cert.pem': certPem });
   try {
-    await run('xmlsec1', ['--verify', '--pubkey-cert-pem', files.path('cert.pem'),
-      '--id-attr:Id', 'Body', '--id-attr:Id', 'Timestamp', files.path('msg.xml')]);
+    await run('xmlsec1', [
+      '--verify',
+      '--pubkey-cert-pem',
+      files.path('cert.pem'),
+      '--id-attr:Id',
+      'Body',
+      '--id-attr:Id',
+      'Timestamp',
+      files.path('msg.xml'),
+    ]);
     return true;
   } catch {
     return false;
@@ -108,8 +136,16 @@ export async function xmlsec1Signed(who: Identity, now = new Date()): Promise<st
   const iso = (d: Date): string => d.toISOString();
   const files = scratch({ 'key.pem': who.keyPem, 'cert.pem': who.certPem, 'tmpl.xml': xmlsecTemplate(who, now, iso) });
   try {
-    const { stdout } = await run('xmlsec1', ['--sign', '--privkey-pem', `${files.path('key.pem')},${files.path('cert.pem')}`,
-      '--id-attr:Id', 'Body', '--id-attr:Id', 'Timestamp', files.path('tmpl.xml')]);
+    const { stdout } = await run('xmlsec1', [
+      '--sign',
+      '--privkey-pem',
+      `${files.path('key.pem')},${files.path('cert.pem')}`,
+      '--id-attr:Id',
+      'Body',
+      '--id-attr:Id',
+      'Timestamp',
+      files.path('tmpl.xml'),
+    ]);
     return stdout;
   } finally {
     files.done();

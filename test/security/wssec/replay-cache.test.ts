@@ -47,7 +47,9 @@ describe('WS-Security: replay cache', () => {
     expect(outcome(message, running)).to.equal('accepted:alice');
     // The same bytes, to a process that started (and began remembering) after they were signed.
     const restarted = options({ replayCache: new MemoryReplayCache() });
-    expect(outcome(message, restarted)).to.equal('AuthFailure: The request was signed before this service started; sign it again.');
+    expect(outcome(message, restarted)).to.equal(
+      'AuthFailure: The request was signed before this service started; sign it again.',
+    );
     expect(outcome(signEnvelope(CREATE_VOLUME, alice), restarted)).to.equal('accepted:alice');
   });
 });

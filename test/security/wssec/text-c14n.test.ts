@@ -21,8 +21,15 @@ const WSU = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-
 
 /** As signEnvelope writes it: the Envelope declares soap, wsse, wsu; the canonical Body renders soap and wsu. */
 const CONTEXT: TextC14nContext = {
-  inScope: new Map([['soap', SOAP], ['wsse', WSSE], ['wsu', WSU]]),
-  rendered: new Map([['soap', SOAP], ['wsu', WSU]]),
+  inScope: new Map([
+    ['soap', SOAP],
+    ['wsse', WSSE],
+    ['wsu', WSU],
+  ]),
+  rendered: new Map([
+    ['soap', SOAP],
+    ['wsu', WSU],
+  ]),
 };
 const envelopeOf = (payload: string): string =>
   `<soap:Envelope xmlns:soap="${SOAP}" xmlns:wsse="${WSSE}" xmlns:wsu="${WSU}"><soap:Header></soap:Header>` +
@@ -119,7 +126,8 @@ function randomPayload(rand: () => number): string {
   const uris = ['urn:a', 'urn:b', EC2_NS, SOAP, WSU, WSSE, 'urn:x?a=1;b=2', ''];
   const chars = ['a', 'b', ' ', '&', '<', '>', '"', "'", '\t', '\n', '\r', '\r\n', 'é', '𝄞', ']', ']]>', '\u00a0', '0'];
   const space = (): string => pick(['', ' ', '  ', '\n', '\t', '\r\n']);
-  const ref = (c: string): string => (rand() < 0.5 ? `&#${c.codePointAt(0)};` : `&#x${(c.codePointAt(0) ?? 0).toString(16)};`);
+  const ref = (c: string): string =>
+    rand() < 0.5 ? `&#${c.codePointAt(0)};` : `&#x${(c.codePointAt(0) ?? 0).toString(16)};`;
   const escapeChar = (c: string, quote: string | undefined): string => {
     if (c === '&') return pick(['&amp;', ref(c)]);
     if (c === '<') return pick(['&lt;', ref(c)]);
@@ -144,7 +152,12 @@ function randomPayload(rand: () => number): string {
       used.add(`xmlns:${prefix}`);
       inner.set(prefix, uri);
       const quote = pick(['"', "'"]);
-      attrs.push(`${prefix === '' ? 'xmlns' : `xmlns:${prefix}`}=${quote}${escaped([...uri].map((c) => c), quote)}${quote}`);
+      attrs.push(
+        `${prefix === '' ? 'xmlns' : `xmlns:${prefix}`}=${quote}${escaped(
+          [...uri].map((c) => c),
+          quote,
+        )}${quote}`,
+      );
     }
     const prefixes = [...inner.keys()].filter((p) => p !== '' && inner.get(p) !== '');
     const name = (local: string): string => {
@@ -154,28 +167,54 @@ function randomPayload(rand: () => number): string {
     const qname = rand() < 0.7 ? name(pick(['e', 'f', 'item', 'T', 'é', 'x·y'])) : pick(['e', 'f', 'ü']);
     const expanded = new Set<string>();
     for (let i = Math.floor(rand() * 4); i > 0; i--) {
-      const attrName = rand() < 0.15 ? 'xml:lang' : rand() < 0.5 && prefixes.length > 0 ? `${pick(prefixes)}:${pick(['x', 'y', 'Id', 'ñ'])}` : pick(['x', 'y', 'Id', 'z', 'ß']);
+      const attrName =
+        rand() < 0.15
+          ? 'xml:lang'
+          : rand() < 0.5 && prefixes.length > 0
+            ? `${pick(prefixes)}:${pick(['x', 'y', 'Id', 'ñ'])}`
+            : pick(['x', 'y', 'Id', 'z', 'ß']);
       const colon = attrName.indexOf(':');
-      const key = colon === -1 ? `|${attrName}` : `${attrName.startsWith('xml:') ? 'xml' : inner.get(attrName.slice(0, colon))}|${attrName.slice(colon + 1)}`;
+      const key =
+        colon === -1
+          ? `|${attrName}`
+          : `${attrName.startsWith('xml:') ? 'xml' : inner.get(attrName.slice(0, colon))}|${attrName.slice(colon + 1)}`;
       if (expanded.has(key) || used.has(attrName)) continue;
       expanded.add(key);
       used.add(attrName);
       const quote = pick(['"', "'"]);
       attrs.push(`${attrName}${space()}=${space()}${quote}${escaped(chunks(), quote)}${quote}`);
     }
-    const open = `<${qname}${attrs.map((a) => (pick([' ', '\n', '\t ']) + a)).join('')}${space()}`;
+    const open = `<${qname}${attrs.map((a) => pick([' ', '\n', '\t ']) + a).join('')}${space()}`;
     const children: string[] = [];
     for (let i = depth < 4 ? Math.floor(rand() * 4) : 0; i > 0; i--) {
       const kind = rand();
       if (kind < 0.45) children.push(element(depth + 1, inner));
       else if (kind < 0.75) children.push(escaped(chunks()));
-      else if (kind < 0.85) children.push(`<![CDATA[${chunks().filter((c) => c !== ']]>' && c !== ']').join('')}]]>`);
-      else children.push(`<!--${chunks().filter((c) => c !== '-' && !c.includes(']')).join('').replace(/-/g, '')}-->`);
+      else if (kind < 0.85)
+        children.push(
+          `<![CDATA[${chunks()
+            .filter((c) => c !== ']]>' && c !== ']')
+            .join('')}]]>`,
+        );
+      else
+        children.push(
+          `<!--${chunks()
+            .filter((c) => c !== '-' && !c.includes(']'))
+            .join('')
+            .replace(/-/g, '')}-->`,
+        );
     }
     if (children.length === 0 && rand() < 0.5) return `${open}/>`;
     return `${open}>${children.join('')}</${qname}${space()}>`;
   };
-  return `${rand() < 0.2 ? ' \n' : ''}${element(0, new Map([['soap', SOAP], ['wsse', WSSE], ['wsu', WSU]]))}${rand() < 0.2 ? '<!--t-->\n' : ''}`;
+  return `${rand() < 0.2 ? ' \n' : ''}${element(
+    0,
+    new Map([
+      ['soap', SOAP],
+      ['wsse', WSSE],
+      ['wsu', WSU],
+    ]),
+  )}${rand() < 0.2 ? '<!--t-->\n' : ''}`;
 }
 
 /** A small seeded generator (mulberry32), so that a failure can be replayed. */
@@ -233,7 +272,12 @@ describe('WS-Security: exclusive c14n from text (the signer)', function () {
   it('reads literal U+0085/U+2028/U+2029 as XML 1.0 does, and signEnvelope sends them as references every parser reads alike', async () => {
     const { service } = fixtures();
     const expected = await lxmlBodies(XML11_LINE_ENDS.map(envelopeOf));
-    const trusted = options({ resolveCertificate: (der) => (der.equals(new X509Certificate(service.certPem).raw) ? { x509: new X509Certificate(service.certPem), userId: 'frontend' } : undefined) });
+    const trusted = options({
+      resolveCertificate: (der) =>
+        der.equals(new X509Certificate(service.certPem).raw)
+          ? { x509: new X509Certificate(service.certPem), userId: 'frontend' }
+          : undefined,
+    });
     for (const [i, p] of XML11_LINE_ENDS.entries()) {
       expect(ours(p), JSON.stringify(p)).to.equal(expected[i]);
       const signed = signEnvelope(p, service);
@@ -241,19 +285,28 @@ describe('WS-Security: exclusive c14n from text (the signer)', function () {
       expect(outcome(signed, trusted), JSON.stringify(p)).to.equal('accepted:frontend');
       expect(await xmlsec1Verifies(signed, service.certPem), JSON.stringify(p)).to.equal(true);
     }
-    expect(signEnvelope(XML11_LINE_ENDS[0] ?? '', service)).to.include('b="x&#x2028;y&#x85;z&#x2029;">p&#x2028;q\n&#x85;r&#x2029;&#x2028;</a>');
+    expect(signEnvelope(XML11_LINE_ENDS[0] ?? '', service)).to.include(
+      'b="x&#x2028;y&#x85;z&#x2029;">p&#x2028;q\n&#x85;r&#x2029;&#x2028;</a>',
+    );
   });
 
   it('refuses, with a reason, everything outside the subset or not well-formed', () => {
     for (const [xml, why] of REFUSED) {
       expect(() => exclusiveC14nOfText(xml, CONTEXT), why).to.throw(TextC14nError);
-      expect(() => signEnvelope(xml, fixtures().service), why).to.throw(/^signEnvelope: bodyXml must be exactly one well-formed element \(/);
+      expect(() => signEnvelope(xml, fixtures().service), why).to.throw(
+        /^signEnvelope: bodyXml must be exactly one well-formed element \(/,
+      );
     }
   });
 
   it('signEnvelope sends each payload as given and our verifier accepts it; xmlsec1 too', async () => {
     const { service } = fixtures();
-    const trusted = options({ resolveCertificate: (der) => (der.equals(new X509Certificate(service.certPem).raw) ? { x509: new X509Certificate(service.certPem), userId: 'frontend' } : undefined) });
+    const trusted = options({
+      resolveCertificate: (der) =>
+        der.equals(new X509Certificate(service.certPem).raw)
+          ? { x509: new X509Certificate(service.certPem), userId: 'frontend' }
+          : undefined,
+    });
     for (const p of PAYLOADS) {
       const signed = signEnvelope(p, service);
       expect(signed, JSON.stringify(p)).to.include(`>${p}</soap:Body></soap:Envelope>`);

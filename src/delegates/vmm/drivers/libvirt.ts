@@ -14,7 +14,15 @@
  */
 import { isId } from '../../../core/ids.js';
 import { run, type RunResult } from '../../exec.js';
-import { DriverError, UNREACHABLE_STATE, type AttachRequest, type DetachRequest, type DiskAttachment, type InstanceInfo, type VmmDriver } from '../driver.js';
+import {
+  DriverError,
+  UNREACHABLE_STATE,
+  type AttachRequest,
+  type DetachRequest,
+  type DiskAttachment,
+  type InstanceInfo,
+  type VmmDriver,
+} from '../driver.js';
 import { instanceArg, volumePathArg } from './tool-args.js';
 import { toolFailure, type FailureRule } from './tool-failure.js';
 import { bareDeviceName, guestDevice, volumeIdOfFile } from './vbs-disk.js';
@@ -43,7 +51,11 @@ const VIRSH_FAILURES: readonly FailureRule[] = [
   { pattern: /failed to get domain|Domain not found/, kind: 'instance-not-found' },
   { pattern: /target \S+ already exists|target '\S+' duplicated/, kind: 'device-in-use' },
   { pattern: /No disk found whose source path or target is/, kind: 'disk-not-found' },
-  { pattern: /failed to connect to the hypervisor|Failed to connect socket|no valid connection|Cannot recv data|End of file while reading data/, kind: 'unavailable' },
+  {
+    pattern:
+      /failed to connect to the hypervisor|Failed to connect socket|no valid connection|Cannot recv data|End of file while reading data/,
+    kind: 'unavailable',
+  },
   { pattern: /Timed out during operation|cannot acquire state change lock/, kind: 'unavailable' },
 ];
 
@@ -89,8 +101,18 @@ export class LibvirtDriver implements VmmDriver {
     const path = volumePathArg(request.path);
     const target = bareDeviceName(request.device, LIBVIRT_DEVICE_PREFIXES);
     await this.virsh([
-      'attach-disk', domain, path, target,
-      '--sourcetype', 'file', '--driver', 'qemu', '--subdriver', 'raw', '--serial', request.volumeId,
+      'attach-disk',
+      domain,
+      path,
+      target,
+      '--sourcetype',
+      'file',
+      '--driver',
+      'qemu',
+      '--subdriver',
+      'raw',
+      '--serial',
+      request.volumeId,
       ...(request.mode === 'ro' ? ['--mode', 'readonly'] : []),
       '--live',
     ]);
@@ -102,10 +124,15 @@ export class LibvirtDriver implements VmmDriver {
     const asked = guestDevice(bareDeviceName(request.device, LIBVIRT_DEVICE_PREFIXES));
     // Only ever detach the VBS volume asked for: never a root disk, never another volume.
     const held = await this.disksOf(domain);
-    const disk = held.find((d) => d.volumeId === request.volumeId && d.device === asked) ?? held.find((d) => d.volumeId === request.volumeId);
+    const disk =
+      held.find((d) => d.volumeId === request.volumeId && d.device === asked) ??
+      held.find((d) => d.volumeId === request.volumeId);
     if (disk === undefined) {
       if (request.force) return;
-      throw new DriverError('disk-not-found', `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`);
+      throw new DriverError(
+        'disk-not-found',
+        `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`,
+      );
     }
     const target = bareDeviceName(disk.device, LIBVIRT_DEVICE_PREFIXES);
     try {
@@ -122,7 +149,10 @@ export class LibvirtDriver implements VmmDriver {
     try {
       const table = (await this.virsh(['list'])).stdout;
       const domains = readable(() => parseVirshList(table));
-      return { healthy: true, message: `libvirt answers${this.connectUri ? ` at ${this.connectUri}` : ''}: ${domains.length} active domain(s)` };
+      return {
+        healthy: true,
+        message: `libvirt answers${this.connectUri ? ` at ${this.connectUri}` : ''}: ${domains.length} active domain(s)`,
+      };
     } catch (error) {
       return { healthy: false, message: error instanceof Error ? error.message : String(error) };
     }
@@ -142,8 +172,11 @@ export class LibvirtDriver implements VmmDriver {
       const held = await this.disksOf(domain);
       if (!held.some((d) => d.device === disk.device && d.volumeId === disk.volumeId)) return;
       if (Date.now() >= deadline) {
-        throw new DriverError('unavailable', `${domain} did not release ${disk.device} (${disk.volumeId}) within ${this.unplugTimeoutMs} ms: ` +
-          'the unplug waits for the guest OS; it stays requested, and the disk leaves the listing once the guest lets go');
+        throw new DriverError(
+          'unavailable',
+          `${domain} did not release ${disk.device} (${disk.volumeId}) within ${this.unplugTimeoutMs} ms: ` +
+            'the unplug waits for the guest OS; it stays requested, and the disk leaves the listing once the guest lets go',
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, UNPLUG_POLL_MS));
     }
@@ -152,11 +185,18 @@ export class LibvirtDriver implements VmmDriver {
   private async disksOf(instanceId: string): Promise<DiskAttachment[]> {
     // By name (--domain): listed names come from libvirt and may be anything, even "--all".
     const xml = (await this.virsh(['dumpxml', '--domain', instanceId])).stdout;
-    return vbsDisks(instanceId, readable(() => parseDomainDisks(xml)));
+    return vbsDisks(
+      instanceId,
+      readable(() => parseDomainDisks(xml)),
+    );
   }
 
   private async virsh(args: readonly string[]): Promise<RunResult> {
-    const argv: [string, ...string[]] = [this.command, ...(this.connectUri !== undefined ? ['-c', this.connectUri] : []), ...args];
+    const argv: [string, ...string[]] = [
+      this.command,
+      ...(this.connectUri !== undefined ? ['-c', this.connectUri] : []),
+      ...args,
+    ];
     try {
       return await run(argv, { timeoutMs: this.timeoutMs, ...(this.env ? { env: this.env } : {}) });
     } catch (error) {
@@ -179,8 +219,11 @@ function vbsDisks(instanceId: string, disks: readonly VirshDisk[]): DiskAttachme
   const out: DiskAttachment[] = [];
   for (const d of disks) {
     if (d.device !== 'disk' && d.device !== 'lun') continue;
-    const volumeId = (d.source !== undefined ? volumeIdOfFile(d.source) : undefined) ?? (d.serial !== undefined && isId('vol', d.serial) ? d.serial : undefined);
-    if (volumeId !== undefined) out.push({ instanceId, volumeId, device: guestDevice(d.target), mode: d.readonly ? 'ro' : 'rw' });
+    const volumeId =
+      (d.source !== undefined ? volumeIdOfFile(d.source) : undefined) ??
+      (d.serial !== undefined && isId('vol', d.serial) ? d.serial : undefined);
+    if (volumeId !== undefined)
+      out.push({ instanceId, volumeId, device: guestDevice(d.target), mode: d.readonly ? 'ro' : 'rw' });
   }
   return out;
 }

@@ -8,7 +8,9 @@ import { DriverError } from '../driver.js';
 import { QmpCommandError } from '../qmp-client.js';
 
 export function isQmpError(e: unknown, pattern: RegExp, errorClass?: string): e is QmpCommandError {
-  return e instanceof QmpCommandError && pattern.test(e.desc) && (errorClass === undefined || e.errorClass === errorClass);
+  return (
+    e instanceof QmpCommandError && pattern.test(e.desc) && (errorClass === undefined || e.errorClass === errorClass)
+  );
 }
 
 /** For errors of blockdev-add and device_add. */
@@ -20,13 +22,21 @@ export function attachError(e: unknown, what: string): DriverError {
       return new DriverError('refused', `${what}: the volume file is locked by another VM (${e.desc})`, { cause: e });
     }
     if (/Duplicate (device )?ID/i.test(e.desc)) {
-      return new DriverError('device-in-use', `${what}: the device name is taken in this instance (${e.desc})`, { cause: e });
+      return new DriverError('device-in-use', `${what}: the device name is taken in this instance (${e.desc})`, {
+        cause: e,
+      });
     }
     if (/Duplicate nodes with node-name/.test(e.desc)) {
-      return new DriverError('refused', `${what}: the volume is being attached to this instance already (${e.desc})`, { cause: e });
+      return new DriverError('refused', `${what}: the volume is being attached to this instance already (${e.desc})`, {
+        cause: e,
+      });
     }
     if (/does not support hotplugging/.test(e.desc)) {
-      return new DriverError('refused', `${what}: no hot-pluggable slot (add a virtio-scsi controller or free PCIe root ports to the VM): ${e.desc}`, { cause: e });
+      return new DriverError(
+        'refused',
+        `${what}: no hot-pluggable slot (add a virtio-scsi controller or free PCIe root ports to the VM): ${e.desc}`,
+        { cause: e },
+      );
     }
     return new DriverError('refused', `${what}: QEMU refused: ${e.desc}`, { cause: e });
   }

@@ -45,7 +45,13 @@ export async function readVbsBlockState(qmp: QmpClient): Promise<VbsBlockState> 
     const volumeId = volumeIdOfNode(nodeName);
     if (volumeId === undefined) continue;
     const qdevId = qdevIdOf(block.qdev);
-    disks.push({ volumeId, device: deviceOfDeviceId(qdevId) ?? qdevId, mode: modeOf(inserted.ro === true), qdevId, nodeName });
+    disks.push({
+      volumeId,
+      device: deviceOfDeviceId(qdevId) ?? qdevId,
+      mode: modeOf(inserted.ro === true),
+      qdevId,
+      nodeName,
+    });
   }
   const used = new Set(disks.map((d) => d.nodeName));
   const orphanNodes: string[] = [];

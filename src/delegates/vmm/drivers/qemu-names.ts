@@ -26,7 +26,10 @@ const VIRTIO_BLK_SERIAL_BYTES = 20;
 export function nodeNameFor(volumeId: string): string {
   const name = `${NODE_PREFIX}${volumeId}`;
   if (!/^[A-Za-z0-9-]+$/.test(volumeId) || name.length > MAX_NODE_NAME) {
-    throw new DriverError('refused', `volume ID "${volumeId.slice(0, 40)}" cannot name a QEMU block node (letters, digits and "-", at most ${MAX_NODE_NAME - NODE_PREFIX.length} characters)`);
+    throw new DriverError(
+      'refused',
+      `volume ID "${volumeId.slice(0, 40)}" cannot name a QEMU block node (letters, digits and "-", at most ${MAX_NODE_NAME - NODE_PREFIX.length} characters)`,
+    );
   }
   return name;
 }

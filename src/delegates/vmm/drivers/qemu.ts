@@ -56,21 +56,27 @@ export class QemuDriver implements VmmDriver {
 
   async listInstances(): Promise<InstanceInfo[]> {
     const ids = await this.instanceIds();
-    const found = await Promise.all(ids.map(async (instanceId): Promise<InstanceInfo | undefined> => {
-      try {
-        return await this.session(instanceId, async (qmp) => {
-          const status = await qmp.execute('query-status');
-          const state = typeof status === 'object' && status !== null && 'status' in status && typeof status.status === 'string' ? status.status : 'unknown';
-          const { disks } = await readVbsBlockState(qmp);
-          return { instanceId, state, disks: disks.map((d) => toAttachment(instanceId, d)) };
-        });
-      } catch (e) {
-        // A stale socket (no QEMU behind it) is no instance; a silent one is, but its disks are unknown.
-        if (e instanceof DriverError && e.kind === 'instance-not-found') return undefined;
-        if (e instanceof DriverError && e.kind === 'unavailable') return { instanceId, state: UNREACHABLE_STATE, disks: [] };
-        throw e;
-      }
-    }));
+    const found = await Promise.all(
+      ids.map(async (instanceId): Promise<InstanceInfo | undefined> => {
+        try {
+          return await this.session(instanceId, async (qmp) => {
+            const status = await qmp.execute('query-status');
+            const state =
+              typeof status === 'object' && status !== null && 'status' in status && typeof status.status === 'string'
+                ? status.status
+                : 'unknown';
+            const { disks } = await readVbsBlockState(qmp);
+            return { instanceId, state, disks: disks.map((d) => toAttachment(instanceId, d)) };
+          });
+        } catch (e) {
+          // A stale socket (no QEMU behind it) is no instance; a silent one is, but its disks are unknown.
+          if (e instanceof DriverError && e.kind === 'instance-not-found') return undefined;
+          if (e instanceof DriverError && e.kind === 'unavailable')
+            return { instanceId, state: UNREACHABLE_STATE, disks: [] };
+          throw e;
+        }
+      }),
+    );
     return found.filter((i): i is InstanceInfo => i !== undefined);
   }
 
@@ -85,7 +91,10 @@ export class QemuDriver implements VmmDriver {
       const same = disks.find((d) => d.volumeId === volumeId);
       if (same) {
         if (same.device === device && same.mode === mode) return attachment; // a retried attach
-        throw new DriverError('refused', `${volumeId} is already attached to ${instanceId} as ${same.device} (${same.mode})`);
+        throw new DriverError(
+          'refused',
+          `${volumeId} is already attached to ${instanceId} as ${same.device} (${same.mode})`,
+        );
       }
       const holder = disks.find((d) => sameDevice(d.device, device));
       if (holder) throw new DriverError('device-in-use', `${device} is taken in ${instanceId} by ${holder.volumeId}`);
@@ -150,7 +159,9 @@ export class QemuDriver implements VmmDriver {
     const silent = instances.filter((i) => i.state === UNREACHABLE_STATE).map((i) => i.instanceId);
     const answering = instances.length - silent.length;
     const healthy = instances.length === 0 || answering > 0;
-    const message = `${answering} QEMU instance(s) answer QMP in ${this.options.socketDir}` + (silent.length > 0 ? `; not answering: ${silent.join(', ')}` : '');
+    const message =
+      `${answering} QEMU instance(s) answer QMP in ${this.options.socketDir}` +
+      (silent.length > 0 ? `; not answering: ${silent.join(', ')}` : '');
     return { healthy, message };
   }
 
@@ -164,7 +175,11 @@ export class QemuDriver implements VmmDriver {
     try {
       names = await readdir(this.options.socketDir);
     } catch (e) {
-      throw new DriverError('unavailable', `cannot read the QMP socket directory ${this.options.socketDir}: ${String(e)}`, { cause: e });
+      throw new DriverError(
+        'unavailable',
+        `cannot read the QMP socket directory ${this.options.socketDir}: ${String(e)}`,
+        { cause: e },
+      );
     }
     return names
       .filter((n) => n.endsWith(SOCKET_SUFFIX))
@@ -177,7 +192,8 @@ export class QemuDriver implements VmmDriver {
     if (this.busPreference !== 'virtio-blk') {
       const scsi = await findVirtioScsi(qmp);
       if (scsi) return { driver: 'scsi-hd', bus: scsi.bus };
-      if (this.busPreference === 'scsi') throw new DriverError('refused', `${instanceId} has no virtio-scsi controller`);
+      if (this.busPreference === 'scsi')
+        throw new DriverError('refused', `${instanceId} has no virtio-scsi controller`);
     }
     return { driver: 'virtio-blk-pci', bus: await findFreePciePort(qmp) };
   }
@@ -188,14 +204,19 @@ export class QemuDriver implements VmmDriver {
     } catch (e) {
       if (isQmpError(e, /.*/, 'DeviceNotFound')) return;
       // A detach that timed out before asked already; wait for that unplug like for a new one.
-      if (!isQmpError(e, /already in the process of unplug/)) throw attachError(e, `detaching ${qdevId} from ${instanceId}`);
+      if (!isQmpError(e, /already in the process of unplug/))
+        throw attachError(e, `detaching ${qdevId} from ${instanceId}`);
     }
     const path = `/machine/peripheral/${qdevId}`;
     await qmp.waitForEvent(
       (ev) => ev.event === 'DEVICE_DELETED' && (ev.data.device === qdevId || ev.data.path === path),
       this.unplugTimeoutMs,
-      () => new DriverError('unavailable', `${instanceId} did not release ${qdevId} within ${this.unplugTimeoutMs} ms: ` +
-        'the unplug waits for the guest OS (virtio-blk-pci hot-unplug needs its cooperation); it stays requested, and a later detach completes it'),
+      () =>
+        new DriverError(
+          'unavailable',
+          `${instanceId} did not release ${qdevId} within ${this.unplugTimeoutMs} ms: ` +
+            'the unplug waits for the guest OS (virtio-blk-pci hot-unplug needs its cooperation); it stays requested, and a later detach completes it',
+        ),
     );
   }
 
@@ -216,20 +237,29 @@ export class QemuDriver implements VmmDriver {
   /** Runs fn on a fresh QMP connection, one at a time per instance. */
   private async session<T>(instanceId: string, fn: (qmp: QmpClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new DriverError('unavailable', 'the QEMU driver is closed');
-    if (!INSTANCE_ID.test(instanceId)) throw new DriverError('instance-not-found', `no such instance: ${instanceId.slice(0, 100)}`);
+    if (!INSTANCE_ID.test(instanceId))
+      throw new DriverError('instance-not-found', `no such instance: ${instanceId.slice(0, 100)}`);
     const previous = this.tails.get(instanceId) ?? Promise.resolve();
     let release = (): void => undefined;
-    const mine = new Promise<void>((resolve) => { release = resolve; });
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const tail = previous.then(() => mine);
     this.tails.set(instanceId, tail);
     await previous;
     try {
       let qmp: QmpClient;
       try {
-        qmp = await QmpClient.connect(join(this.options.socketDir, `${instanceId}${SOCKET_SUFFIX}`), { timeoutMs: this.timeoutMs });
+        qmp = await QmpClient.connect(join(this.options.socketDir, `${instanceId}${SOCKET_SUFFIX}`), {
+          timeoutMs: this.timeoutMs,
+        });
       } catch (e) {
         if (e instanceof QmpConnectError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')) {
-          throw new DriverError('instance-not-found', `no QEMU instance ${instanceId} (${e.code === 'ENOENT' ? 'no QMP socket' : 'stale QMP socket, nothing listens'})`, { cause: e });
+          throw new DriverError(
+            'instance-not-found',
+            `no QEMU instance ${instanceId} (${e.code === 'ENOENT' ? 'no QMP socket' : 'stale QMP socket, nothing listens'})`,
+            { cause: e },
+          );
         }
         throw e;
       }

@@ -32,7 +32,10 @@ const DEVICE_NAME = /^[a-z]{2,8}[0-9]{0,3}$/;
 export function bareDeviceName(device: string, prefixes: readonly string[]): string {
   const name = device.startsWith('/dev/') ? device.slice('/dev/'.length) : device;
   if (!DEVICE_NAME.test(name) || !prefixes.some((p) => name.startsWith(p) && name.length > p.length)) {
-    throw new DriverError('refused', `device ${JSON.stringify(device)} is not a ${prefixes.map((p) => `/dev/${p}X`).join(' or ')} device name`);
+    throw new DriverError(
+      'refused',
+      `device ${JSON.stringify(device)} is not a ${prefixes.map((p) => `/dev/${p}X`).join(' or ')} device name`,
+    );
   }
   return name;
 }

@@ -33,7 +33,8 @@ export function parseVirshList(stdout: string): VirshDomain[] {
   const lines = stdout.split('\n');
   const headerAt = lines.findIndex((l) => /^\s*Id\s+Name\s+State\b/.test(l));
   const header = lines[headerAt];
-  if (header === undefined) throw new Error(`virsh list printed no table header: ${JSON.stringify(stdout.slice(0, 200))}`);
+  if (header === undefined)
+    throw new Error(`virsh list printed no table header: ${JSON.stringify(stdout.slice(0, 200))}`);
   const nameAt = header.indexOf('Name');
   const stateAt = header.indexOf('State', nameAt);
   const domains: VirshDomain[] = [];

@@ -10,7 +10,15 @@
  * Every call goes through exec.run() as an argv array: no shell ever sees a path.
  */
 import { run, type RunResult } from '../../exec.js';
-import { DriverError, UNREACHABLE_STATE, type AttachRequest, type DetachRequest, type DiskAttachment, type InstanceInfo, type VmmDriver } from '../driver.js';
+import {
+  DriverError,
+  UNREACHABLE_STATE,
+  type AttachRequest,
+  type DetachRequest,
+  type DiskAttachment,
+  type InstanceInfo,
+  type VmmDriver,
+} from '../driver.js';
 import { instanceArg, volumePathArg } from './tool-args.js';
 import { toolFailure, type FailureRule } from './tool-failure.js';
 import { bareDeviceName, guestDevice, volumeIdOfFile } from './vbs-disk.js';
@@ -35,7 +43,10 @@ const XL_FAILURES: readonly FailureRule[] = [
   { pattern: /Error: Device \S+ not connected/, kind: 'disk-not-found' },
   // The backend did not close in time: the guest has not let the disk go (as the QEMU driver says it).
   { pattern: /libxl_device_disk_(safe_)?remove failed/, kind: 'unavailable' },
-  { pattern: /cannot init xl context|cannot open libxc handle|cannot connect to xenstore|xencall: error/, kind: 'unavailable' },
+  {
+    pattern: /cannot init xl context|cannot open libxc handle|cannot connect to xenstore|xencall: error/,
+    kind: 'unavailable',
+  },
 ];
 
 export class XenDriver implements VmmDriver {
@@ -64,7 +75,11 @@ export class XenDriver implements VmmDriver {
       }
       throw error;
     }
-    return domains.map((d) => ({ instanceId: d.name, state: d.state, disks: vbsDisks(d.name, disks.get(d.name) ?? []) }));
+    return domains.map((d) => ({
+      instanceId: d.name,
+      state: d.state,
+      disks: vbsDisks(d.name, disks.get(d.name) ?? []),
+    }));
   }
 
   async attach(request: AttachRequest): Promise<DiskAttachment> {
@@ -85,10 +100,15 @@ export class XenDriver implements VmmDriver {
     const vdev = bareDeviceName(request.device, XEN_DEVICE_PREFIXES);
     // Only ever detach the VBS volume asked for: never a root disk, never another volume.
     const held = await this.disksOf(domain);
-    const disk = held.find((d) => d.volumeId === request.volumeId && d.device === guestDevice(vdev)) ?? held.find((d) => d.volumeId === request.volumeId);
+    const disk =
+      held.find((d) => d.volumeId === request.volumeId && d.device === guestDevice(vdev)) ??
+      held.find((d) => d.volumeId === request.volumeId);
     if (disk === undefined) {
       if (request.force) return;
-      throw new DriverError('disk-not-found', `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`);
+      throw new DriverError(
+        'disk-not-found',
+        `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`,
+      );
     }
     try {
       await this.xl(['block-detach', domain, bareDeviceName(disk.device, XEN_DEVICE_PREFIXES)]);
@@ -140,7 +160,8 @@ function vbsDisks(instanceId: string, disks: readonly XlDisk[]): DiskAttachment[
   const out: DiskAttachment[] = [];
   for (const d of disks) {
     const volumeId = volumeIdOfFile(d.target);
-    if (volumeId !== undefined) out.push({ instanceId, volumeId, device: guestDevice(d.vdev), mode: d.readwrite ? 'rw' : 'ro' });
+    if (volumeId !== undefined)
+      out.push({ instanceId, volumeId, device: guestDevice(d.vdev), mode: d.readwrite ? 'rw' : 'ro' });
   }
   return out;
 }
