@@ -92,7 +92,7 @@ export async function run(argv: readonly [string, ...string[]], options: RunOpti
     else if (error.isCanceled) why = 'canceled';
     else if (error.exitCode !== undefined) why = `exited with code ${error.exitCode}`;
     else if (error.signal !== undefined) why = `killed by ${error.signal}`;
-    else why = error.originalMessage ?? error.shortMessage;
+    else why = error.originalMessage || error.shortMessage;
     throw new ExecError(`${describe(argv)}: ${why}${stderr ? `: ${stderr}` : ''}`, {
       cause: error,
       argv: [...argv],
