@@ -117,7 +117,7 @@ async function setup(): Promise<void> {
     }
     shown(
       `VBS answers at ${layout.endpoint} after ${seconds(Date.now() - t0)}; its services: ` +
-        `${server.services.map((s) => `${s.service} pid ${s.pid}`).join(', ')}`,
+        server.services.map((s) => `${s.service} pid ${s.pid}`).join(', '),
     );
     expect(
       SERVICES.every((s) => server.services.some((x) => x.service === s)),

@@ -17,11 +17,14 @@ export function createLogger(
     level: options.level ?? 'info',
     defaultMeta: { service },
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    // winston types its transports as interfaces, though they are TransportStream subclasses at run time.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     transports: [transport],
   });
 }
 
 /** A logger that drops everything, for unit tests and tools that have nothing to say. */
 export function silentLogger(): Logger {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- as above
   return winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
 }

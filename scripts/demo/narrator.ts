@@ -5,7 +5,9 @@
  * the demo reads like a terminal session. Bold only on a terminal, and never with NO_COLOR.
  */
 
-const fancy = process.stdout.isTTY === true && !process.env['NO_COLOR'];
+const fancy =
+  /* undefined when not a terminal, whatever its type says */ (process.stdout.isTTY as boolean | undefined) === true &&
+  !process.env['NO_COLOR'];
 const bold = (s: string): string => (fancy ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string): string => (fancy ? `\x1b[2m${s}\x1b[0m` : s);
 

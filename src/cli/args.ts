@@ -134,7 +134,7 @@ export function parseCommandLine(command: string, rest: readonly string[], own: 
   } catch (e) {
     throw new UsageError(cleanParseMessage(e), command || undefined);
   }
-  return new ParsedArgs(command, parsed.positionals, parsed.values as Readonly<Record<string, Value>>);
+  return new ParsedArgs(command, parsed.positionals, parsed.values);
 }
 
 /** parseArgs' messages carry advice about '--' and codes; keep the first sentence. */

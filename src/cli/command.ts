@@ -11,7 +11,7 @@ export interface CommandContext {
   readonly args: ParsedArgs;
   readonly out: Output;
   /** Opens the connection on first use, so that usage errors are found before any I/O. */
-  frontend(): Frontend;
+  readonly frontend: () => Frontend;
   /** Set when the command accepts --wait and it was given. */
   readonly wait: WaitRequest | undefined;
 }

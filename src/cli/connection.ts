@@ -15,7 +15,7 @@ export type Ops = AmazonEC2PortTypeOperations;
 /** What a command may do with the frontend: call an operation of the EC2 port type. */
 export interface Frontend {
   readonly endpoint: string;
-  call<K extends keyof Ops & string>(operation: K, input: Ops[K]['input']): Promise<Ops[K]['output']>;
+  call<K extends keyof Ops>(operation: K, input: Ops[K]['input']): Promise<Ops[K]['output']>;
   close(): void;
 }
 

@@ -16,7 +16,8 @@ export interface Output {
 export function processOutput(json: boolean): Output {
   return {
     json,
-    stderrIsTTY: process.stderr.isTTY === true,
+    // undefined when not a terminal, whatever its type says
+    stderrIsTTY: (process.stderr.isTTY as boolean | undefined) === true,
     stdout: (text) => {
       process.stdout.write(text);
     },

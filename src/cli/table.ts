@@ -24,6 +24,7 @@ export function renderTable<R>(columns: readonly Column<R>[], rows: readonly R[]
 
 /** One cell on one line: control characters from the server never reach the terminal. */
 function cleanCell(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what a table cell must not print
   const flat = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return flat === '' ? '-' : flat;
 }

@@ -99,6 +99,7 @@ export function decodeComplex(schema: ServiceSchema, el: Element, type: ComplexT
  * Decodes a global element (an operation's input or output). The cast is the one place where the
  * runtime schema vouches for the generated type: both come from the same WSDL by the same script.
  */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the deliberate cast said above
 export function decodeElement<T extends object>(schema: ServiceSchema, el: Element, elementName: string): T {
   const typeName = schema.elements[elementName];
   const type = typeName === undefined ? undefined : schema.types[typeName];

@@ -101,7 +101,7 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
       const op = this.operationOf(message, req);
       operation = op.name;
       const input = decodeElement<object>(this.options.schema, message.payload, op.input);
-      const handler = this.options.handlers[op.name as keyof Ops] as (i: object, c: RequestContext) => Promise<object>;
+      const handler = this.options.handlers[op.name as keyof Ops];
       const output = await handler(input, { requestId, principal });
       responseText = this.envelope(encodeElement(this.options.schema, op.output, output));
     } catch (error) {
@@ -160,7 +160,7 @@ function describe(error: unknown): string {
 
 /** Reads the body, refusing compressed bodies and anything over the cap before it is buffered. */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  const encoding = (req.headers['content-encoding'] ?? 'identity').toString().toLowerCase();
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity')
     throw new VbsError('InvalidRequest', 'Content-Encoding other than identity is not accepted.');
   const declared = Number(req.headers['content-length'] ?? '0');

@@ -47,14 +47,17 @@ function mode(path: string): number {
   return statSync(path).mode & 0o777;
 }
 
+/** node-forge types a subject's fields as any. */
+function commonName(cert: forge.pki.Certificate | undefined): unknown {
+  return (cert?.subject.getField('CN') as forge.pki.CertificateField | null | undefined)?.value;
+}
+
 function openP12(path: string, password: string): { key: forge.pki.PrivateKey; cert: forge.pki.Certificate } {
   const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(readFileSync(path).toString('binary')), password);
   const keyOid = forge.pki.oids['pkcs8ShroudedKeyBag'] ?? '';
   const certOid = forge.pki.oids['certBag'] ?? '';
   const keyBag = p12.getBags({ bagType: keyOid })[keyOid]?.[0];
-  const certBag = p12
-    .getBags({ bagType: certOid })
-    [certOid]?.find((b: forge.pkcs12.Bag) => b.cert?.subject.getField('CN')?.value !== 'VBS local CA');
+  const certBag = p12.getBags({ bagType: certOid })[certOid]?.find((b) => commonName(b.cert) !== 'VBS local CA');
   if (!keyBag?.key || !certBag?.cert) throw new Error('p12 without key or certificate');
   return { key: keyBag.key, cert: certBag.cert };
 }
@@ -132,7 +135,7 @@ describe('vbs-admin CLI', function () {
     const r = await admin('user', 'add', 'bob', '--out', out, '--p12-password', 's3cret', '--json');
     expect(r.status, r.stderr).to.equal(0);
     expect(JSON.parse(r.stdout)).to.include({ userId: 'bob', p12Password: 'set', status: 'active' });
-    expect(openP12(join(out, 'bob.p12'), 's3cret').cert.subject.getField('CN')?.value).to.equal('bob');
+    expect(commonName(openP12(join(out, 'bob.p12'), 's3cret').cert)).to.equal('bob');
     expect(() => openP12(join(out, 'bob.p12'), 'wrong')).to.throw();
   });
 

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI_BIN } from '../support/repo.js';
 import { freePort, startCluster, type Cluster } from '../support/services.js';
+import { ifMade } from '../support/if-made.js';
 
 interface Run {
   readonly status: number;
@@ -67,7 +68,7 @@ describe('vbs CLI', function () {
   });
 
   after(async () => {
-    await cluster?.stop();
+    await ifMade(cluster)?.stop();
   });
 
   it('lists the availability zones', async () => {

@@ -150,7 +150,7 @@ describe('bad input to the frontend', function () {
     ],
     [
       'two Bodies',
-      `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${`<DeleteVolume xmlns="${EC2_NS}"><volumeId>VOLUME</volumeId></DeleteVolume>`}</soap:Body><soap:Body/></soap:Envelope>`,
+      `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><DeleteVolume xmlns="${EC2_NS}"><volumeId>VOLUME</volumeId></DeleteVolume></soap:Body><soap:Body/></soap:Envelope>`,
       'InvalidRequest',
     ],
   ];

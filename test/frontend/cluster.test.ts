@@ -11,6 +11,7 @@ import { request } from 'node:https';
 import { signEnvelope } from '../../src/security/wssec/sign.js';
 import { startCluster, type Cluster } from '../support/services.js';
 import { answerOf, ec2Body } from '../security/e2e/e2e-helpers.js';
+import { ifMade } from '../support/if-made.js';
 
 const REPLAYED = 'This request was already received; sign each request anew.';
 
@@ -116,7 +117,7 @@ describe('frontend on two workers (node:cluster)', function () {
     cluster = await startCluster({ frontend: { workers: 2 } });
   });
   after(async () => {
-    await cluster?.stop();
+    await ifMade(cluster)?.stop();
   });
 
   it('writes "frontend started" once, naming both workers, each of which says it listens', async () => {

@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { userAuthenticator } from '../../src/security/authenticators.js';
 import { MemoryReplayCache, type ReplayCache } from '../../src/security/wssec/replay-cache.js';
 import { signEnvelope } from '../../src/security/wssec/sign.js';
@@ -21,7 +22,7 @@ import {
 } from '../../src/frontend/cluster/shared-replay.js';
 import { CREATE_VOLUME, fixtures } from '../security/wssec/helpers.js';
 
-const request = {} as IncomingMessage;
+const request = new IncomingMessage(new Socket());
 const SETTINGS = { clockSkewSeconds: 30, allowSha1: false };
 
 /** A worker's end of an IPC channel whose primary answers from `cache` (asynchronously, as IPC does). */

@@ -67,7 +67,7 @@ class MiniQmp {
         const p = this.pending;
         this.pending = undefined;
         const err = msg['error'];
-        if (isObject(err)) p.reject(new Error(`QMP: ${String(err['desc'])}`));
+        if (isObject(err)) p.reject(new Error(`QMP: ${JSON.stringify(err['desc'])}`));
         else p.resolve(msg['return'] ?? null);
       }
     }

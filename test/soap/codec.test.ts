@@ -9,6 +9,7 @@ const NS = 'http://ec2.amazonaws.com/doc/2010-08-31/';
 const env = (body: string): string =>
   `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>${body}</s:Body></s:Envelope>`;
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- decodeElement's own cast, as there
 function decode<T extends object>(body: string, element: string): T {
   return decodeElement<T>(schema, parseEnvelope(env(body)).payload, element);
 }

@@ -67,7 +67,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export async function startTestVm(dir: string, id: string, options: TestVmOptions = {}): Promise<TestVm> {
   const socket = join(dir, `${id}.qmp`);
   const spawned: { pid?: number } = {};
-  let exited = false;
+  const life = { exited: false };
   let exitMessage = '';
   const exit = run(['qemu-system-x86_64', ...qemuArgs(socket, options)], {
     onSpawn: (p) => {
@@ -81,7 +81,7 @@ export async function startTestVm(dir: string, id: string, options: TestVmOption
       },
     )
     .finally(() => {
-      exited = true;
+      life.exited = true;
     });
   const ownPid = spawned.pid;
   if (ownPid === undefined) {
@@ -90,11 +90,11 @@ export async function startTestVm(dir: string, id: string, options: TestVmOption
   }
 
   const kill = async (): Promise<void> => {
-    if (!exited) process.kill(ownPid, 'SIGKILL');
+    if (!life.exited) process.kill(ownPid, 'SIGKILL');
     await exit;
   };
   const stop = async (): Promise<void> => {
-    if (!exited) {
+    if (!life.exited) {
       try {
         const qmp = await QmpClient.connect(socket, { timeoutMs: 1000 });
         await qmp.execute('quit').catch(() => undefined); // QEMU may close before it answers
@@ -110,7 +110,7 @@ export async function startTestVm(dir: string, id: string, options: TestVmOption
 
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (exited) throw new Error(`QEMU ${id} exited at start: ${exitMessage}`);
+    if (life.exited) throw new Error(`QEMU ${id} exited at start: ${exitMessage}`);
     try {
       const qmp = await QmpClient.connect(socket, { timeoutMs: 1000 });
       await qmp.close();
@@ -118,7 +118,7 @@ export async function startTestVm(dir: string, id: string, options: TestVmOption
     } catch (e) {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`QEMU ${id} did not answer on ${socket}: ${String(e)}`);
+        throw new Error(`QEMU ${id} did not answer on ${socket}: ${String(e)}`, { cause: e });
       }
       await sleep(10);
     }

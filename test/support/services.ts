@@ -93,7 +93,7 @@ function launch(
   });
   let stderr = '';
   // Kept beside the log: a service that dies says why there.
-  child.stderr?.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     appendFileSync(`${logFile}.stderr`, d);
   });
@@ -183,7 +183,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     'frontend',
     'frontend',
     frontendFile,
-    frontendConfig.logFile as string,
+    frontendConfig.logFile,
     env,
     'frontend started',
   ).catch(async (e: unknown) => {

@@ -382,7 +382,9 @@ export async function startTinyGuest(dir: string, id: string, options: TinyGuest
   } catch (err) {
     const tail = guest.transcript().slice(-2000);
     await guest.stop();
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- serial console ---\n${tail}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- serial console ---\n${tail}`, {
+      cause: err,
+    });
   }
   return guest;
 }

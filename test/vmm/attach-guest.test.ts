@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startCluster, waitForInstances, type Cluster } from '../support/services.js';
 import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { startTinyGuest, type TinyGuest } from '../support/tiny-guest.js';
+import { ifMade } from '../support/if-made.js';
 
 const ZONE = 'vbs-local-1a';
 const GUEST = 'i-guest0000000001';
@@ -42,9 +43,9 @@ describe('attaching a volume to a running Linux guest', function () {
     closeSync(fd);
   });
   after(async () => {
-    client?.close();
+    ifMade(client)?.close();
     await guest?.stop();
-    await cluster?.stop();
+    await ifMade(cluster)?.stop();
   });
 
   const serial = (): string => volumeId.replace('-', '');

@@ -10,6 +10,7 @@ import { startCluster, waitForInstances, type Cluster } from '../support/service
 import { ec2Client, waitFor, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { QemuDriver } from '../../src/delegates/vmm/drivers/qemu.js';
+import { ifMade } from '../support/if-made.js';
 
 const ZONE = 'vbs-local-1a';
 const A = 'i-recon0000000001';
@@ -45,9 +46,9 @@ describe('VMM Delegate restart: reconciliation', function () {
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), [A, B]);
   });
   after(async () => {
-    client?.close();
+    ifMade(client)?.close();
     await Promise.all(vms.map((v) => v.stop()));
-    await cluster?.stop();
+    await ifMade(cluster)?.stop();
   });
 
   it('repairs what changed behind its back while it was down, and says so', async () => {

@@ -12,6 +12,7 @@ import { startCluster, waitForInstances, type Cluster } from '../support/service
 import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { FAKE_BIN } from '../support/repo.js';
+import { ifMade } from '../support/if-made.js';
 
 const ZONE = 'vbs-local-1a';
 const SHARED_NAME = 'i-web0000000000001';
@@ -61,9 +62,9 @@ describe('several hypervisor nodes (QEMU and Xen)', function () {
     await waitForInstances(cluster, cluster.vmms[1] ?? expect.fail('no xen node'), [SHARED_NAME, 'i-xenonly000000001']);
   });
   after(async () => {
-    client?.close();
+    ifMade(client)?.close();
     await Promise.all(vms.map((v) => v.stop()));
-    await cluster?.stop();
+    await ifMade(cluster)?.stop();
     rmSync(xenState, { recursive: true, force: true });
   });
 

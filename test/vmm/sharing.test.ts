@@ -10,6 +10,7 @@ import { startCluster, waitForInstances, type Cluster } from '../support/service
 import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { SoapFault } from '../../src/soap/client.js';
+import { ifMade } from '../support/if-made.js';
 
 const ZONE = 'vbs-local-1a';
 const VMS = ['i-quake0000000001', 'i-quake0000000002', 'i-quake0000000003'] as const;
@@ -48,9 +49,9 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), VMS);
   });
   after(async () => {
-    client?.close();
+    ifMade(client)?.close();
     await Promise.all(vms.map((v) => v.stop()));
-    await cluster?.stop();
+    await ifMade(cluster)?.stop();
   });
 
   it('QuakeSim: one data volume read-only on three instances, a private read-write volume on each', async () => {

@@ -119,7 +119,7 @@ export async function provisionFile(
   signal?: AbortSignal,
 ): Promise<void> {
   checkSize(sizeBytes);
-  if (!VOLUME_TYPES.includes(type)) throw new RangeError(`unknown volume type ${String(type)}`);
+  if (!VOLUME_TYPES.includes(type)) throw new RangeError(`unknown volume type ${type}`);
   signal?.throwIfAborted();
   const report = monotonicPercent(onProgress);
   report(0);

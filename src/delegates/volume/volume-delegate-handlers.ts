@@ -7,7 +7,7 @@
 import { stat, rm } from 'node:fs/promises';
 import { VbsError } from '../../core/errors.js';
 import { isId } from '../../core/ids.js';
-import { VOLUME_TYPES, type VolumeType } from '../../core/records.js';
+import { VOLUME_TYPES } from '../../core/records.js';
 import type * as Wire from '../../generated/volume-delegate.js';
 import type { Handlers } from '../../soap/server.js';
 import type { Logger } from '../../log.js';
@@ -80,7 +80,7 @@ export function volumeDelegateHandlers(
     CreateVolumeFile: async (req) => {
       const volumeId = requireResource('vol', req.volumeId);
       inRoot(settings.root, req.path);
-      const volumeType = VOLUME_TYPES.find((t) => t === req.volumeType) as VolumeType | undefined;
+      const volumeType = VOLUME_TYPES.find((t) => t === req.volumeType);
       if (!volumeType) throw new VbsError('InvalidParameterValue', 'Unknown volume type.');
       if (!Number.isSafeInteger(req.sizeGiB) || req.sizeGiB < 1)
         throw new VbsError('InvalidParameterValue', 'The size must be a positive number of GiB.');

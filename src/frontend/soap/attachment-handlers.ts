@@ -9,8 +9,8 @@ import type { Deps } from '../usecases/deps.js';
 import { detachVolume } from '../usecases/detach-volume.js';
 
 export interface AttachmentHandlers {
-  AttachVolume(req: Wire.AttachVolumeType, ctx: RequestContext): Promise<Wire.AttachVolumeResponseType>;
-  DetachVolume(req: Wire.DetachVolumeType, ctx: RequestContext): Promise<Wire.DetachVolumeResponseType>;
+  readonly AttachVolume: (req: Wire.AttachVolumeType, ctx: RequestContext) => Promise<Wire.AttachVolumeResponseType>;
+  readonly DetachVolume: (req: Wire.DetachVolumeType, ctx: RequestContext) => Promise<Wire.DetachVolumeResponseType>;
 }
 
 /** Instance IDs are the hypervisor's names (a QMP socket's, a Xen or libvirt domain's). */

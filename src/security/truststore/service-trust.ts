@@ -54,6 +54,8 @@ function serviceEntry(der: Buffer, ca: X509Certificate): ServiceEntry | undefine
   }
   const facts = factsOf(x509);
   const cn = facts.commonName;
+  // undefined when the certificate has no extendedKeyUsage, whatever @types/node says
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   const eku = x509.keyUsage ?? [];
   if (
     cn === undefined ||

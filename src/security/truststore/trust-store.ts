@@ -194,7 +194,7 @@ export class TrustStore {
   private entryFor(row: StoredIdentity): TrustEntry {
     const known = this.parsed.get(row.fingerprint);
     if (known && known.userId === row.user_id && known.source === row.source) return known;
-    const entry = evaluateRow(row, String(this.pemOf.get(row.fingerprint) ?? ''), this.ca);
+    const entry = evaluateRow(row, (this.pemOf.get(row.fingerprint) as string | undefined) ?? '', this.ca);
     this.parsed.set(row.fingerprint, entry);
     return entry;
   }

@@ -21,7 +21,7 @@ export interface DocumentIndex {
 function idKind(a: Attr): 'referable' | 'other' | undefined {
   const ns = a.namespaceURI;
   const name = a.localName ?? a.name;
-  if (ns === null || ns === undefined || ns === '') {
+  if (!ns) {
     if (name === 'Id') return 'referable';
     return name === 'ID' || name === 'id' ? 'other' : undefined;
   }

@@ -8,6 +8,9 @@
  * the nearest output ancestor has not declared it with the same URI; prefixes in the InclusiveNamespaces
  * PrefixList follow the inclusive rule instead. Iterative, so a deeply nested Body cannot exhaust the
  * stack. Comments are dropped; entity references cannot occur (parseEnvelope refuses any DOCTYPE).
+ *
+ * The signer canonicalizes the text it writes with text-c14n.ts instead (why two, and the test that
+ * keeps them byte for byte equal: see that file's header).
  */
 import type { Attr, Element, Node } from '@xmldom/xmldom';
 import { XMLNS_NS } from './names.js';

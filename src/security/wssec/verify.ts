@@ -131,7 +131,7 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
     key = { key: facts.key, dsaEncoding: 'ieee-p1363' };
   }
   const signedInfo = Buffer.from(exclusiveC14n(parts.signedInfo, parts.inclusivePrefixes), 'utf8');
-  let good = false;
+  let good: boolean;
   try {
     good = verifySignature(parts.hash, signedInfo, key, parts.signatureValue);
   } catch {

@@ -39,7 +39,7 @@ export function setEnv(vars: Record<string, string>): () => void {
   Object.assign(process.env, vars);
   return () => {
     for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
+      if (v === undefined) Reflect.deleteProperty(process.env, k);
       else process.env[k] = v;
     }
   };

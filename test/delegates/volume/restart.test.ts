@@ -96,7 +96,7 @@ describe('Volume Delegate crash and restart', function () {
     const before = await recordedIds(client);
     const fault = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE }).then(
       () => undefined,
-      (e: { code?: string }) => e,
+      (e: unknown) => e as { code?: string },
     );
     expect(fault?.code).to.equal('Unavailable');
     expect(await recordedIds(client)).to.deep.equal(before);

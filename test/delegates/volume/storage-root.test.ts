@@ -54,8 +54,7 @@ describe('volume/storage-root resolveInRoot()', () => {
   });
 
   it('refuses segments that do not start with a letter or digit, or carry other characters', () => {
-    for (const p of ['.hidden', '-rf', '_x', 'a b', 'a;b', 'vol$', 'é', 'a/b c', 'a:b', `${'a'.repeat(256)}`])
-      refused(p);
+    for (const p of ['.hidden', '-rf', '_x', 'a b', 'a;b', 'vol$', 'é', 'a/b c', 'a:b', 'a'.repeat(256)]) refused(p);
   });
 
   it('refuses symlinks planted inside the root that lead outside', () => {

@@ -74,7 +74,7 @@ describe('SQLite store: attachments', () => {
     );
     expect(ro.every((r) => r.admitted)).to.equal(true);
     const rw = await store.beginAttachment(att(v.id, 'i-other', 'rw'));
-    expect(rw.admitted === false && rw.reason).to.equal('shared-read-only');
+    expect(!rw.admitted && rw.reason).to.equal('shared-read-only');
     expect(await store.attachmentsOf([v.id])).to.have.length(20);
   });
 
@@ -100,11 +100,11 @@ describe('SQLite store: attachments', () => {
     for (const v of [a, b, creating]) await store.insertVolume(v);
     expect((await store.beginAttachment(att(a.id, 'i-1', 'ro'))).admitted).to.equal(true);
     const dev = await store.beginAttachment(att(b.id, 'i-1', 'rw'));
-    expect(dev.admitted === false && dev.reason).to.equal('device-in-use');
+    expect(!dev.admitted && dev.reason).to.equal('device-in-use');
     const twice = await store.beginAttachment(att(a.id, 'i-1', 'ro', '/dev/vdc'));
-    expect(twice.admitted === false && twice.reason).to.equal('already-attached');
+    expect(!twice.admitted && twice.reason).to.equal('already-attached');
     const state = await store.beginAttachment(att(creating.id, 'i-2', 'rw'));
-    expect(state.admitted === false && state.reason).to.equal('volume-state');
+    expect(!state.admitted && state.reason).to.equal('volume-state');
   });
 
   it('makes the volume available after its last attachment ends, not before', async () => {

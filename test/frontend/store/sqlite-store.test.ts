@@ -73,7 +73,7 @@ describe('SQLite metadata store', () => {
     await store.insertVolume(v);
     const refused = await store.transitionVolume(v.id, 'delete');
     expect(refused.changed).to.equal(false);
-    expect(refused.changed === false && refused.current?.status).to.equal('creating');
+    expect(!refused.changed && refused.current?.status).to.equal('creating');
     const done = await store.transitionVolume(v.id, 'provisioned');
     expect(done.changed && done.record.status).to.equal('available');
     const again = await store.transitionVolume(v.id, 'provisioned');
@@ -94,7 +94,7 @@ describe('SQLite metadata store', () => {
     expect(await store.insertSnapshot(snapshot(v.id))).to.equal(true);
     const o = await store.transitionVolume(v.id, 'delete');
     expect(o.changed).to.equal(false);
-    expect(o.changed === false && o.blockedBy).to.equal('volumeHasPendingSnapshot');
+    expect(!o.changed && o.blockedBy).to.equal('volumeHasPendingSnapshot');
   });
 
   it('refuses a snapshot of a volume that is not available or in-use', async () => {
@@ -114,7 +114,7 @@ describe('SQLite metadata store', () => {
     const restored = volume({ snapshotId: s.id, status: 'creating' });
     expect(await store.insertVolume(restored)).to.equal(true);
     const o = await store.transitionSnapshot(s.id, 'delete');
-    expect(o.changed === false && o.blockedBy).to.equal('snapshotHasCreatingVolume');
+    expect(!o.changed && o.blockedBy).to.equal('snapshotHasCreatingVolume');
     await store.transitionVolume(restored.id, 'provisioned');
     expect((await store.transitionSnapshot(s.id, 'delete')).changed).to.equal(true);
     expect(await store.insertVolume(volume({ snapshotId: s.id, status: 'creating' }))).to.equal(false);

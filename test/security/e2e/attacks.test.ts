@@ -36,6 +36,7 @@ import {
   ZONE,
   type Picture,
 } from './e2e-helpers.js';
+import { ifMade } from '../../support/if-made.js';
 
 const minutes = (n: number): number => n * 60_000;
 const signedBody = (text: string): string =>
@@ -100,9 +101,9 @@ describe('security e2e: attacks on the running frontend', function () {
   });
 
   after(async () => {
-    alice?.close();
-    bob?.close();
-    await cluster?.stop();
+    ifMade(alice)?.close();
+    ifMade(bob)?.close();
+    await ifMade(cluster)?.stop();
   });
 
   it('accepts the honest request the attacks start from, and signs the answer (control)', async () => {

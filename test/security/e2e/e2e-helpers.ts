@@ -23,7 +23,7 @@ export const UNKNOWN_SNAPSHOT = 'snap-0123456789abcdef0';
 export const UNKNOWN_INSTANCE = 'i-0123456789abcdef0';
 
 /** The request element of an EC2 operation, written by the product's own encoder. */
-export function ec2Body<K extends keyof Ops & string>(operation: K, input: Ops[K]['input']): string {
+export function ec2Body<K extends keyof Ops>(operation: K, input: Ops[K]['input']): string {
   const spec = schema.portTypes['AmazonEC2PortType']?.[operation] ?? expect.fail(`no operation ${operation}`);
   return encodeElement(schema, spec.input, input);
 }
@@ -131,7 +131,7 @@ export async function picture(cluster: Cluster): Promise<Picture> {
     const snapshots = (await alice.call('DescribeSnapshots', { snapshotSet: {} })).snapshotSet.item ?? [];
     return {
       volumes: volumes
-        .map((v) => `${v.volumeId} ${v.status} ${v.size} ${v.snapshotId ?? ''} ${(v.attachmentSet.item ?? []).length}`)
+        .map((v) => `${v.volumeId} ${v.status} ${v.size} ${v.snapshotId} ${(v.attachmentSet.item ?? []).length}`)
         .sort(),
       snapshots: snapshots.map((s) => `${s.snapshotId} ${s.volumeId} ${s.status} ${s.progress} ${s.ownerId}`).sort(),
       files: volumeFiles(cluster.home),

@@ -1,12 +1,13 @@
 /** The Authenticator a SoapEndpoint runs before routing: a Principal for a signed request, AuthFailure otherwise. */
 import { expect } from 'chai';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { parseEnvelope } from '../../../src/soap/envelope.js';
 import { wsSecurityAuthenticator } from '../../../src/security/wssec/authenticator.js';
 import { signEnvelope } from '../../../src/security/wssec/sign.js';
 import { CREATE_VOLUME, fixtures, options } from './helpers.js';
 
-const request = {} as IncomingMessage;
+const request = new IncomingMessage(new Socket());
 
 describe('WS-Security: authenticator', () => {
   it('turns a verified sender into a Principal, by default not an admin', async () => {

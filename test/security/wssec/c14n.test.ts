@@ -56,7 +56,7 @@ function target(xml: string): Element {
 async function lxml(cases: readonly Case[]): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = execFile(PYTHON, [`${HELPERS_DIR}/c14n_lxml.py`], (err, stdout) => {
-      if (err) reject(err);
+      if (err) reject(new Error('lxml failed', { cause: err }));
       else resolve(JSON.parse(stdout) as string[]);
     });
     child.stdin?.end(JSON.stringify(cases));

@@ -135,8 +135,9 @@ function randomPayload(rand: () => number): string {
     if (c === ']]>') return quote === undefined ? pick([']]&gt;', ']]&#62;']) : pick([']]>', ']]&gt;']);
     if (c === quote) return pick([quote === '"' ? '&quot;' : '&apos;', ref(c)]);
     if (c === '"' || c === "'") return pick([c, c === '"' ? '&quot;' : '&apos;', ref(c)]);
-    if ((c === '\t' || c === '\n' || c === '\r' || c === '\r\n') && rand() < 0.5) return [...c].map(ref).join('');
-    return rand() < 0.1 ? [...c].map(ref).join('') : c;
+    if ((c === '\t' || c === '\n' || c === '\r' || c === '\r\n') && rand() < 0.5)
+      return Array.from(c).map(ref).join('');
+    return rand() < 0.1 ? Array.from(c).map(ref).join('') : c;
   };
   const escaped = (s: readonly string[], quote?: string): string => s.map((c) => escapeChar(c, quote)).join('');
   const chunks = (): string[] => Array.from({ length: Math.floor(rand() * 5) }, () => pick(chars));
@@ -152,12 +153,7 @@ function randomPayload(rand: () => number): string {
       used.add(`xmlns:${prefix}`);
       inner.set(prefix, uri);
       const quote = pick(['"', "'"]);
-      attrs.push(
-        `${prefix === '' ? 'xmlns' : `xmlns:${prefix}`}=${quote}${escaped(
-          [...uri].map((c) => c),
-          quote,
-        )}${quote}`,
-      );
+      attrs.push(`${prefix === '' ? 'xmlns' : `xmlns:${prefix}`}=${quote}${escaped(Array.from(uri), quote)}${quote}`);
     }
     const prefixes = [...inner.keys()].filter((p) => p !== '' && inner.get(p) !== '');
     const name = (local: string): string => {
@@ -242,7 +238,7 @@ function lxmlBodies(envelopes: readonly string[]): Promise<string[]> {
   ].join('\n');
   return new Promise((resolve, reject) => {
     const child = execFile(PYTHON, ['-c', script], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
-      if (err) reject(err);
+      if (err) reject(new Error('lxml failed', { cause: err }));
       else resolve(JSON.parse(stdout) as string[]);
     });
     child.stdin?.end(JSON.stringify(envelopes));

@@ -79,7 +79,7 @@ export function parseDomainDisks(xml: string): VirshDisk[] {
         source: source?.getAttribute('file') || source?.getAttribute('dev') || undefined,
         target,
         readonly: childElements(disk, 'readonly').length > 0,
-        serial: serial === null ? undefined : serial,
+        serial,
       });
     }
   }
