@@ -16,7 +16,7 @@ import { encodeElement } from '../src/soap/encode.js';
 import { plainEnvelope } from '../src/soap/faults.js';
 import { SoapClient, SoapFault } from '../src/soap/client.js';
 import { schema, type AmazonEC2PortTypeOperations } from '../src/generated/frontend.js';
-import { signEnvelope } from '../src/security/wssec/sign.js';
+import { signEnvelope, signedAs } from '../src/security/wssec/sign.js';
 import { withFrontendPair, type FrontendPair, type FrontendProcess } from './lib/frontend-pair.js';
 import type { SignatureMode } from './lib/frontend-server.js';
 import { runLoad, summarizeLoad, type LoadPhase, type LoadResult } from './lib/http-load.js';
@@ -119,7 +119,7 @@ async function sanityCheck(
   const client = new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', {
     url: pair.signed.url,
     caPem: pair.caPem,
-    signer: pair.alice,
+    envelope: signedAs(pair.alice),
   });
   try {
     const answer = await client.call(OPERATION, { volumeSet: {} });

@@ -10,6 +10,7 @@ import { startCluster, type Cluster } from '../../test/support/services.js';
 import { SoapClient } from '../../src/soap/client.js';
 import { schema, type AmazonEC2PortTypeOperations } from '../../src/generated/frontend.js';
 import { since } from './stats.js';
+import { signedAs } from '../../src/security/wssec/sign.js';
 
 export type VolumeType = 'sparse' | 'thick' | 'zero';
 
@@ -51,7 +52,7 @@ export class BenchCluster {
       url: cluster.frontendUrl,
       caPem: cluster.caPem,
       timeoutMs: 120_000,
-      signer: cluster.users.alice,
+      envelope: signedAs(cluster.users.alice),
     });
   }
 

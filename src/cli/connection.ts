@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { defaultHome } from '../config/config.js';
 import { schema, type AmazonEC2PortTypeOperations } from '../generated/frontend.js';
 import { SoapClient } from '../soap/client.js';
+import { signedAs } from '../security/wssec/sign.js';
 import { UsageError } from './args.js';
 
 export type Ops = AmazonEC2PortTypeOperations;
@@ -90,7 +91,7 @@ export function connect(options: ConnectionOptions): Frontend {
     url: endpoint,
     caPem,
     timeoutMs: REQUEST_TIMEOUT_MS,
-    signer,
+    envelope: signedAs(signer),
   });
   return {
     endpoint,

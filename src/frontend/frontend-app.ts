@@ -27,11 +27,11 @@ import {
   userAuthenticator,
 } from '../security/authenticators.js';
 import type { ReplayCache } from '../security/wssec/replay-cache.js';
-import type { Signer } from '../security/wssec/sign.js';
+import { signedAs, type Signer } from '../security/wssec/sign.js';
 import { FRONTEND_IDENTITY, vmmHostOf, volumeDelegateIdentity } from '../security/identities.js';
 import { TrustStore } from '../security/truststore/trust-store.js';
 import { WSDL_DIR } from '../soap/wsdl-dir.js';
-import { withSharedReplays, type SharedReplayCache } from './cluster/shared-replay.js';
+import { withSharedReplays, type SharedReplayCache } from '../security/wssec/shared-replay.js';
 import { callbackHandlers } from './soap/callback-handlers.js';
 import { EC2_PATH, ec2Schema, ec2Wsdl } from './soap/ec2-compat.js';
 import { frontendHandlers } from './soap/frontend-handlers.js';
@@ -153,6 +153,7 @@ export async function serveFrontend(
 ): Promise<RunningFrontend> {
   const core = openFrontendCore(config, logger);
   const { tls, signer, deps } = core;
+  const envelope = signedAs(signer);
   const trust = new TrustStore(config.trustStore, tls.caPem);
   const verification = { clockSkewSeconds: config.clockSkewSeconds, allowSha1: config.allowSha1Signatures };
   // The authenticators are made around a ReplayCache; with a shared cache, the check is finished against it.
@@ -176,7 +177,7 @@ export async function serveFrontend(
     wsdlFile: `${WSDL_DIR}frontend.wsdl`,
     handlers,
     authenticate: users,
-    signer,
+    envelope,
     logger,
   });
   // The same operations in exactly Amazon's shapes, for strict clients built from Amazon's WSDL.
@@ -188,7 +189,7 @@ export async function serveFrontend(
     wsdlTransform: ec2Wsdl,
     handlers,
     authenticate: users,
-    signer,
+    envelope,
     logger,
   });
   const callback = new SoapEndpoint<VolumeDelegateCallbackPortTypeOperations>({
@@ -198,7 +199,7 @@ export async function serveFrontend(
     wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
     handlers: callbackHandlers(deps),
     authenticate: volumeDelegateCalls,
-    signer,
+    envelope,
     logger,
   });
   const registry = new SoapEndpoint<VmmRegistryPortTypeOperations>({
@@ -208,7 +209,7 @@ export async function serveFrontend(
     wsdlFile: `${WSDL_DIR}vmm-delegate.wsdl`,
     handlers: registryHandlers(deps),
     authenticate: vmmDelegateCalls,
-    signer,
+    envelope,
     logger,
   });
   let host: RunningHost;

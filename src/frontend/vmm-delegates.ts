@@ -4,20 +4,9 @@
  */
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
-import type { Signer } from '../security/wssec/sign.js';
-import {
-  schema,
-  type AttachDiskType,
-  type DetachDiskType,
-  type DiskType,
-  type VmmDelegatePortTypeOperations,
-} from '../generated/vmm-delegate.js';
-
-export interface VmmDelegates {
-  attach(endpoint: string, request: AttachDiskType): Promise<DiskType>;
-  detach(endpoint: string, request: DetachDiskType): Promise<void>;
-  close(): void;
-}
+import { signedAs, type Signer } from '../security/wssec/sign.js';
+import { schema, type VmmDelegatePortTypeOperations } from '../generated/vmm-delegate.js';
+import type { DiskToAttach, DiskToDetach, VmmDelegates } from './usecases/delegate-ports.js';
 
 export class VmmDelegatePool implements VmmDelegates {
   private readonly clients = new Map<string, SoapClient<VmmDelegatePortTypeOperations>>();
@@ -35,19 +24,20 @@ export class VmmDelegatePool implements VmmDelegates {
         url: endpoint,
         caPem: this.caPem,
         timeoutMs: this.timeoutMs,
-        signer: this.signer,
+        envelope: signedAs(this.signer),
       });
       this.clients.set(endpoint, c);
     }
     return c;
   }
 
-  async attach(endpoint: string, request: AttachDiskType): Promise<DiskType> {
-    return this.relay(() => this.client(endpoint).call('AttachDisk', request));
+  async attach(endpoint: string, disk: DiskToAttach): Promise<void> {
+    const { mode, ...rest } = disk;
+    await this.relay(() => this.client(endpoint).call('AttachDisk', { ...rest, attachMode: mode }));
   }
 
-  async detach(endpoint: string, request: DetachDiskType): Promise<void> {
-    await this.relay(() => this.client(endpoint).call('DetachDisk', request));
+  async detach(endpoint: string, disk: DiskToDetach): Promise<void> {
+    await this.relay(() => this.client(endpoint).call('DetachDisk', disk));
   }
 
   private async relay<T>(call: () => Promise<T>): Promise<T> {

@@ -6,14 +6,10 @@
  */
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
-import {
-  schema,
-  type VolumeDelegatePortTypeOperations,
-  type CreateVolumeFileType,
-  type CreateSnapshotFileType,
-} from '../generated/volume-delegate.js';
+import { schema, type VolumeDelegatePortTypeOperations } from '../generated/volume-delegate.js';
 import type { Logger } from '../log.js';
-import type { Signer } from '../security/wssec/sign.js';
+import { signedAs, type Signer } from '../security/wssec/sign.js';
+import type { ClaimJob, SnapshotFileJob, VolumeDelegates, VolumeFileJob } from './usecases/delegate-ports.js';
 
 export interface DelegateEndpoint {
   readonly id: string;
@@ -21,19 +17,6 @@ export interface DelegateEndpoint {
 }
 
 type Client = SoapClient<VolumeDelegatePortTypeOperations>;
-
-/**
- * Called with each delegate before it is asked to take a job, so that the resource names the delegate
- * whose reports it will accept (src/frontend/usecases/report-job.ts) before that delegate can report.
- */
-export type ClaimJob = (delegateId: string) => Promise<void>;
-
-export interface VolumeDelegates {
-  createVolumeFile(request: CreateVolumeFileType, claim: ClaimJob): Promise<string>;
-  createSnapshotFile(request: CreateSnapshotFileType, claim: ClaimJob): Promise<string>;
-  deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void>;
-  close(): void;
-}
 
 export class VolumeDelegatePool implements VolumeDelegates {
   private readonly clients: { readonly id: string; readonly client: Client }[];
@@ -48,16 +31,21 @@ export class VolumeDelegatePool implements VolumeDelegates {
   ) {
     this.clients = endpoints.map((e) => ({
       id: e.id,
-      client: new SoapClient(schema, 'VolumeDelegatePortType', { url: e.url, caPem, timeoutMs, signer }),
+      client: new SoapClient(schema, 'VolumeDelegatePortType', {
+        url: e.url,
+        caPem,
+        timeoutMs,
+        envelope: signedAs(signer),
+      }),
     }));
   }
 
-  createVolumeFile(request: CreateVolumeFileType, claim: ClaimJob): Promise<string> {
-    return this.place(request.volumeId, claim, (c) => c.call('CreateVolumeFile', request));
+  createVolumeFile(job: VolumeFileJob, claim: ClaimJob): Promise<string> {
+    return this.place(job.volumeId, claim, (c) => c.call('CreateVolumeFile', job));
   }
 
-  createSnapshotFile(request: CreateSnapshotFileType, claim: ClaimJob): Promise<string> {
-    return this.place(request.snapshotId, claim, (c) => c.call('CreateSnapshotFile', request));
+  createSnapshotFile(job: SnapshotFileJob, claim: ClaimJob): Promise<string> {
+    return this.place(job.snapshotId, claim, (c) => c.call('CreateSnapshotFile', job));
   }
 
   async deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void> {

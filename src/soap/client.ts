@@ -6,11 +6,11 @@
 import { Agent, request } from 'node:https';
 import { VbsError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import { decodeElement } from './decode.js';
+import type { EnvelopeWriter } from './envelope-writer.js';
 import { encodeElement } from './encode.js';
 import { elementChildren, parseXml, SOAP_ENV_NS } from './envelope.js';
 import type { ServiceSchema } from './schema.js';
 import { plainEnvelope } from './faults.js';
-import { signEnvelope, type Signer } from '../security/wssec/sign.js';
 import type { OperationsOf } from './server.js';
 
 export class SoapFault extends Error {
@@ -46,8 +46,8 @@ export interface ClientOptions {
   /** Client certificate for mutual TLS, when a service asks for one. */
   readonly certPem?: string;
   readonly keyPem?: string;
-  /** Signs every request (WS-Security X.509) with this identity. */
-  readonly signer?: Signer;
+  /** Writes every request: plain when unset; signedAs(identity) signs it (WS-Security X.509). */
+  readonly envelope?: EnvelopeWriter;
 }
 
 export class SoapClient<Ops extends OperationsOf<Ops>> {
@@ -74,7 +74,7 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
     const spec = this.schema.portTypes[this.portType]?.[operation];
     if (!spec) throw new Error(`no operation ${operation} in ${this.portType}`);
     const request = encodeElement(this.schema, spec.input, input);
-    const body = this.options.signer ? signEnvelope(request, this.options.signer) : plainEnvelope(request);
+    const body = (this.options.envelope ?? plainEnvelope)(request);
     const { status, text } = await this.post(operation, body);
     const doc = parseXml(text);
     const envelope = doc.documentElement;

@@ -12,9 +12,9 @@ import { VbsError } from '../core/errors.js';
 import type { Principal } from '../core/principal.js';
 import type { Logger } from '../log.js';
 import { decodeElement } from './decode.js';
+import type { EnvelopeWriter } from './envelope-writer.js';
 import { encodeElement } from './encode.js';
 import { parseEnvelope, type ParsedEnvelope } from './envelope.js';
-import { signEnvelope, type Signer } from '../security/wssec/sign.js';
 import { faultElement, faultFor, plainEnvelope } from './faults.js';
 import type { ServiceSchema } from './schema.js';
 
@@ -43,8 +43,8 @@ export interface SoapEndpointOptions<Ops extends OperationsOf<Ops>> {
   readonly authenticate: Authenticator;
   readonly logger: Logger;
   readonly maxBodyBytes?: number;
-  /** Signs every answer, faults too, with this service's certificate (WS-Security), when set. */
-  readonly signer?: Signer;
+  /** Writes every answer, faults too: plain when unset; services pass a signing one (WS-Security). */
+  readonly envelope?: EnvelopeWriter;
 }
 
 interface Operation {
@@ -126,7 +126,7 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
   }
 
   private envelope(bodyXml: string): string {
-    return this.options.signer ? signEnvelope(bodyXml, this.options.signer) : plainEnvelope(bodyXml);
+    return (this.options.envelope ?? plainEnvelope)(bodyXml);
   }
 
   private operationOf(message: ParsedEnvelope, req: IncomingMessage): Operation {

@@ -13,12 +13,10 @@ import { join } from 'node:path';
 import { newId } from '../../src/core/ids.js';
 import { volumeFilePath } from '../../src/core/paths.js';
 import type { VolumeRecord } from '../../src/core/records.js';
-import type { InventoryType } from '../../src/generated/vmm-delegate.js';
 import { SqliteStore } from '../../src/frontend/store/sqlite-store.js';
 import type { Deps } from '../../src/frontend/usecases/deps.js';
 import { INVENTORY_STALENESS_MS, reconcile } from '../../src/frontend/usecases/register-vmm.js';
-import type { VolumeDelegates } from '../../src/frontend/volume-delegate-pool.js';
-import type { VmmDelegates } from '../../src/frontend/vmm-delegates.js';
+import type { VmmDelegates, VmmInventory, VolumeDelegates } from '../../src/frontend/usecases/delegate-ports.js';
 import { silentLogger } from '../../src/log.js';
 
 const HOST = 'node-1';
@@ -43,28 +41,19 @@ function volume(): VolumeRecord {
 }
 
 /** The node's inventory: the instance, holding these volumes read-only. */
-function inventory(volumeIds: readonly string[]): InventoryType {
+function inventory(volumeIds: readonly string[]): VmmInventory {
   return {
     vmmHost: HOST,
     endpoint: 'https://127.0.0.1:1/vmm-delegate',
     driver: 'qemu',
     healthy: true,
-    instanceSet: {
-      item: [
-        {
-          instanceId: INSTANCE,
-          state: 'running',
-          diskSet: {
-            item: volumeIds.map((v, i) => ({
-              instanceId: INSTANCE,
-              volumeId: v,
-              device: `/dev/sd${'bcd'[i] ?? 'z'}`,
-              attachMode: 'ro',
-            })),
-          },
-        },
-      ],
-    },
+    instances: [
+      {
+        instanceId: INSTANCE,
+        state: 'running',
+        disks: volumeIds.map((v, i) => ({ volumeId: v, device: `/dev/sd${'bcd'[i] ?? 'z'}`, mode: 'ro' as const })),
+      },
+    ],
   };
 }
 

@@ -2,6 +2,7 @@
 import { SoapClient, SoapFault } from '../../src/soap/client.js';
 import { schema, type AmazonEC2PortTypeOperations } from '../../src/generated/frontend.js';
 import type { Cluster, TestUser } from './services.js';
+import { signedAs } from '../../src/security/wssec/sign.js';
 
 export type Ec2Client = SoapClient<AmazonEC2PortTypeOperations>;
 
@@ -10,7 +11,7 @@ export function ec2Client(cluster: Cluster, user: TestUser = 'alice', url: strin
   return new SoapClient<AmazonEC2PortTypeOperations>(schema, 'AmazonEC2PortType', {
     url,
     caPem: cluster.caPem,
-    signer: cluster.users[user],
+    envelope: signedAs(cluster.users[user]),
   });
 }
 

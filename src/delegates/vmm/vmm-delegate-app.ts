@@ -11,6 +11,7 @@ import {
 } from '../../generated/vmm-delegate.js';
 import { createLogger, type Logger } from '../../log.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
+import { signedAs } from '../../security/wssec/sign.js';
 import { SoapClient } from '../../soap/client.js';
 import { startHttpsHost } from '../../soap/https-host.js';
 import { SoapEndpoint } from '../../soap/server.js';
@@ -35,7 +36,7 @@ export async function startVmmDelegate(
   logger: Logger = createLogger(`vmm-delegate-${config.vmmHost}`, { file: config.logFile }),
 ): Promise<RunningVmmDelegate> {
   const tls = ensureServiceTls(config.certDir, vmmDelegateIdentity(config.vmmHost));
-  const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
+  const envelope = signedAs({ certPem: tls.certPem, keyPem: tls.keyPem });
   if (config.driver === 'qemu') mkdirSync(config.qemuSocketDir, { recursive: true, mode: 0o700 });
   const driver = createDriver(config);
   let origin = '';
@@ -57,7 +58,7 @@ export async function startVmmDelegate(
       DEFAULT_VERIFICATION,
       newReplayCache(),
     ),
-    signer,
+    envelope,
     logger,
   });
   const host = await startHttpsHost({
@@ -72,7 +73,7 @@ export async function startVmmDelegate(
     url: config.frontendRegistryUrl,
     caPem: tls.caPem,
     timeoutMs: 10_000,
-    signer,
+    envelope,
   });
   const registration = new Registration(
     client,

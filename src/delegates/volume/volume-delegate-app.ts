@@ -11,6 +11,7 @@ import {
 } from '../../generated/volume-delegate.js';
 import { createLogger, type Logger } from '../../log.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
+import { signedAs } from '../../security/wssec/sign.js';
 import { SoapClient } from '../../soap/client.js';
 import { startHttpsHost } from '../../soap/https-host.js';
 import { SoapEndpoint } from '../../soap/server.js';
@@ -33,7 +34,7 @@ export async function startVolumeDelegate(
   logger: Logger = createLogger(`volume-delegate-${config.id}`, { file: config.logFile }),
 ): Promise<RunningVolumeDelegate> {
   const tls = ensureServiceTls(config.certDir, volumeDelegateIdentity(config.id));
-  const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
+  const envelope = signedAs({ certPem: tls.certPem, keyPem: tls.keyPem });
   for (const dir of ['volumes', 'snapshots'])
     mkdirSync(`${config.storageRoot}/${dir}`, { recursive: true, mode: 0o700 });
   const lustre = config.lustre === 'on' || (config.lustre === 'auto' && (await isLustre(config.storageRoot)));
@@ -42,7 +43,7 @@ export async function startVolumeDelegate(
     url: config.frontendCallbackUrl,
     caPem: tls.caPem,
     timeoutMs: 10_000,
-    signer,
+    envelope,
   });
   const reporter = new Reporter(callback, config.id, journal, logger);
   const runner = new JobRunner(journal, reporter, logger, {
@@ -69,7 +70,7 @@ export async function startVolumeDelegate(
       DEFAULT_VERIFICATION,
       newReplayCache(),
     ),
-    signer,
+    envelope,
     logger,
   });
   const host = await startHttpsHost({

@@ -14,7 +14,7 @@
  */
 import { VbsError } from '../../core/errors.js';
 import type { ReplayCache } from '../../security/wssec/replay-cache.js';
-import type { SharedReplayCache } from './shared-replay.js';
+import type { SharedReplayCache } from '../../security/wssec/shared-replay.js';
 
 export interface ReplayQuestions {
   readonly vbs: 'replay?';

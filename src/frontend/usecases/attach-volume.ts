@@ -80,7 +80,7 @@ export async function attachVolume(
       volumeId: volume.id,
       path: volume.path,
       device: req.device,
-      attachMode: req.mode,
+      mode: req.mode,
     });
   } catch (error) {
     await deps.store.endAttachment(

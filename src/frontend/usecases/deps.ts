@@ -1,9 +1,14 @@
 /** What the use cases need from the outside, passed in so that tests can build them around real parts. */
 import type { VolumeType } from '../../core/records.js';
-import type { Logger } from '../../log.js';
 import type { MetadataStore } from '../store/metadata-store.js';
-import type { VolumeDelegates } from '../volume-delegate-pool.js';
-import type { VmmDelegates } from '../vmm-delegates.js';
+import type { VmmDelegates, VolumeDelegates } from './delegate-ports.js';
+
+/** What the use cases log through: winston's Logger is one; so is anything with these three. */
+export interface EventLog {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  error(message: string, meta?: Record<string, unknown>): unknown;
+}
 
 export interface FrontendSettings {
   readonly zones: readonly string[];
@@ -17,6 +22,6 @@ export interface Deps {
   readonly delegates: VolumeDelegates;
   readonly vmms: VmmDelegates;
   readonly settings: FrontendSettings;
-  readonly logger: Logger;
+  readonly logger: EventLog;
   readonly now: () => Date;
 }

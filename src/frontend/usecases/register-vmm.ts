@@ -11,9 +11,9 @@
  *  - a VBS disk the hypervisor holds without a record is adopted when the rules allow it, or else
  *    detached from the hypervisor; both are logged.
  */
-import type { InventoryType } from '../../generated/vmm-delegate.js';
 import type { AttachMode } from '../../core/records.js';
 import { isId } from '../../core/ids.js';
+import type { VmmInventory } from './delegate-ports.js';
 import type { Deps } from './deps.js';
 
 /** The state a driver gives an instance it lists but cannot question (see the QEMU driver). */
@@ -47,7 +47,7 @@ export interface ReconcileReport {
 }
 
 /** Records the node and the instances it runs now, so that AttachVolume finds them at once. */
-export async function recordInventory(deps: Deps, inv: InventoryType): Promise<void> {
+export async function recordInventory(deps: Deps, inv: VmmInventory): Promise<void> {
   await deps.store.registerVmm(
     {
       host: inv.vmmHost,
@@ -56,23 +56,16 @@ export async function recordInventory(deps: Deps, inv: InventoryType): Promise<v
       healthy: inv.healthy,
       lastSeen: deps.now().getTime(),
     },
-    (inv.instanceSet.item ?? []).map((i) => ({ instanceId: i.instanceId, state: i.state })),
+    inv.instances.map((i) => ({ instanceId: i.instanceId, state: i.state })),
   );
 }
 
 /** Compares what the hypervisor holds with the attachment records of its node, and repairs. */
-export async function reconcile(deps: Deps, inv: InventoryType): Promise<ReconcileReport> {
-  const instances = inv.instanceSet.item ?? [];
+export async function reconcile(deps: Deps, inv: VmmInventory): Promise<ReconcileReport> {
+  const instances = inv.instances;
   // An unhealthy hypervisor's silence is not evidence that disks are gone.
   if (!inv.healthy) return { lost: 0, settled: 0, adopted: 0, detachedStrays: 0 };
-  const held: HeldDisk[] = instances.flatMap((i) =>
-    (i.diskSet.item ?? []).map((d) => ({
-      instanceId: i.instanceId,
-      volumeId: d.volumeId,
-      device: d.device,
-      mode: d.attachMode === 'ro' ? ('ro' as const) : ('rw' as const),
-    })),
-  );
+  const held: HeldDisk[] = instances.flatMap((i) => i.disks.map((d) => ({ instanceId: i.instanceId, ...d })));
   // A listed instance whose hypervisor did not answer has unknown disks, not none: leave its records be.
   const unknown = new Set(instances.filter((i) => i.state === UNREACHABLE).map((i) => i.instanceId));
   const key = (instanceId: string, volumeId: string): string => `${instanceId}\u0000${volumeId}`;

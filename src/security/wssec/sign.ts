@@ -27,6 +27,7 @@ import {
   type SignKeyObjectInput,
 } from 'node:crypto';
 import { SOAP_ENV_NS } from '../../soap/envelope.js';
+import type { EnvelopeWriter } from '../../soap/envelope-writer.js';
 import { keyKindOf } from './key-kind.js';
 import {
   BASE64_ENCODING,
@@ -105,6 +106,11 @@ const BODY_CONTEXT: TextC14nContext = {
 /** xsd:dateTime in UTC, whole seconds: what every client here writes and parses. */
 function dateTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The envelope writer that signs every message of a SoapClient or SoapEndpoint as `signer`. */
+export function signedAs(signer: Signer): EnvelopeWriter {
+  return (bodyXml) => signEnvelope(bodyXml, signer);
 }
 
 /** Literal characters that xmldom reads as XML 1.1 line ends and XML 1.0 parsers do not. */

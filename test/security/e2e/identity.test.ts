@@ -17,7 +17,7 @@ import { schema as delegateSchema } from '../../../src/generated/volume-delegate
 import { schema as frontendSchema, type AmazonEC2PortTypeOperations } from '../../../src/generated/frontend.js';
 import { SoapClient } from '../../../src/soap/client.js';
 import { encodeElement } from '../../../src/soap/encode.js';
-import type { Signer } from '../../../src/security/wssec/sign.js';
+import { signedAs, type Signer } from '../../../src/security/wssec/sign.js';
 import { ec2Client, faultOf, waitForSnapshot, waitForVolume, type Ec2Client } from '../../support/ec2-client.js';
 import { REPO_ROOT } from '../../support/repo.js';
 import { envelope } from '../../support/raw-soap.js';
@@ -162,7 +162,7 @@ describe('security e2e: identity and ownership', function () {
       carol = new SoapClient<AmazonEC2PortTypeOperations>(frontendSchema, 'AmazonEC2PortType', {
         url: cluster.frontendUrl,
         caPem: cluster.caPem,
-        signer: creds,
+        envelope: signedAs(creds),
       });
       // Not yet trusted: refused.
       expect((await faultOf(carol.call('DescribeVolumes', { volumeSet: {} }))).code).to.equal('AuthFailure');

@@ -17,7 +17,7 @@
  */
 import { VbsError } from '../../core/errors.js';
 import type { Principal } from '../../core/principal.js';
-import type { ReplayCache } from '../../security/wssec/replay-cache.js';
+import type { ReplayCache } from './replay-cache.js';
 import type { Authenticator } from '../../soap/server.js';
 
 /** The cache of all workers, as a worker sees it. */

@@ -9,18 +9,18 @@ import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { userAuthenticator } from '../../src/security/authenticators.js';
-import { MemoryReplayCache, type ReplayCache } from '../../src/security/wssec/replay-cache.js';
-import { signEnvelope } from '../../src/security/wssec/sign.js';
-import { parseEnvelope } from '../../src/soap/envelope.js';
-import type { Authenticator } from '../../src/soap/server.js';
-import { answerReplayQuestions, ReplayCacheClient, type Channel } from '../../src/frontend/cluster/replay-ipc.js';
+import { userAuthenticator } from '../../../src/security/authenticators.js';
+import { MemoryReplayCache, type ReplayCache } from '../../../src/security/wssec/replay-cache.js';
+import { signEnvelope } from '../../../src/security/wssec/sign.js';
+import { parseEnvelope } from '../../../src/soap/envelope.js';
+import type { Authenticator } from '../../../src/soap/server.js';
+import { answerReplayQuestions, ReplayCacheClient, type Channel } from '../../../src/frontend/cluster/replay-ipc.js';
 import {
   REPLAYED_MESSAGE,
   withSharedReplays,
   type SharedReplayCache,
-} from '../../src/frontend/cluster/shared-replay.js';
-import { CREATE_VOLUME, fixtures } from '../security/wssec/helpers.js';
+} from '../../../src/security/wssec/shared-replay.js';
+import { CREATE_VOLUME, fixtures } from './helpers.js';
 
 const request = new IncomingMessage(new Socket());
 const SETTINGS = { clockSkewSeconds: 30, allowSha1: false };

@@ -1,0 +1,79 @@
+/**
+ * What the use cases ask of the Volume and VMM Delegates, and what a VMM Delegate reports, in VBS's
+ * own terms. The SOAP clients (src/frontend/volume-delegate-pool.ts, vmm-delegates.ts) and the
+ * registry endpoint (src/frontend/soap/registry-handlers.ts) translate these to and from the wire,
+ * so that a use case never sees a generated type and another protocol can drive the same use cases.
+ */
+import type { AttachMode, VolumeType } from '../../core/records.js';
+
+/** A volume file to make at `path` (relative to the storage root), from `sourcePath` when restoring. */
+export interface VolumeFileJob {
+  readonly volumeId: string;
+  readonly path: string;
+  readonly sizeGiB: number;
+  readonly volumeType: VolumeType;
+  readonly sourcePath?: string;
+}
+
+/** A snapshot file to copy from a volume file. */
+export interface SnapshotFileJob {
+  readonly snapshotId: string;
+  readonly sourcePath: string;
+  readonly path: string;
+}
+
+/**
+ * Called with each delegate before it is asked to take a job, so that the resource names the delegate
+ * whose reports it will accept (report-job.ts) before that delegate can report.
+ */
+export type ClaimJob = (delegateId: string) => Promise<void>;
+
+export interface VolumeDelegates {
+  /** Resolves to the ID of the delegate that took the job. */
+  createVolumeFile(job: VolumeFileJob, claim: ClaimJob): Promise<string>;
+  createSnapshotFile(job: SnapshotFileJob, claim: ClaimJob): Promise<string>;
+  /** Any delegate may delete (all see the same files); `preferred` is asked first. */
+  deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void>;
+  close(): void;
+}
+
+export interface DiskToAttach {
+  readonly instanceId: string;
+  readonly volumeId: string;
+  readonly path: string;
+  readonly device: string;
+  readonly mode: AttachMode;
+}
+
+export interface DiskToDetach {
+  readonly instanceId: string;
+  readonly volumeId: string;
+  readonly device: string;
+  readonly force: boolean;
+}
+
+export interface VmmDelegates {
+  attach(endpoint: string, disk: DiskToAttach): Promise<void>;
+  detach(endpoint: string, disk: DiskToDetach): Promise<void>;
+  close(): void;
+}
+
+/** A VBS disk that a hypervisor holds. */
+export interface InventoryDisk {
+  readonly volumeId: string;
+  readonly device: string;
+  readonly mode: AttachMode;
+}
+
+/** What a VMM Delegate reports of its node when it registers. */
+export interface VmmInventory {
+  readonly vmmHost: string;
+  readonly endpoint: string;
+  readonly driver: string;
+  readonly healthy: boolean;
+  readonly instances: readonly {
+    readonly instanceId: string;
+    readonly state: string;
+    readonly disks: readonly InventoryDisk[];
+  }[];
+}
