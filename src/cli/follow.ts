@@ -3,6 +3,7 @@
  * snapshot until completed (or error), a deleted volume until the frontend no longer knows it.
  * Each poll is one Describe* call for the one ID; the last answer is what the command prints.
  */
+import { phaseOf, SNAPSHOT_CREATION, VOLUME_CREATION, VOLUME_DELETION } from '../core/state.js';
 import type * as Wire from '../generated/frontend.js';
 import { SoapFault } from '../soap/client.js';
 import type { Frontend } from './connection.js';
@@ -37,8 +38,7 @@ export function followNewVolume(
     async () => {
       const answer = await describeVolume(frontend, volumeId);
       const status = answer?.volumeSet.item?.[0]?.status ?? 'gone';
-      const phase =
-        status === 'available' || status === 'in-use' ? 'done' : status === 'creating' ? 'pending' : 'failed';
+      const phase = phaseOf(VOLUME_CREATION, status);
       return { phase, status, value: answer };
     },
     options,
@@ -54,9 +54,9 @@ export function followVolumeDeletion(
     volumeId,
     async () => {
       const answer = await describeVolume(frontend, volumeId);
+      // A volume the frontend no longer knows is as deleted as a tombstone.
       const status = answer?.volumeSet.item?.[0]?.status ?? 'deleted';
-      const phase =
-        answer === undefined || status === 'deleted' ? 'done' : status === 'deleting' ? 'pending' : 'failed';
+      const phase = answer === undefined ? 'done' : phaseOf(VOLUME_DELETION, status);
       return { phase, status, value: answer };
     },
     options,
@@ -79,7 +79,7 @@ export function followNewSnapshot(
       }
       const item = answer?.snapshotSet.item?.[0];
       const status = item?.status ?? 'gone';
-      const phase = status === 'completed' ? 'done' : status === 'pending' ? 'pending' : 'failed';
+      const phase = phaseOf(SNAPSHOT_CREATION, status);
       const percent = percentOf(item?.progress);
       return { phase, status, ...(percent !== undefined ? { percent } : {}), value: answer };
     },

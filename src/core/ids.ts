@@ -13,6 +13,17 @@ const PATTERN: Record<ResourceKind, RegExp> = {
   snap: /^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$/,
 };
 
+/**
+ * Instance IDs are the hypervisor's names (a QMP socket's, a Xen or libvirt domain's), not made by
+ * VBS: letters, digits, '.', '_' and '-', never first (a tool would read "-f" as an option), at most
+ * 64 characters. The frontend refuses any other as malformed; a VMM Delegate knows no such instance.
+ */
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isInstanceId(value: string): boolean {
+  return INSTANCE_ID.test(value);
+}
+
 export function newId(kind: ResourceKind): string {
   return `${kind}-${randomBytes(9).toString('hex').slice(0, 17)}`;
 }

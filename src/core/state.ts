@@ -16,8 +16,26 @@ export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
 export const ATTACHMENT_STATUSES = ['attaching', 'attached', 'detaching', 'detached'] as const;
 export type AttachmentStatus = (typeof ATTACHMENT_STATUSES)[number];
 
-/** Conditions on other rows that block a transition; the store knows how to check each in SQL. */
-export type Guard = 'volumeHasPendingSnapshot' | 'volumeHasAttachment' | 'snapshotHasCreatingVolume';
+/** An attachment in these statuses holds its volume; `detached` is its end. */
+export const LIVE_ATTACHMENT_STATUSES: readonly AttachmentStatus[] = ['attaching', 'attached', 'detaching'];
+
+/** How resources relate: the snapshots of a volume, its attachments, the volumes made from a snapshot. */
+export type Relation = 'snapshotsOfVolume' | 'attachmentsOfVolume' | 'volumesFromSnapshot';
+
+/** A condition on other resources that blocks a transition: a related resource in one of `statuses`. */
+export interface GuardSpec {
+  readonly relation: Relation;
+  readonly statuses: readonly string[];
+}
+
+export const GUARDS = {
+  volumeHasPendingSnapshot: { relation: 'snapshotsOfVolume', statuses: ['pending'] satisfies SnapshotStatus[] },
+  volumeHasAttachment: { relation: 'attachmentsOfVolume', statuses: LIVE_ATTACHMENT_STATUSES },
+  snapshotHasCreatingVolume: { relation: 'volumesFromSnapshot', statuses: ['creating'] satisfies VolumeStatus[] },
+} as const satisfies Record<string, GuardSpec>;
+
+/** The guards' names; the store checks each inside the statement of the transition it guards. */
+export type Guard = keyof typeof GUARDS;
 
 export interface Transition<S extends string> {
   readonly from: readonly S[];
@@ -108,3 +126,31 @@ export function modesCompatible(existing: readonly ('rw' | 'ro')[], wanted: 'rw'
 export const SNAPSHOTTABLE_VOLUME_STATUSES: readonly VolumeStatus[] = ['available', 'in-use'];
 /** A volume may be made from a snapshot in these statuses. */
 export const RESTORABLE_SNAPSHOT_STATUSES: readonly SnapshotStatus[] = ['completed'];
+
+/**
+ * How a client that waits for an operation reads the statuses it sees (vbs --wait): still under way,
+ * done, or failed (any other status). Derived from the transitions that end each operation.
+ */
+export interface Awaited {
+  readonly pending: readonly string[];
+  readonly done: readonly string[];
+}
+
+export const VOLUME_CREATION: Awaited = {
+  pending: VOLUME_TRANSITIONS.provisioned.from,
+  // A new volume may be attached before the client looks again.
+  done: [VOLUME_TRANSITIONS.provisioned.to, VOLUME_TRANSITIONS.attach.to],
+};
+export const VOLUME_DELETION: Awaited = {
+  pending: VOLUME_TRANSITIONS.deleted.from,
+  done: [VOLUME_TRANSITIONS.deleted.to],
+};
+export const SNAPSHOT_CREATION: Awaited = {
+  pending: SNAPSHOT_TRANSITIONS.copied.from,
+  done: [SNAPSHOT_TRANSITIONS.copied.to],
+};
+
+export function phaseOf(operation: Awaited, status: string): 'pending' | 'done' | 'failed' {
+  if (operation.done.includes(status)) return 'done';
+  return operation.pending.includes(status) ? 'pending' : 'failed';
+}

@@ -3,6 +3,12 @@ import {
   ATTACHMENT_STATUSES,
   ATTACHMENT_TRANSITIONS,
   GUARD_REFUSAL,
+  GUARDS,
+  LIVE_ATTACHMENT_STATUSES,
+  phaseOf,
+  SNAPSHOT_CREATION,
+  VOLUME_CREATION,
+  VOLUME_DELETION,
   SNAPSHOT_STATUSES,
   SNAPSHOT_TRANSITIONS,
   VOLUME_STATUSES,
@@ -59,5 +65,38 @@ describe('state table', () => {
   it('has no way out of deleted', () => {
     const out = Object.values(VOLUME_TRANSITIONS).filter((t) => (t.from as readonly string[]).includes('deleted'));
     expect(out).to.have.length(0);
+  });
+
+  it('guards on real statuses of the related resource; a live attachment is any but detached', () => {
+    expect(LIVE_ATTACHMENT_STATUSES).to.deep.equal(['attaching', 'attached', 'detaching']);
+    expect(GUARDS.volumeHasPendingSnapshot).to.deep.equal({ relation: 'snapshotsOfVolume', statuses: ['pending'] });
+    expect(GUARDS.snapshotHasCreatingVolume).to.deep.equal({ relation: 'volumesFromSnapshot', statuses: ['creating'] });
+    expect(GUARDS.volumeHasAttachment.relation).to.equal('attachmentsOfVolume');
+  });
+
+  it('tells a waiting client whether an operation is under way, done or failed', () => {
+    const phases = (op: typeof VOLUME_CREATION, statuses: readonly string[]): string[] =>
+      statuses.map((s) => `${s}:${phaseOf(op, s)}`);
+    expect(phases(VOLUME_CREATION, VOLUME_STATUSES)).to.deep.equal([
+      'creating:pending',
+      'available:done',
+      'in-use:done',
+      'deleting:failed',
+      'deleted:failed',
+      'error:failed',
+    ]);
+    expect(phases(VOLUME_DELETION, ['deleting', 'deleted', 'available', 'error'])).to.deep.equal([
+      'deleting:pending',
+      'deleted:done',
+      'available:failed',
+      'error:failed',
+    ]);
+    expect(phases(SNAPSHOT_CREATION, SNAPSHOT_STATUSES)).to.deep.equal([
+      'pending:pending',
+      'completed:done',
+      'error:failed',
+      'deleting:failed',
+      'deleted:failed',
+    ]);
   });
 });

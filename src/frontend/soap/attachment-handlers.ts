@@ -1,6 +1,6 @@
 /** AttachVolume and DetachVolume on the wire: EC2's shapes plus VBS's attachMode and vmmHost. */
 import { VbsError } from '../../core/errors.js';
-import { clip } from '../../core/ids.js';
+import { clip, isInstanceId } from '../../core/ids.js';
 import type { AttachmentRecord, AttachMode } from '../../core/records.js';
 import type * as Wire from '../../generated/frontend.js';
 import type { RequestContext } from '../../soap/server.js';
@@ -13,14 +13,12 @@ export interface AttachmentHandlers {
   readonly DetachVolume: (req: Wire.DetachVolumeType, ctx: RequestContext) => Promise<Wire.DetachVolumeResponseType>;
 }
 
-/** Instance IDs are the hypervisor's names (a QMP socket's, a Xen or libvirt domain's). */
-const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Linux block device names a guest may be given: /dev/sdf, /dev/vdb, /dev/xvdb, /dev/hdc. */
 const DEVICE = /^\/dev\/(?:sd|vd|xvd|hd)[a-z]{1,2}$/;
 
 export function parseInstanceId(raw: string): string {
   const t = raw.trim();
-  if (!INSTANCE_ID.test(t)) throw new VbsError('InvalidInstanceID.Malformed', `Invalid id: "${clip(t)}"`);
+  if (!isInstanceId(t)) throw new VbsError('InvalidInstanceID.Malformed', `Invalid id: "${clip(t)}"`);
   return t;
 }
 

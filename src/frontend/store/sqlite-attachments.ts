@@ -8,18 +8,16 @@ import type { AttachmentRecord, InstanceLocation, VmmHostRecord } from '../../co
 import {
   ATTACHABLE_VOLUME_STATUSES,
   ATTACHMENT_TRANSITIONS,
+  LIVE_ATTACHMENT_STATUSES,
   VOLUME_TRANSITIONS,
   type AttachmentEvent,
 } from '../../core/state.js';
 import type { AttachAdmission, AttachRefusal, NewAttachment, Outcome } from './metadata-store.js';
 import { statementCache, type PrepareCached } from './sqlite-statements.js';
+import { sqlList, transitionSql } from './sqlite-state.js';
 import { attachmentFromRow, instanceFromRow, vmmHostFromRow, type Row } from './sqlite-rows.js';
 
-const LIVE = `status <> 'detached'`;
-
-function quoted(values: readonly string[]): string {
-  return `(${values.map((v) => `'${v}'`).join(', ')})`;
-}
+const LIVE = `status IN ${sqlList(LIVE_ATTACHMENT_STATUSES)}`;
 
 export class SqliteAttachments {
   constructor(
@@ -33,7 +31,7 @@ export class SqliteAttachments {
       const row = this.sql(
         `INSERT INTO attachments (volume_id, instance_id, device, status, mode, vmm_host, attach_time, updated_at)
          SELECT @volumeId, @instanceId, @device, 'attaching', @mode, @vmmHost, @attachTime, @now
-         WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @volumeId AND status IN ${quoted(ATTACHABLE_VOLUME_STATUSES)})
+         WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @volumeId AND status IN ${sqlList(ATTACHABLE_VOLUME_STATUSES)})
            -- modesCompatible: nothing else attached, or only read-only attachments and a read-only request
            AND NOT EXISTS (SELECT 1 FROM attachments WHERE volume_id = @volumeId AND ${LIVE} AND (mode = 'rw' OR @mode = 'rw'))
            AND NOT EXISTS (SELECT 1 FROM attachments WHERE instance_id = @instanceId AND vmm_host = @vmmHost AND ${LIVE}
@@ -41,10 +39,7 @@ export class SqliteAttachments {
          RETURNING *`,
       ).get(params) as Row | undefined;
       if (!row) return { admitted: false, reason: this.whyRefused(a) };
-      const t = VOLUME_TRANSITIONS.attach;
-      this.sql(
-        `UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}`,
-      ).run(params);
+      this.sql(transitionSql('volumes', VOLUME_TRANSITIONS.attach)).run({ id: a.volumeId, now: params.now });
       return { admitted: true, attachment: attachmentFromRow(row) };
     });
     return run.immediate();
@@ -68,11 +63,12 @@ export class SqliteAttachments {
   }
 
   transition(id: number, event: AttachmentEvent, statusMessage?: string): Outcome<AttachmentRecord> {
-    const t = ATTACHMENT_TRANSITIONS[event];
-    const row = this.sql(
-      `UPDATE attachments SET status = '${t.to}', updated_at = @now${statusMessage !== undefined ? ', status_message = @msg' : ''}
-       WHERE id = @id AND status IN ${quoted(t.from)} RETURNING *`,
-    ).get({ id, now: Date.now(), msg: statusMessage ?? null }) as Row | undefined;
+    const sets = statusMessage !== undefined ? ', status_message = @msg' : '';
+    const row = this.sql(transitionSql('attachments', ATTACHMENT_TRANSITIONS[event], sets)).get({
+      id,
+      now: Date.now(),
+      msg: statusMessage ?? null,
+    }) as Row | undefined;
     return row ? { changed: true, record: attachmentFromRow(row) } : { changed: false, current: this.get(id) };
   }
 
@@ -80,11 +76,11 @@ export class SqliteAttachments {
     const run = this.db.transaction((): Outcome<AttachmentRecord> => {
       const outcome = this.transition(id, event, statusMessage);
       if (outcome.changed) {
-        const t = VOLUME_TRANSITIONS.lastDetached;
-        this.sql(
-          `UPDATE volumes SET status = '${t.to}', updated_at = @now WHERE id = @volumeId AND status IN ${quoted(t.from)}
-           AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.volume_id = volumes.id AND a.${LIVE})`,
-        ).run({ volumeId: outcome.record.volumeId, now: Date.now() });
+        // The volume is available again once its last attachment ended (the transition's guard).
+        this.sql(transitionSql('volumes', VOLUME_TRANSITIONS.lastDetached)).run({
+          id: outcome.record.volumeId,
+          now: Date.now(),
+        });
       }
       return outcome;
     });

@@ -21,6 +21,7 @@ import {
   VOLUME_TRANSITIONS,
   HIDDEN_SNAPSHOT_STATUSES,
   HIDDEN_VOLUME_STATUSES,
+  LIVE_ATTACHMENT_STATUSES,
   type AttachmentEvent,
   type Guard,
   type SnapshotEvent,
@@ -40,28 +41,7 @@ import { SqliteAttachments } from './sqlite-attachments.js';
 import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
-
-/** Each guard of the state table as SQL over the row being updated. */
-const GUARD_SQL: Record<Guard, string> = {
-  volumeHasPendingSnapshot: `EXISTS (SELECT 1 FROM snapshots s WHERE s.volume_id = volumes.id AND s.status = 'pending')`,
-  volumeHasAttachment: `EXISTS (SELECT 1 FROM attachments a WHERE a.volume_id = volumes.id AND a.status <> 'detached')`,
-  snapshotHasCreatingVolume: `EXISTS (SELECT 1 FROM volumes v WHERE v.snapshot_id = snapshots.id AND v.status = 'creating')`,
-};
-
-function inList(values: readonly string[]): string {
-  return `(${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')})`;
-}
-
-function transitionSql(
-  table: 'volumes' | 'snapshots',
-  t: Transition<string>,
-  sets: string,
-  reportedBy: boolean,
-): string {
-  const guards = (t.unless ?? []).map((g) => ` AND NOT ${GUARD_SQL[g]}`).join('');
-  const reporter = reportedBy ? ' AND delegate_id = @reporter' : '';
-  return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${inList(t.from)}${guards}${reporter} RETURNING *`;
-}
+import { guardSql, sqlList, transitionSql, type ResourceTable } from './sqlite-state.js';
 
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
@@ -115,7 +95,7 @@ export class SqliteStore implements MetadataStore {
     // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
     return (
       this.sql(
-        `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${inList(RESTORABLE_SNAPSHOT_STATUSES)})`,
+        `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${sqlList(RESTORABLE_SNAPSHOT_STATUSES)})`,
       ).run(params).changes === 1
     );
   }
@@ -125,7 +105,7 @@ export class SqliteStore implements MetadataStore {
       this.sql(
         `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
        SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
-       WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${inList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
+       WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${sqlList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
       ).run({
         id: s.id,
         owner: s.ownerId,
@@ -169,8 +149,8 @@ export class SqliteStore implements MetadataStore {
     return this.find('snapshots', q, HIDDEN_SNAPSHOT_STATUSES, 'start_time').map(snapshotFromRow);
   }
 
-  private find(table: 'volumes' | 'snapshots', q: ResourceQuery, hidden: readonly string[], order: string): Row[] {
-    const where = [`status NOT IN ${inList(hidden)}`];
+  private find(table: ResourceTable, q: ResourceQuery, hidden: readonly string[], order: string): Row[] {
+    const where = [`status NOT IN ${sqlList(hidden)}`];
     const params: Record<string, string> = {};
     if (q.ownerId !== undefined) {
       where.push('owner_id = @owner');
@@ -187,7 +167,7 @@ export class SqliteStore implements MetadataStore {
   async attachmentsOf(volumeIds: readonly string[]): Promise<AttachmentRecord[]> {
     if (volumeIds.length === 0) return [];
     const rows = this.sql(
-      `SELECT * FROM attachments WHERE status <> 'detached' AND volume_id IN (SELECT value FROM json_each(?)) ORDER BY attach_time`,
+      `SELECT * FROM attachments WHERE status IN ${sqlList(LIVE_ATTACHMENT_STATUSES)} AND volume_id IN (SELECT value FROM json_each(?)) ORDER BY attach_time`,
     ).all(JSON.stringify(volumeIds)) as Row[];
     return rows.map(attachmentFromRow);
   }
@@ -237,17 +217,12 @@ export class SqliteStore implements MetadataStore {
       : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
   }
 
-  private refused<T>(
-    table: 'volumes' | 'snapshots',
-    id: string,
-    t: Transition<string>,
-    toRecord: (r: Row) => T,
-  ): Outcome<T> {
+  private refused<T>(table: ResourceTable, id: string, t: Transition<string>, toRecord: (r: Row) => T): Outcome<T> {
     const row = this.sql(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
     if (!row) return { changed: false, current: undefined };
     const status = String(row['status']);
     const held = (g: Guard): boolean =>
-      (this.sql(`SELECT ${GUARD_SQL[g]} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)
+      (this.sql(`SELECT ${guardSql(g)} AS held FROM ${table} WHERE id = ?`).get(id) as { held: number } | undefined)
         ?.held === 1;
     const blockedBy = t.from.includes(status) ? (t.unless ?? []).find(held) : undefined;
     return blockedBy

@@ -13,6 +13,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { isInstanceId } from '../../../core/ids.js';
 import type { AttachRequest, DetachRequest, DiskAttachment, InstanceInfo, VmmDriver } from '../driver.js';
 import { DriverError, UNREACHABLE_STATE } from '../driver.js';
 import { QmpClient, QmpConnectError } from '../qmp-client.js';
@@ -33,7 +34,6 @@ export interface QemuDriverOptions {
   readonly unplugTimeoutMs?: number;
 }
 
-const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const SOCKET_SUFFIX = '.qmp';
 
 function toAttachment(instanceId: string, disk: VbsDisk): DiskAttachment {
@@ -184,7 +184,7 @@ export class QemuDriver implements VmmDriver {
     return names
       .filter((n) => n.endsWith(SOCKET_SUFFIX))
       .map((n) => n.slice(0, -SOCKET_SUFFIX.length))
-      .filter((id) => INSTANCE_ID.test(id))
+      .filter(isInstanceId)
       .sort();
   }
 
@@ -237,7 +237,7 @@ export class QemuDriver implements VmmDriver {
   /** Runs fn on a fresh QMP connection, one at a time per instance. */
   private async session<T>(instanceId: string, fn: (qmp: QmpClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new DriverError('unavailable', 'the QEMU driver is closed');
-    if (!INSTANCE_ID.test(instanceId))
+    if (!isInstanceId(instanceId))
       throw new DriverError('instance-not-found', `no such instance: ${instanceId.slice(0, 100)}`);
     const previous = this.tails.get(instanceId) ?? Promise.resolve();
     let release = (): void => undefined;

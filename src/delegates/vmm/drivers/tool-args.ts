@@ -6,12 +6,11 @@
  * as the Volume Delegate's paths always are.
  */
 import { isAbsolute } from 'node:path';
+import { isInstanceId } from '../../../core/ids.js';
 import { DriverError } from '../driver.js';
 
-const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
 export function instanceArg(instanceId: string): string {
-  if (!INSTANCE_ID.test(instanceId))
+  if (!isInstanceId(instanceId))
     throw new DriverError('instance-not-found', `no such instance: ${JSON.stringify(instanceId.slice(0, 100))}`);
   return instanceId;
 }

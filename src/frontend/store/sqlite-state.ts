@@ -1,0 +1,42 @@
+/**
+ * The state table of src/core/state.ts as SQLite text: a transition is one conditional UPDATE, a
+ * guard an EXISTS over the related rows, a set of statuses an IN list. Everything here is made from
+ * VBS's own constants, never from client input, and every status change of the store is built here,
+ * so that adding a transition, a status or a guard to the table is one edit there.
+ */
+import { GUARDS, type Guard, type Relation, type Transition } from '../../core/state.js';
+
+export type ResourceTable = 'volumes' | 'snapshots';
+export type StatefulTable = ResourceTable | 'attachments';
+
+/** The one quoting of values into SQL text: a parenthesised list of string literals, for IN. */
+export function sqlList(values: readonly string[]): string {
+  return `(${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')})`;
+}
+
+/** Where each relation of core lives: the related table, and its column that holds the resource's ID. */
+const RELATIONS: Readonly<
+  Record<Relation, { readonly owner: ResourceTable; readonly table: string; readonly column: string }>
+> = {
+  snapshotsOfVolume: { owner: 'volumes', table: 'snapshots', column: 'volume_id' },
+  attachmentsOfVolume: { owner: 'volumes', table: 'attachments', column: 'volume_id' },
+  volumesFromSnapshot: { owner: 'snapshots', table: 'volumes', column: 'snapshot_id' },
+};
+
+/** The guard as SQL over the row of `owner` being changed: true while it blocks. */
+export function guardSql(guard: Guard): string {
+  const { relation, statuses } = GUARDS[guard];
+  const { owner, table, column } = RELATIONS[relation];
+  return `EXISTS (SELECT 1 FROM ${table} g WHERE g.${column} = ${owner}.id AND g.status IN ${sqlList(statuses)})`;
+}
+
+/**
+ * `t` as one statement on the row @id: the status must be one of `from` and no guard may hold, in
+ * the same statement that changes it, so check and change are one atomic step. `sets` adds columns;
+ * `reportedBy` also requires delegate_id = @reporter.
+ */
+export function transitionSql(table: StatefulTable, t: Transition<string>, sets = '', reportedBy = false): string {
+  const guards = (t.unless ?? []).map((g) => ` AND NOT ${guardSql(g)}`).join('');
+  const reporter = reportedBy ? ' AND delegate_id = @reporter' : '';
+  return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${sqlList(t.from)}${guards}${reporter} RETURNING *`;
+}
