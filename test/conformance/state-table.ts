@@ -6,9 +6,7 @@
  * store implementation runs it.
  */
 import { expect } from 'chai';
-import { newId } from '../../src/core/ids.js';
-import { snapshotFilePath, volumeFilePath } from '../../src/core/paths.js';
-import type { AttachMode, SnapshotRecord, VolumeRecord } from '../../src/core/records.js';
+import type { AttachMode, SnapshotRecord } from '../../src/core/records.js';
 import {
   ATTACHABLE_VOLUME_STATUSES,
   ATTACHMENT_STATUSES,
@@ -27,6 +25,7 @@ import {
   type VolumeStatus,
 } from '../../src/core/state.js';
 import type { MetadataStore, NewAttachment } from '../../src/frontend/store/metadata-store.js';
+import { snapshotRecord, volumeRecord } from '../support/records.js';
 
 export interface StoreFixture {
   readonly store: MetadataStore;
@@ -35,42 +34,8 @@ export interface StoreFixture {
   close(): Promise<void>;
 }
 
-function volume(over: Partial<VolumeRecord> = {}): VolumeRecord {
-  const id = newId('vol');
-  return {
-    id,
-    ownerId: 'alice',
-    sizeGiB: 1,
-    snapshotId: null,
-    zone: 'z',
-    status: 'available',
-    volumeType: 'sparse',
-    path: volumeFilePath(id),
-    delegateId: null,
-    createTime: new Date().toISOString(),
-    updatedAt: Date.now(),
-    statusMessage: null,
-    ...over,
-  };
-}
-
-function snapshot(volumeId: string, status: SnapshotStatus = 'completed'): SnapshotRecord {
-  const id = newId('snap');
-  return {
-    id,
-    ownerId: 'alice',
-    volumeId,
-    volumeSizeGiB: 1,
-    status,
-    progress: 0,
-    startTime: new Date().toISOString(),
-    description: null,
-    path: snapshotFilePath(id),
-    delegateId: null,
-    updatedAt: Date.now(),
-    statusMessage: null,
-  };
-}
+const snapshot = (volumeId: string, status: SnapshotStatus = 'completed'): SnapshotRecord =>
+  snapshotRecord(volumeId, { status });
 
 let instances = 0;
 const attachment = (volumeId: string, mode: AttachMode): NewAttachment => ({
@@ -108,7 +73,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
         Transition<VolumeStatus>,
       ][]) {
         for (const status of VOLUME_STATUSES) {
-          const v = volume({ status });
+          const v = volumeRecord({ status });
           expect(await f.store.insertVolume(v)).to.equal(true);
           const o = await f.store.transitionVolume(v.id, event);
           const what = `volume ${event} from ${status}`;
@@ -119,7 +84,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
     });
 
     it('moves a snapshot along every transition from exactly its `from` statuses', async () => {
-      const v = volume();
+      const v = volumeRecord();
       await f.store.insertVolume(v);
       for (const [event, t] of Object.entries(SNAPSHOT_TRANSITIONS) as [
         keyof typeof SNAPSHOT_TRANSITIONS,
@@ -142,7 +107,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
         Transition<string>,
       ][]) {
         for (const status of ATTACHMENT_STATUSES) {
-          const v = volume();
+          const v = volumeRecord();
           await f.store.insertVolume(v);
           const admission = await f.store.beginAttachment(attachment(v.id, 'ro'));
           if (!admission.admitted) return expect.fail(`not admitted: ${admission.reason}`);
@@ -190,7 +155,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
 
     it('applies the creation rules: snapshots, restores and attachments only from their statuses', async () => {
       for (const status of VOLUME_STATUSES) {
-        const v = volume({ status });
+        const v = volumeRecord({ status });
         await f.store.insertVolume(v);
         const s = snapshot(v.id, 'pending');
         expect(await f.store.insertSnapshot(s), `snapshot of a ${status} volume`).to.equal(
@@ -199,12 +164,12 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
         const a = await f.store.beginAttachment(attachment(v.id, 'ro'));
         expect(a.admitted, `attachment of a ${status} volume`).to.equal(ATTACHABLE_VOLUME_STATUSES.includes(status));
       }
-      const source = volume();
+      const source = volumeRecord();
       await f.store.insertVolume(source);
       for (const status of SNAPSHOT_STATUSES) {
         const s = snapshot(source.id, status);
         await f.store.insertSnapshot(s);
-        const restored = volume({ snapshotId: s.id, status: 'creating' });
+        const restored = volumeRecord({ snapshotId: s.id, status: 'creating' });
         expect(await f.store.insertVolume(restored), `volume from a ${status} snapshot`).to.equal(
           RESTORABLE_SNAPSHOT_STATUSES.includes(status),
         );
@@ -216,7 +181,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
       for (const existing of histories) {
         for (const wanted of ['ro', 'rw'] as const) {
           for (const endedToo of [false, true]) {
-            const v = volume();
+            const v = volumeRecord();
             await f.store.insertVolume(v);
             // An ended read-write attachment holds nothing.
             if (endedToo) {
@@ -243,7 +208,7 @@ async function withRelated(
   relation: (typeof GUARDS)[Guard]['relation'],
   status: string,
 ): Promise<string> {
-  const v = volume();
+  const v = volumeRecord();
   await f.store.insertVolume(v);
   if (relation === 'snapshotsOfVolume') {
     const s = snapshot(v.id, 'pending');
@@ -259,7 +224,7 @@ async function withRelated(
   }
   const s = snapshot(v.id, 'completed');
   await f.store.insertSnapshot(s);
-  const restored = volume({ snapshotId: s.id, status: 'creating' });
+  const restored = volumeRecord({ snapshotId: s.id, status: 'creating' });
   expect(await f.store.insertVolume(restored)).to.equal(true);
   await f.forceStatus('volumes', restored.id, status);
   return s.id;

@@ -10,35 +10,15 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newId } from '../../src/core/ids.js';
-import { volumeFilePath } from '../../src/core/paths.js';
-import type { VolumeRecord } from '../../src/core/records.js';
 import { SqliteStore } from '../../src/frontend/store/sqlite-store.js';
 import type { Deps } from '../../src/frontend/usecases/deps.js';
 import { INVENTORY_STALENESS_MS, reconcile } from '../../src/frontend/usecases/register-vmm.js';
 import type { VmmDelegates, VmmInventory, VolumeDelegates } from '../../src/frontend/usecases/delegate-ports.js';
 import { silentLogger } from '../../src/log.js';
+import { volumeRecord } from '../support/records.js';
 
 const HOST = 'node-1';
 const INSTANCE = 'i-0000000000000001a';
-
-function volume(): VolumeRecord {
-  const id = newId('vol');
-  return {
-    id,
-    ownerId: 'alice',
-    sizeGiB: 1,
-    snapshotId: null,
-    zone: 'z',
-    status: 'available',
-    volumeType: 'sparse',
-    path: volumeFilePath(id),
-    delegateId: null,
-    createTime: new Date().toISOString(),
-    updatedAt: Date.now(),
-    statusMessage: null,
-  };
-}
 
 /** The node's inventory: the instance, holding these volumes read-only. */
 function inventory(volumeIds: readonly string[]): VmmInventory {
@@ -95,7 +75,7 @@ describe('reconciliation against an inventory older than the records', () => {
   });
 
   async function attached(): Promise<{ volumeId: string; attachmentId: number }> {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     const admission = await store.beginAttachment({
       volumeId: v.id,

@@ -2,30 +2,10 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newId } from '../../../src/core/ids.js';
-import { volumeFilePath } from '../../../src/core/paths.js';
 import { modesCompatible } from '../../../src/core/state.js';
-import type { VolumeRecord } from '../../../src/core/records.js';
 import { SqliteStore } from '../../../src/frontend/store/sqlite-store.js';
 import type { NewAttachment } from '../../../src/frontend/store/metadata-store.js';
-
-function volume(status: VolumeRecord['status'] = 'available'): VolumeRecord {
-  const id = newId('vol');
-  return {
-    id,
-    ownerId: 'alice',
-    sizeGiB: 1,
-    snapshotId: null,
-    zone: 'z',
-    status,
-    volumeType: 'sparse',
-    path: volumeFilePath(id),
-    delegateId: null,
-    createTime: new Date().toISOString(),
-    updatedAt: Date.now(),
-    statusMessage: null,
-  };
-}
+import { volumeRecord } from '../../support/records.js';
 
 const att = (volumeId: string, instanceId: string, mode: 'rw' | 'ro', device = '/dev/vdb'): NewAttachment => ({
   volumeId,
@@ -56,7 +36,7 @@ describe('SQLite store: attachments', () => {
   });
 
   it('admits exactly one of 100 concurrent read-write attachments of one volume', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'rw'))),
@@ -67,7 +47,7 @@ describe('SQLite store: attachments', () => {
   });
 
   it('admits any number of read-only attachments, and then refuses read-write', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     const ro = await Promise.all(
       Array.from({ length: 20 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, 'ro'))),
@@ -80,7 +60,7 @@ describe('SQLite store: attachments', () => {
 
   it('never mixes: with 100 concurrent rw and ro requests, either one rw or only ro attachments win', async () => {
     for (let round = 0; round < 5; round++) {
-      const v = volume();
+      const v = volumeRecord();
       await store.insertVolume(v);
       const results = await Promise.all(
         Array.from({ length: 100 }, (_, i) => store.beginAttachment(att(v.id, `i-${i}`, i % 2 === 0 ? 'rw' : 'ro'))),
@@ -94,9 +74,9 @@ describe('SQLite store: attachments', () => {
   });
 
   it('refuses a device already used in the instance, the same volume twice in one instance, and volumes not available', async () => {
-    const a = volume();
-    const b = volume();
-    const creating = volume('creating');
+    const a = volumeRecord();
+    const b = volumeRecord();
+    const creating = volumeRecord({ status: 'creating' });
     for (const v of [a, b, creating]) await store.insertVolume(v);
     expect((await store.beginAttachment(att(a.id, 'i-1', 'ro'))).admitted).to.equal(true);
     const dev = await store.beginAttachment(att(b.id, 'i-1', 'rw'));
@@ -108,7 +88,7 @@ describe('SQLite store: attachments', () => {
   });
 
   it('makes the volume available after its last attachment ends, not before', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     const one = await store.beginAttachment(att(v.id, 'i-1', 'ro'));
     const two = await store.beginAttachment(att(v.id, 'i-2', 'ro'));
@@ -124,7 +104,7 @@ describe('SQLite store: attachments', () => {
   });
 
   it('refuses DeleteVolume while attached (VolumeInUse)', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     await store.beginAttachment(att(v.id, 'i-1', 'rw'));
     const o = await store.transitionVolume(v.id, 'delete');

@@ -3,49 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { newId } from '../../../src/core/ids.js';
-import { snapshotFilePath, volumeFilePath } from '../../../src/core/paths.js';
-import type { SnapshotRecord, VolumeRecord } from '../../../src/core/records.js';
 import { SqliteStore } from '../../../src/frontend/store/sqlite-store.js';
 import { MIGRATIONS } from '../../../src/frontend/store/sqlite-migrations.js';
-
-function volume(over: Partial<VolumeRecord> = {}): VolumeRecord {
-  const id = over.id ?? newId('vol');
-  return {
-    id,
-    ownerId: 'alice',
-    sizeGiB: 1,
-    snapshotId: null,
-    zone: 'z',
-    status: 'available',
-    volumeType: 'sparse',
-    path: volumeFilePath(id),
-    delegateId: null,
-    createTime: new Date().toISOString(),
-    updatedAt: Date.now(),
-    statusMessage: null,
-    ...over,
-  };
-}
-
-function snapshot(volumeId: string, over: Partial<SnapshotRecord> = {}): SnapshotRecord {
-  const id = over.id ?? newId('snap');
-  return {
-    id,
-    ownerId: 'alice',
-    volumeId,
-    volumeSizeGiB: 1,
-    status: 'pending',
-    progress: 0,
-    startTime: new Date().toISOString(),
-    description: null,
-    path: snapshotFilePath(id),
-    delegateId: null,
-    updatedAt: Date.now(),
-    statusMessage: null,
-    ...over,
-  };
-}
+import { snapshotRecord, volumeRecord } from '../../support/records.js';
 
 describe('SQLite metadata store', () => {
   let dir: string;
@@ -69,7 +29,7 @@ describe('SQLite metadata store', () => {
   });
 
   it('changes status only along the state table, atomically with the check', async () => {
-    const v = volume({ status: 'creating' });
+    const v = volumeRecord({ status: 'creating' });
     await store.insertVolume(v);
     const refused = await store.transitionVolume(v.id, 'delete');
     expect(refused.changed).to.equal(false);
@@ -82,48 +42,48 @@ describe('SQLite metadata store', () => {
   });
 
   it('lets exactly one of many concurrent deletes win', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.transitionVolume(v.id, 'delete')));
     expect(outcomes.filter((o) => o.changed)).to.have.length(1);
   });
 
   it('refuses to delete a volume while a snapshot of it is pending, naming the guard', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
-    expect(await store.insertSnapshot(snapshot(v.id))).to.equal(true);
+    expect(await store.insertSnapshot(snapshotRecord(v.id))).to.equal(true);
     const o = await store.transitionVolume(v.id, 'delete');
     expect(o.changed).to.equal(false);
     expect(!o.changed && o.blockedBy).to.equal('volumeHasPendingSnapshot');
   });
 
   it('refuses a snapshot of a volume that is not available or in-use', async () => {
-    const v = volume({ status: 'creating' });
+    const v = volumeRecord({ status: 'creating' });
     await store.insertVolume(v);
-    expect(await store.insertSnapshot(snapshot(v.id))).to.equal(false);
+    expect(await store.insertSnapshot(snapshotRecord(v.id))).to.equal(false);
     expect(await store.findSnapshots({})).to.have.length(0);
   });
 
   it('makes a volume from a snapshot only while it is completed, and then guards the snapshot', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
-    const s = snapshot(v.id);
+    const s = snapshotRecord(v.id);
     await store.insertSnapshot(s);
-    expect(await store.insertVolume(volume({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
+    expect(await store.insertVolume(volumeRecord({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
     await store.transitionSnapshot(s.id, 'copied', { progress: 100 });
-    const restored = volume({ snapshotId: s.id, status: 'creating' });
+    const restored = volumeRecord({ snapshotId: s.id, status: 'creating' });
     expect(await store.insertVolume(restored)).to.equal(true);
     const o = await store.transitionSnapshot(s.id, 'delete');
     expect(!o.changed && o.blockedBy).to.equal('snapshotHasCreatingVolume');
     await store.transitionVolume(restored.id, 'provisioned');
     expect((await store.transitionSnapshot(s.id, 'delete')).changed).to.equal(true);
-    expect(await store.insertVolume(volume({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
+    expect(await store.insertVolume(volumeRecord({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
   });
 
   it('never moves snapshot progress backwards', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
-    const s = snapshot(v.id);
+    const s = snapshotRecord(v.id);
     await store.insertSnapshot(s);
     await store.transitionSnapshot(s.id, 'progressed', { progress: 80 });
     await store.transitionSnapshot(s.id, 'progressed', { progress: 40 });
@@ -131,9 +91,9 @@ describe('SQLite metadata store', () => {
   });
 
   it('scopes lists by owner and hides deleted rows', async () => {
-    const mine = volume();
-    const theirs = volume({ ownerId: 'bob' });
-    const gone = volume();
+    const mine = volumeRecord();
+    const theirs = volumeRecord({ ownerId: 'bob' });
+    const gone = volumeRecord();
     for (const v of [mine, theirs, gone]) await store.insertVolume(v);
     await store.transitionVolume(gone.id, 'delete');
     await store.transitionVolume(gone.id, 'deleted');
@@ -143,7 +103,7 @@ describe('SQLite metadata store', () => {
   });
 
   it('keeps what it acknowledged after the process is gone (a second connection sees it)', async () => {
-    const v = volume();
+    const v = volumeRecord();
     await store.insertVolume(v);
     const other = new SqliteStore(join(dir, 'vbs.sqlite'));
     expect((await other.getVolume(v.id))?.id).to.equal(v.id);
@@ -151,8 +111,8 @@ describe('SQLite metadata store', () => {
   });
 
   it('finds jobs with no word since a time, for the deadline', async () => {
-    const old = volume({ status: 'creating', updatedAt: Date.now() - 60_000 });
-    const fresh = volume({ status: 'creating' });
+    const old = volumeRecord({ status: 'creating', updatedAt: Date.now() - 60_000 });
+    const fresh = volumeRecord({ status: 'creating' });
     await store.insertVolume(old);
     await store.insertVolume(fresh);
     expect((await store.volumesUnchangedSince('creating', Date.now() - 30_000)).map((v) => v.id)).to.deep.equal([
