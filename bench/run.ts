@@ -3,8 +3,9 @@
  * ratio compares figures taken minutes apart under the same conditions, print them readably, and keep
  * the raw figures (bench/results/latest.json) for docs/benchmarks.md and for later comparison.
  * `node dist/bench/run.js --only=provisioning|snapshot` runs one part and writes no file;
- * `--only=signed` runs the signed-request part and merges its figures into that file under
- * "signedRequests", keeping the other parts' figures (a full run rewrites the whole file).
+ * `--only=signed` runs the signed-request part and `--only=steps` the request-step part, and each
+ * merges its figures into that file under its own key ("signedRequests", "requestSteps"), keeping the
+ * other parts' figures (a full run rewrites the whole file).
  */
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { fmtGiB, fmtMs, fmtRatio, fmtSample, markdownTable } from './lib/table.j
 import { runProvisioning, type ProvisioningResults } from './provisioning.js';
 import { runSnapshot, type CopyComparison, type SnapshotResults } from './snapshot.js';
 import { runSignedDescribe, type SignedResults } from './signed-describe.js';
+import { requestStepsTables, runRequestSteps } from './request-steps.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_FILE = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
@@ -220,10 +222,19 @@ async function main(): Promise<void> {
   log(`machine: ${JSON.stringify(info)}`);
   const provisioning = only === undefined || only === 'provisioning' ? await runProvisioning(log) : undefined;
   const snapshot = only === undefined || only === 'snapshot' ? await runSnapshot(log) : undefined;
-  const signedStart = { date: new Date().toISOString(), loadAtStart: load() };
+  // The machine and its load around each of these parts alone: run with --only, a part's figures are
+  // merged into a file whose "machine" is another run's, perhaps on another machine.
+  const measuredFrom = (): (() => Record<string, unknown>) => {
+    const start = { date: new Date().toISOString(), loadAtStart: load() };
+    const { cpus: n, cpuModel, kernel, node, source } = info;
+    return () => ({ ...start, loadAtEnd: load(), cpus: n, cpuModel, kernel, node, source });
+  };
+  const signedMeasured = measuredFrom();
   const signedRun = only === undefined || only === 'signed' ? await runSignedDescribe(log) : undefined;
-  // The machine's load around this part alone: with --only=signed, the file's "machine" is another run's.
-  const signed = signedRun && { measured: { ...signedStart, loadAtEnd: load(), source: info['source'] }, ...signedRun };
+  const signed = signedRun && { measured: signedMeasured(), ...signedRun };
+  const stepsMeasured = measuredFrom();
+  const stepsRun = only === undefined || only === 'steps' ? await runRequestSteps(log) : undefined;
+  const steps = stepsRun && { measured: stepsMeasured(), ...stepsRun };
   const totalSeconds = Math.round((performance.now() - started) / 1000);
   const out: string[] = [];
   if (provisioning) out.push('## Provisioning: CreateVolume to "available"', '', provisioningTable(provisioning), '');
@@ -236,12 +247,17 @@ async function main(): Promise<void> {
     );
   if (signed)
     out.push('## Signed requests: DescribeVolumes, signed against unsigned (same server)', '', signedTable(signed), '');
+  if (steps)
+    out.push(
+      '## Request steps: each timed alone, against a baseline in the same rounds',
+      '',
+      requestStepsTables(steps),
+    );
   const loadAtEnd = load();
+  const verdicts = targets(provisioning, snapshot, signed);
+  // The request-step part has no targets: alone, it prints none.
+  if (verdicts.length > 0) out.push('## Targets', '', ...verdicts.map((t) => `- ${t}`), '');
   out.push(
-    '## Targets',
-    '',
-    ...targets(provisioning, snapshot, signed).map((t) => `- ${t}`),
-    '',
     `Total bench time: ${totalSeconds} s`,
     `Machine load at start: ${JSON.stringify(info['loadAtStart'])}; at end: ${JSON.stringify(loadAtEnd)}`,
   );
@@ -253,6 +269,7 @@ async function main(): Promise<void> {
     provisioning,
     snapshot,
     signedRequests: signed,
+    requestSteps: steps,
   };
   if (only === undefined) {
     mkdirSync(dirname(RESULTS_FILE), { recursive: true });
@@ -261,6 +278,9 @@ async function main(): Promise<void> {
   } else if (only === 'signed') {
     mergeResults('signedRequests', signed);
     log(`signed-request figures merged into ${RESULTS_FILE} (key signedRequests)`);
+  } else if (only === 'steps') {
+    mergeResults('requestSteps', steps);
+    log(`request-step figures merged into ${RESULTS_FILE} (key requestSteps)`);
   } else {
     process.stdout.write(`${JSON.stringify(results, null, 1)}\n`);
   }

@@ -22,9 +22,9 @@ export const TARGET_RATIO = 1.2;
 const CONSTANT_FACTOR = 1.5;
 const DATA: DataPattern = { regions: 4, regionBytes: 64 * MiB };
 /**
- * 1 GiB + 10 GiB thick volumes plus metadata; sparse, so unwritten space costs the disk nothing. Not
- * 20 GiB: the delegate admits a snapshot only if the source's whole allocated size is free, even for a
- * clone (docs/benchmarks.md, finding 1), and 20 GiB leaves 9.8 GiB for a 10 GiB thick source.
+ * 1 GiB + 10 GiB thick volumes plus metadata; sparse, so unwritten space costs the disk nothing. It
+ * was sized when the delegate still admitted a snapshot only if the source's whole allocated size was
+ * free, even for a clone (since fixed: it counts the data to copy); 32 GiB leaves room either way.
  */
 const XFS_SNAPSHOT_IMAGE_BYTES = 32 * GiB;
 

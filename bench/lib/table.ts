@@ -28,3 +28,9 @@ export function fmtRatio(r: number | null): string {
 export function fmtGiB(sizeGiB: number): string {
   return sizeGiB >= 1024 && sizeGiB % 1024 === 0 ? `${sizeGiB / 1024} TiB` : `${sizeGiB} GiB`;
 }
+
+/** Microseconds with three significant digits at most: "0.412", "41.2", "4120". */
+export function fmtUs(us: number): string {
+  if (us >= 100) return us.toFixed(0);
+  return us >= 10 ? us.toFixed(1) : us >= 1 ? us.toFixed(2) : us.toFixed(3);
+}
