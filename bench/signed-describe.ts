@@ -253,7 +253,7 @@ export async function runSignedDescribe(
           expectedRps = Math.max(expectedRps, rps);
           log(
             `signed: ${concurrency} client(s), round ${round + 1}, ${server.mode}: ${rps} req/s, ${phase.errors} errors` +
-              `${phase.bodiesRanOut ? ' (pre-signed bodies ran out: window cut short)' : ''}`,
+              (phase.bodiesRanOut ? ' (pre-signed bodies ran out: window cut short)' : ''),
           );
         }
       }

@@ -13,3 +13,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 npx tsc -p tsconfig.json
+# tsc never removes what it compiled from a file since moved or deleted, and mocha would still run it.
+find dist -name '*.js' | while read -r out; do
+  src="${out#dist/}"
+  src="${src%.js}"
+  [ -e "$src.ts" ] || [ -e "$src.js" ] || rm -f "$out" "$out.map"
+done

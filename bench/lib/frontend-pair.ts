@@ -97,7 +97,7 @@ function startServer(
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
   return new Promise((resolve, reject) => {
@@ -109,7 +109,7 @@ function startServer(
       reject(new Error(`${mode} frontend did not start: ${e.message}\n${stderr}`));
     };
     child.once('exit', (code) => fail(new Error(`exited with ${String(code)}`)));
-    child.stdout?.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       const line = stdout.split('\n')[0];
       if (line === undefined || !stdout.includes('\n')) return;
@@ -117,7 +117,8 @@ function startServer(
       child.removeAllListeners('exit');
       const { origin, servingPids } = JSON.parse(line) as { origin?: unknown; servingPids?: unknown };
       if (typeof origin !== 'string' || !Array.isArray(servingPids) || !servingPids.every(Number.isInteger)) {
-        return fail(new Error(`unexpected first line ${line}`));
+        fail(new Error(`unexpected first line ${line}`));
+        return;
       }
       resolve({ child, url: `${origin}/vbs`, servingPids: servingPids as number[] });
     });
