@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { requireExternalFile } from '../support/external-file.js';
 import { EC2_WSDL, REPO_ROOT } from '../support/repo.js';
 import { startCluster, type Cluster } from '../support/services.js';
 
@@ -205,8 +206,9 @@ describe('interop: Python zeep client', function () {
 
   const ec2Url = (): string => cluster?.ec2Url ?? expect.fail('no cluster');
 
-  it("built from Amazon's EC2 WSDL (zeep defaults: strict), pointed at the EC2 endpoint, runs the whole life cycle", async () => {
-    const run = await runScript([ec2Url(), caFile, ...signing, '--ec2-wsdl', EC2_WSDL]);
+  it("built from Amazon's EC2 WSDL (zeep defaults: strict), pointed at the EC2 endpoint, runs the whole life cycle", async function () {
+    const wsdl = requireExternalFile(this, EC2_WSDL);
+    const run = await runScript([ec2Url(), caFile, ...signing, '--ec2-wsdl', wsdl]);
     expectLifecycle(run, { wsdl: 'ec2', strict: true, address: ec2Url() });
   });
 

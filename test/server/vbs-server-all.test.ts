@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_BIN, SERVER_BIN } from '../support/repo.js';
 import { freePort } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
 
 function vbs(
   args: readonly string[],
@@ -22,7 +23,7 @@ function vbs(
   });
 }
 
-/** PIDs of processes whose command line mentions `marker` (the temporary home). */
+/** PIDs of processes whose command line, or whose $VBS_HOME, mentions `marker` (the temporary home). */
 function processesMentioning(marker: string): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
@@ -39,9 +40,24 @@ function processesMentioning(marker: string): number[] {
     .map(Number);
 }
 
+/** What is left of those processes, to say which ones in a failure. */
+function describeProcesses(pids: readonly number[]): string[] {
+  return pids.map((pid) => {
+    try {
+      return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+    } catch {
+      return `${pid}: (gone)`;
+    }
+  });
+}
+
 describe('vbs-server all (npm start)', function () {
   this.timeout(90_000);
-  let home: string;
+  // Undefined when before() failed before making it; after() then has nothing to remove.
+  let home: string | undefined;
+  const homeDir = (): string => home ?? expect.fail('no home');
+  /** Every `vbs-server all` this file starts, so that after() stops any a failed test left running. */
+  const servers: ChildProcess[] = [];
   let server: ChildProcess | undefined;
   let output = '';
   let endpoint = '';
@@ -66,6 +82,7 @@ describe('vbs-server all (npm start)', function () {
       env: { ...process.env, VBS_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    servers.push(server);
     server.stdout?.on('data', (d: Buffer) => {
       output += d.toString();
     });
@@ -75,14 +92,22 @@ describe('vbs-server all (npm start)', function () {
     endpoint = `https://127.0.0.1:${fp}/vbs`;
   });
   after(async () => {
-    if (server && server.exitCode === null) server.kill('SIGKILL');
-    for (const pid of processesMentioning(home)) process.kill(pid, 'SIGKILL');
+    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+    if (home === undefined) return;
+    // The services it started, by their PIDs: a server killed above cannot stop them itself.
+    for (const pid of processesMentioning(home)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It exited between the listing and the kill.
+      }
+    }
     rmSync(home, { recursive: true, force: true });
   });
 
   const env = (): NodeJS.ProcessEnv => ({
     ...process.env,
-    VBS_HOME: home,
+    VBS_HOME: homeDir(),
     VBS_ENDPOINT: endpoint,
     VBS_CA: '',
     VBS_CERT: '',
@@ -90,9 +115,18 @@ describe('vbs-server all (npm start)', function () {
   });
 
   it("makes the CA and the admin's credentials, and says where", async () => {
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('Ctrl-C stops everything') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    const s = server ?? expect.fail('no server');
+    const home = homeDir();
+    // The banner is printed once the CA and the admin's files are made.
+    await waitFor(
+      'the "Ctrl-C stops everything" banner',
+      () => {
+        if (s.exitCode !== null) throw new Error(`vbs-server all exited (${s.exitCode}) first:\n${output}`);
+        return output;
+      },
+      (o) => o.includes('Ctrl-C stops everything'),
+      30_000,
+    );
     expect(output).to.include(join(home, 'certs', 'ca.pem'));
     expect(output).to.include(join(home, 'users', 'admin', 'admin'));
     expect(existsSync(join(home, 'users', 'admin', 'admin.pem'))).to.equal(true);
@@ -100,20 +134,20 @@ describe('vbs-server all (npm start)', function () {
   });
 
   it('answers the vbs CLI with nothing but $VBS_HOME: create, describe, delete', async () => {
-    let zones = await vbs(['describe-zones'], env());
-    const deadline = Date.now() + 30_000;
-    while (zones.status !== 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      zones = await vbs(['describe-zones'], env());
-    }
-    expect(zones.status, zones.stderr).to.equal(0);
+    // The services are up when the CLI gets an answer; until then it fails to connect.
+    await waitFor(
+      'vbs describe-zones answered',
+      () => vbs(['describe-zones'], env()),
+      (r) => r.status === 0,
+      30_000,
+    );
     const created = await vbs(['create-volume', '--size', '1', '--wait', '--json'], env());
     expect(created.status, created.stderr).to.equal(0);
     const volumeId = String(
       (JSON.parse(created.stdout) as { volumeSet: { item: { volumeId: string; status: string }[] } }).volumeSet.item[0]
         ?.volumeId,
     );
-    expect(existsSync(join(home, 'volumes', 'volumes', `${volumeId}.img`))).to.equal(true);
+    expect(existsSync(join(homeDir(), 'volumes', 'volumes', `${volumeId}.img`))).to.equal(true);
     const deleted = await vbs(['delete-volume', volumeId, '--wait'], env());
     expect(deleted.status, deleted.stderr).to.equal(0);
   });
@@ -123,11 +157,14 @@ describe('vbs-server all (npm start)', function () {
     const exited = new Promise<number | null>((resolve) => s.once('exit', (code) => resolve(code)));
     s.kill('SIGINT');
     expect(await exited).to.equal(0);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(processesMentioning(home)).to.deep.equal([]);
+    // No wait: vbs-server all exits only once every service has exited, and the frontend stops its
+    // workers before it does; so nothing may be left at this moment.
+    const left = processesMentioning(homeDir());
+    expect(describeProcesses(left)).to.deep.equal([]);
   });
 
   it('stops the other services and exits non-zero when one service dies', async () => {
+    const home = homeDir();
     const [fp, vp, mp] = [await freePort(), await freePort(), await freePort()];
     writeFileSync(
       join(home, 'frontend.json'),
@@ -145,18 +182,32 @@ describe('vbs-server all (npm start)', function () {
       env: { ...process.env, VBS_HOME: home },
       stdio: 'ignore',
     });
+    servers.push(again);
     const exited = new Promise<number | null>((resolve) => again.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    let frontendPid: number | undefined;
-    while (frontendPid === undefined && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      frontendPid = processesMentioning(home).find((pid) =>
-        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('frontend'),
-      );
-    }
+    // The frontend's own process (its argv has the word "frontend"; its workers are titled otherwise).
+    const isFrontend = (pid: number): boolean => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('frontend');
+      } catch {
+        return false; // gone between the listing and this look
+      }
+    };
+    const frontendPid = await waitFor(
+      'the frontend started by vbs-server all',
+      () => processesMentioning(home).find(isFrontend),
+      (pid) => pid !== undefined,
+      30_000,
+    );
     process.kill(frontendPid ?? expect.fail('the frontend did not start'), 'SIGKILL');
     expect(await exited).to.equal(1);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(processesMentioning(home)).to.deep.equal([]);
+    // The frontend's workers outlive a SIGKILLed frontend for a moment: nobody told them to stop,
+    // and a node:cluster worker exits by itself once its channel to the dead primary closes.
+    // Everything else is gone already, as vbs-server all waited for it.
+    await waitFor(
+      'every process of the home gone',
+      () => describeProcesses(processesMentioning(home)),
+      (l) => l.length === 0,
+      10_000,
+    );
   });
 });

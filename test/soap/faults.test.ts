@@ -1,28 +1,90 @@
 import { expect } from 'chai';
-import { ERROR_CODES, VbsError } from '../../src/core/errors.js';
-import { FAULTS, faultEnvelope, faultFor } from '../../src/soap/faults.js';
+import { ERROR_CODES, VbsError, type ErrorCode } from '../../src/core/errors.js';
+import { FAULTS, faultEnvelope, faultFor, type Fault } from '../../src/soap/faults.js';
 import { parseXml } from '../../src/soap/envelope.js';
 
+/**
+ * What every error code must become, written out here rather than read from src/soap/faults.ts, so
+ * that a wrong edit of that table fails this test. Client faults are the caller's to fix, Server
+ * faults are ours. SOAP 1.1 answers a fault with HTTP 500; the exceptions are 413 for a body too
+ * large to read (there is no envelope to answer inside of) and 503 while a service is unavailable.
+ * Typed by ErrorCode, so a new code does not compile until its row is written here.
+ */
+const EXPECTED: Readonly<Record<ErrorCode, { readonly side: 'Client' | 'Server'; readonly httpStatus: number }>> = {
+  'InvalidVolume.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidVolumeID.Malformed': { side: 'Client', httpStatus: 500 },
+  'InvalidSnapshot.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidSnapshotID.Malformed': { side: 'Client', httpStatus: 500 },
+  'InvalidInstanceID.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidInstanceID.Malformed': { side: 'Client', httpStatus: 500 },
+  'InvalidAttachment.NotFound': { side: 'Client', httpStatus: 500 },
+  'InvalidZone.NotFound': { side: 'Client', httpStatus: 500 },
+  IncorrectState: { side: 'Client', httpStatus: 500 },
+  VolumeInUse: { side: 'Client', httpStatus: 500 },
+  InvalidParameterValue: { side: 'Client', httpStatus: 500 },
+  InvalidParameterCombination: { side: 'Client', httpStatus: 500 },
+  MissingParameter: { side: 'Client', httpStatus: 500 },
+  UnknownParameter: { side: 'Client', httpStatus: 500 },
+  InvalidAction: { side: 'Client', httpStatus: 500 },
+  InvalidRequest: { side: 'Client', httpStatus: 500 },
+  AuthFailure: { side: 'Client', httpStatus: 500 },
+  RequestEntityTooLarge: { side: 'Client', httpStatus: 413 },
+  InsufficientVolumeCapacity: { side: 'Server', httpStatus: 500 },
+  Unavailable: { side: 'Server', httpStatus: 503 },
+  InternalError: { side: 'Server', httpStatus: 500 },
+};
+
+/** What a client is told instead of the message of an error that is not a VbsError. */
+const INTERNAL_MESSAGE = 'An internal error has occurred. Quote the request ID when you report it.';
+
+const INTERNAL_FAULT: Fault = {
+  code: 'InternalError',
+  faultcode: 'Server.InternalError',
+  message: INTERNAL_MESSAGE,
+  httpStatus: 500,
+};
+
 describe('fault table', () => {
-  it('maps every error code to a Client or Server fault', () => {
-    for (const code of ERROR_CODES) {
-      const f = faultFor(new VbsError(code, 'm'));
-      expect(f.faultcode).to.equal(`${FAULTS[code].side}.${code}`);
-    }
+  it('has a row for exactly the error codes, here and in src/soap/faults.ts', () => {
+    const codes = [...ERROR_CODES].sort();
+    expect(Object.keys(EXPECTED).sort()).to.deep.equal(codes);
+    expect(Object.keys(FAULTS).sort()).to.deep.equal(codes);
+  });
+
+  for (const code of ERROR_CODES) {
+    const { side, httpStatus } = EXPECTED[code];
+    it(`maps ${code} to ${side}.${code}, HTTP ${httpStatus}`, () => {
+      expect(FAULTS[code]).to.deep.equal({ side, httpStatus });
+      // The caller's own message is shown for every code but InternalError, whose message may be ours.
+      const message = code === 'InternalError' ? INTERNAL_MESSAGE : `message for ${code}`;
+      expect(faultFor(new VbsError(code, `message for ${code}`))).to.deep.equal({
+        code,
+        faultcode: `${side}.${code}`,
+        message,
+        httpStatus,
+      });
+    });
+  }
+
+  it('writes the faultcode as the side, a dot and the code (spelled out, as a client matches it)', () => {
     expect(faultFor(new VbsError('InvalidVolume.NotFound', 'x')).faultcode).to.equal('Client.InvalidVolume.NotFound');
     expect(faultFor(new VbsError('InsufficientVolumeCapacity', 'x')).faultcode).to.equal(
       'Server.InsufficientVolumeCapacity',
     );
   });
 
-  it('never passes on the message of an error that is not ours', () => {
+  it('makes anything that is not a VbsError an InternalError, without its message', () => {
     const secret = new Error('SQLITE_CORRUPT at /var/lib/vbs/vbs.sqlite');
-    const f = faultFor(secret);
-    expect(f.code).to.equal('InternalError');
-    expect(f.message).to.not.include('SQLITE');
-    const xml = faultEnvelope(f, 'req-1');
-    expect(xml).to.not.include('SQLITE').and.not.include('at ');
-    expect(faultFor(new TypeError('x is undefined')).message).to.not.include('undefined');
+    expect(faultFor(secret)).to.deep.equal(INTERNAL_FAULT);
+    const xml = faultEnvelope(faultFor(secret), 'req-1');
+    expect(xml).to.not.include('SQLITE').and.not.include('/var/lib');
+    expect(faultFor(new TypeError('x is undefined'))).to.deep.equal(INTERNAL_FAULT);
+    // Look-alikes are not VbsErrors: an Error with an EC2 code, a plain object, a string, nothing.
+    const disguised = Object.assign(new Error('secret detail'), { name: 'VbsError', code: 'AuthFailure' });
+    expect(faultFor(disguised)).to.deep.equal(INTERNAL_FAULT);
+    expect(faultFor({ code: 'AuthFailure', message: 'secret detail' })).to.deep.equal(INTERNAL_FAULT);
+    expect(faultFor('secret detail')).to.deep.equal(INTERNAL_FAULT);
+    expect(faultFor(undefined)).to.deep.equal(INTERNAL_FAULT);
   });
 
   it('writes a well-formed SOAP 1.1 fault with the code and the request ID', () => {

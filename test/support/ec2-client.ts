@@ -3,6 +3,7 @@ import { SoapClient, SoapFault } from '../../src/soap/client.js';
 import { schema, type AmazonEC2PortTypeOperations } from '../../src/generated/frontend.js';
 import type { Cluster, TestUser } from './services.js';
 import { signedAs } from '../../src/security/wssec/sign.js';
+import { waitFor } from './wait.js';
 
 export type Ec2Client = SoapClient<AmazonEC2PortTypeOperations>;
 
@@ -28,22 +29,6 @@ export async function faultOf(p: Promise<unknown>): Promise<SoapFault> {
 export async function volumeStatus(c: Ec2Client, volumeId: string): Promise<string | undefined> {
   const r = await c.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } });
   return r.volumeSet.item?.[0]?.status;
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await probe();
-  while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await probe();
-  }
-  return last;
 }
 
 export async function waitForVolume(

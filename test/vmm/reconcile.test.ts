@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, waitForInstances, type Cluster } from '../support/services.js';
-import { ec2Client, waitFor, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
+import { ec2Client, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
+import { waitFor } from '../support/wait.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { QemuDriver } from '../../src/delegates/vmm/drivers/qemu.js';
 import { ifMade } from '../support/if-made.js';
@@ -18,32 +19,36 @@ const B = 'i-recon0000000002';
 
 describe('VMM Delegate restart: reconciliation', function () {
   this.timeout(120_000);
-  let cluster: Cluster;
-  let client: Ec2Client;
+  // Undefined when before() failed: the tests then say so, and after() cleans up what was made.
+  let cluster: Cluster | undefined;
+  let client: Ec2Client | undefined;
+  const live = (): Cluster => cluster ?? expect.fail('no cluster');
+  const api = (): Ec2Client => client ?? expect.fail('no client');
   let dir: string;
   const vms: TestVm[] = [];
 
   async function newVolume(): Promise<string> {
-    const { volumeId } = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE });
-    await waitForVolume(client, volumeId, ['available']);
+    const { volumeId } = await api().call('CreateVolume', { size: '1', availabilityZone: ZONE });
+    await waitForVolume(api(), volumeId, ['available']);
     return volumeId;
   }
   const describe1 = async (volumeId: string) =>
-    (await client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
-  const fileOf = (volumeId: string): string => join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
+    (await api().call('DescribeVolumes', { volumeSet: { item: [{ volumeId }] } })).volumeSet.item?.[0];
+  const fileOf = (volumeId: string): string => join(live().home, 'volumes', 'volumes', `${volumeId}.img`);
 
   before(async () => {
-    cluster = await startCluster({
+    const c = await startCluster({
       vmms: [{}],
       beforeRemove: async () => {
         await Promise.all(vms.map((v) => v.stop()));
       },
     });
-    client = ec2Client(cluster);
-    dir = join(cluster.home, 'qemu', 'vmm-1');
+    cluster = c;
+    client = ec2Client(c);
+    dir = join(c.home, 'qemu', 'vmm-1');
     mkdirSync(dir, { recursive: true });
     vms.push(await startTestVm(dir, A, { scsi: true }), await startTestVm(dir, B, { scsi: true }));
-    await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), [A, B]);
+    await waitForInstances(c, c.vmms[0] ?? expect.fail('no vmm'), [A, B]);
   });
   after(async () => {
     ifMade(client)?.close();
@@ -54,16 +59,16 @@ describe('VMM Delegate restart: reconciliation', function () {
   it('repairs what changed behind its back while it was down, and says so', async () => {
     const lost = await newVolume();
     const stray = await newVolume();
-    await client.call('AttachVolume', { volumeId: lost, instanceId: A, device: '/dev/sdb' });
-    const vmm = cluster.vmms[0] ?? expect.fail('no vmm');
-    await cluster.kill(vmm, 'SIGKILL');
+    await api().call('AttachVolume', { volumeId: lost, instanceId: A, device: '/dev/sdb' });
+    const vmm = live().vmms[0] ?? expect.fail('no vmm');
+    await live().kill(vmm, 'SIGKILL');
     // While the delegate is down, an operator removes one disk and plugs in two by hand.
     const hand = new QemuDriver({ socketDir: dir });
     await hand.detach({ instanceId: A, volumeId: lost, device: '/dev/sdb', force: false });
     await hand.attach({ instanceId: B, volumeId: stray, path: fileOf(stray), device: '/dev/sdc', mode: 'ro' });
     const unknownVolume = 'vol-0000000000000dead';
     await hand.attach({ instanceId: B, volumeId: unknownVolume, path: fileOf(stray), device: '/dev/sdd', mode: 'ro' });
-    await cluster.restart(vmm);
+    await live().restart(vmm);
 
     const lostView = await waitFor(
       'lost attachment ended',
@@ -94,20 +99,23 @@ describe('VMM Delegate restart: reconciliation', function () {
     const logged = (message: string): Promise<Record<string, unknown> | undefined> =>
       waitFor(
         message,
-        async () => cluster.logLines(cluster.frontend).find((l) => String(l['message']).startsWith(message)),
+        async () =>
+          live()
+            .logLines(live().frontend)
+            .find((l) => String(l['message']).startsWith(message)),
         (l) => l !== undefined,
         10_000,
       );
     expect(await logged('attachment lost: marked detached')).to.include({ volumeId: lost, instanceId: A });
     expect(await logged('attachment adopted')).to.include({ volumeId: stray, instanceId: B });
     expect(await logged('stray disk detached')).to.include({ volumeId: unknownVolume, instanceId: B });
-    await client.call('DetachVolume', { volumeId: stray });
+    await api().call('DetachVolume', { volumeId: stray });
     await hand.close();
   });
 
   it('ends the attachments of an instance that went away', async () => {
     const volumeId = await newVolume();
-    await client.call('AttachVolume', { volumeId, instanceId: A, device: '/dev/sde' });
+    await api().call('AttachVolume', { volumeId, instanceId: A, device: '/dev/sde' });
     const vm = vms[0] ?? expect.fail('no vm');
     await vm.stop();
     const view = await waitFor(

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { provisionFile, VOLUME_TYPES } from '../../../src/delegates/volume/provision.js';
+import { waitFor } from '../../support/wait.js';
 import { makeTempDir, MiB, prependPath, progressProblems, removeDir, writeRefusingFallocate } from './helpers.js';
 
 async function isAllZero(file: string): Promise<boolean> {
@@ -18,12 +20,64 @@ async function isAllZero(file: string): Promise<boolean> {
   }
 }
 
+/** A fake dd that the tests below put first on PATH: `body` after lines that log its arguments and PID. */
+async function writeFakeDd(dir: string, body: readonly string[]): Promise<string> {
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  const script = [
+    '#!/bin/sh',
+    `printf '%s\\n' "$*" >> '${path.join(dir, 'dd.log')}'`,
+    `echo $$ >> '${path.join(dir, 'dd.pids')}'`,
+    'for a in "$@"; do case "$a" in of=*) of="${a#of=}";; count=*) count="${a#count=}";; esac; done',
+    ...body,
+    '',
+  ].join('\n');
+  await writeFile(path.join(bin, 'dd'), script, { mode: 0o755 });
+  return bin;
+}
+
+/**
+ * Shell lines that wait until file `flag` exists (double-quoted: it may name a shell variable): how
+ * a fake dd is held until the test lets it go.
+ * The 20 s bound only keeps a fake from outliving a test that failed before releasing it.
+ */
+function waitForFlag(flag: string): string[] {
+  return [
+    'i=0',
+    `while [ ! -e "${flag}" ]; do`,
+    `  i=$((i + 1)); [ $i -gt 400 ] && { echo "dd: never released (${flag})" >&2; exit 1; }`,
+    '  sleep 0.05',
+    'done',
+  ];
+}
+
+/** The fake dds' PIDs, from dd.pids. */
+async function fakePids(dir: string): Promise<number[]> {
+  const text = await readFile(path.join(dir, 'dd.pids'), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map(Number);
+}
+
+/** Kills, by PID, any fake dd a failed test left running (one whose command line still names `dir`). */
+async function stopFakes(dir: string): Promise<void> {
+  for (const pid of await fakePids(dir)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    try {
+      if (cmdline.includes(dir)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // It ended between the look and the kill.
+    }
+  }
+}
+
 describe('volume/provision provisionFile()', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await makeTempDir('prov');
   });
-  afterEach(() => removeDir(dir));
+  afterEach(async () => {
+    await stopFakes(dir);
+    await removeDir(dir);
+  });
 
   it('knows exactly the three volume types', () => {
     expect([...VOLUME_TYPES].sort()).to.deep.equal(['sparse', 'thick', 'zero']);
@@ -71,33 +125,37 @@ describe('volume/provision provisionFile()', () => {
   });
 
   it("zero: runs the paper's dd and reports progress from the growing file while it runs", async () => {
-    // A dd that records its arguments and writes the file in four steps, 300 ms apart,
-    // so that the 250 ms polling has something to see whatever the disk speed.
-    const bin = path.join(dir, 'bin');
-    await mkdir(bin);
-    const log = path.join(dir, 'dd.log');
-    const slowDd = [
-      '#!/bin/sh',
-      `printf '%s\\n' "$*" >> '${log}'`,
-      'for a in "$@"; do case "$a" in of=*) of="${a#of=}";; count=*) count="${a#count=}";; esac; done',
-      'for step in 1 2 3 4; do',
-      '  /usr/bin/dd if=/dev/zero of="$of" bs=1M count=$((count * step)) conv=notrunc status=none || exit 1',
-      '  sleep 0.3',
+    // A dd that writes the file a quarter at a time and, after each of the first three quarters,
+    // waits until the test has been told that progress: however fast or slow the disk and the
+    // 250 ms polling are, each quarter is there to be seen, and nothing runs ahead of it.
+    const seen = (quarter: number): string => path.join(dir, `seen-${quarter}`);
+    const bin = await writeFakeDd(dir, [
+      'for quarter in 1 2 3 4; do',
+      '  /usr/bin/dd if=/dev/zero of="$of" bs=1M count=$((count * quarter)) conv=notrunc status=none || exit 1',
+      '  [ "$quarter" = 4 ] && exit 0',
+      ...waitForFlag(`${path.join(dir, 'seen-')}$quarter`).map((l) => `  ${l}`),
       'done',
-      '',
-    ].join('\n');
-    await writeFile(path.join(bin, 'dd'), slowDd, { mode: 0o755 });
+    ]);
     const file = path.join(dir, 'slow.img');
     const progress: number[] = [];
+    const onProgress = (p: number): void => {
+      progress.push(p);
+      for (const quarter of [1, 2, 3]) {
+        if (p >= quarter * 25 && !existsSync(seen(quarter))) writeFileSync(seen(quarter), '');
+      }
+    };
     const restore = prependPath(bin);
     try {
-      await provisionFile(file, 8 * MiB, 'zero', (p) => progress.push(p));
+      await provisionFile(file, 8 * MiB, 'zero', onProgress);
     } finally {
       restore();
     }
-    expect((await readFile(log, 'utf8')).trim()).to.equal(`if=/dev/zero of=${file} bs=4M count=2 conv=notrunc,fsync`);
+    expect((await readFile(path.join(dir, 'dd.log'), 'utf8')).trim()).to.equal(
+      `if=/dev/zero of=${file} bs=4M count=2 conv=notrunc,fsync`,
+    );
     expect(progressProblems(progress)).to.deep.equal([]);
-    expect(progress.filter((p) => p > 0 && p < 100).length, JSON.stringify(progress)).to.be.at.least(2);
+    // While held after quarter n the file is exactly n quarters long, and held until n*25 was reported.
+    expect(progress, JSON.stringify(progress)).to.include.members([25, 50, 75]);
     expect((await stat(file)).size).to.equal(8 * MiB);
   });
 
@@ -159,17 +217,42 @@ describe('volume/provision provisionFile()', () => {
   });
 
   it('stops dd when the signal aborts', async () => {
+    // A dd that writes 4 MiB and then never finishes: the abort below provably comes while it runs.
+    const running = path.join(dir, 'running');
+    const bin = await writeFakeDd(dir, [
+      '/usr/bin/dd if=/dev/zero of="$of" bs=4M count=1 conv=notrunc status=none || exit 1',
+      `: > '${running}'`,
+      ...waitForFlag(path.join(dir, 'never')),
+    ]);
     const file = path.join(dir, 'aborted.img');
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('operator abort')), 150);
-    const started = Date.now();
+    const restore = prependPath(bin);
     let error: unknown;
-    await provisionFile(file, 1024 * MiB, 'zero', () => undefined, controller.signal).catch(
-      (e: unknown) => (error = e),
-    );
+    try {
+      const work = provisionFile(file, 1024 * MiB, 'zero', () => undefined, controller.signal).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      try {
+        await waitFor(
+          'the fake dd running',
+          () => existsSync(running),
+          (r) => r,
+          10_000,
+        );
+      } finally {
+        controller.abort(new Error('operator abort'));
+        error = await work;
+      }
+    } finally {
+      restore();
+    }
     expect(error).to.be.instanceOf(Error);
     expect((error as Error).message).to.equal('operator abort');
-    expect(Date.now() - started).to.be.below(2000);
-    expect((await stat(file)).size).to.be.below(1024 * MiB);
+    // provisionFile returned only once its dd was gone: killed, as left alone it would still be waiting.
+    const [pid] = await fakePids(dir);
+    expect(pid, 'the fake dd ran').to.be.a('number');
+    expect(existsSync(`/proc/${String(pid)}`), `dd (PID ${String(pid)}) still runs`).to.equal(false);
+    expect((await stat(file)).size).to.equal(4 * MiB);
   });
 });

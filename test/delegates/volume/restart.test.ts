@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../../support/services.js';
-import { ec2Client, waitFor, waitForVolume, type Ec2Client } from '../../support/ec2-client.js';
+import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../../support/ec2-client.js';
+import { waitFor } from '../../support/wait.js';
 
 const ZONE = 'vbs-local-1a';
 
@@ -94,11 +95,8 @@ describe('Volume Delegate crash and restart', function () {
     if (!delegate) throw new Error('no delegate');
     await cluster.kill(delegate, 'SIGKILL');
     const before = await recordedIds(client);
-    const fault = await client.call('CreateVolume', { size: '1', availabilityZone: ZONE }).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string },
-    );
-    expect(fault?.code).to.equal('Unavailable');
+    const fault = await faultOf(client.call('CreateVolume', { size: '1', availabilityZone: ZONE }));
+    expect(fault.code).to.equal('Unavailable');
     expect(await recordedIds(client)).to.deep.equal(before);
   });
 
