@@ -208,10 +208,10 @@ function signedCertificate(cert: forge.pki.Certificate, subjectSpki: Buffer, caK
 function subjectKeyIdentifier(spkiDer: Buffer): string {
   const spki = forge.asn1.fromDer(forge.util.createBuffer(spkiDer.toString('binary')));
   // forge keeps a BIT STRING's raw content beside what it decoded from it (an RSA key's SEQUENCE).
-  const bits = (Array.isArray(spki.value) ? spki.value[1] : undefined) as
-    (forge.asn1.Asn1 & { bitStringContents?: string }) | undefined;
-  const content = bits?.type === forge.asn1.Type.BITSTRING ? bits.bitStringContents : undefined;
-  if (content === undefined || content.length < 2) throw new Error('unexpected SubjectPublicKeyInfo');
+  const bits = Array.isArray(spki.value) ? spki.value[1] : undefined;
+  const content =
+    bits?.type === forge.asn1.Type.BITSTRING && 'bitStringContents' in bits ? bits.bitStringContents : undefined;
+  if (typeof content !== 'string' || content.length < 2) throw new Error('unexpected SubjectPublicKeyInfo');
   // The first octet of a BIT STRING's content is its count of unused bits, not part of the key.
   return hash('sha1', Buffer.from(content.slice(1), 'binary'), 'binary');
 }
@@ -226,18 +226,15 @@ export function signCsr(ca: CaMaterial, csrPem: string, usage: 'client', validDa
   try {
     csr = forge.pki.certificationRequestFromPem(csrPem);
   } catch (err) {
-    throw new Error(`CSR refused: cannot parse it (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(`CSR refused: cannot parse it (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err,
+    });
   }
   if (csr.signatureOid === null || !CSR_SIGNATURE_OIDS.has(csr.signatureOid)) {
     throw new Error('CSR refused: its signature algorithm is not RSA with SHA-256/384/512');
   }
-  let signatureOk = false;
-  try {
-    signatureOk = csr.verify();
-  } catch {
-    signatureOk = false;
-  }
-  if (!signatureOk || csr.publicKey === null) throw new Error('CSR refused: its signature does not verify');
+  if (!selfSignatureVerifies(csr) || csr.publicKey === null)
+    throw new Error('CSR refused: its signature does not verify');
   const cns = csr.subject.attributes.filter((a) => a.shortName === 'CN' || a.type === '2.5.4.3');
   const cn = cns[0]?.value;
   if (cns.length !== 1 || typeof cn !== 'string' || cn.length === 0) {
@@ -250,6 +247,15 @@ export function signCsr(ca: CaMaterial, csrPem: string, usage: 'client', validDa
     usage,
     ...(validDays === undefined ? {} : { validDays }),
   });
+}
+
+/** forge throws, rather than answering false, on a signature it cannot even check. */
+function selfSignatureVerifies(csr: forge.pki.CertificateSigningRequest): boolean {
+  try {
+    return csr.verify();
+  } catch {
+    return false;
+  }
 }
 
 function loadCa(ca: CaMaterial): { caCert: forge.pki.Certificate; caKey: KeyObject; caNotAfter: number } {
@@ -265,10 +271,10 @@ function loadCa(ca: CaMaterial): { caCert: forge.pki.Certificate; caKey: KeyObje
 
 /** The CA's own subjectKeyIdentifier (as bytes), so that authorityKeyIdentifier matches it. */
 function caKeyIdentifier(caCert: forge.pki.Certificate): string {
-  const ext = caCert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: unknown } | undefined;
-  return typeof ext?.subjectKeyIdentifier === 'string'
-    ? forge.util.hexToBytes(ext.subjectKeyIdentifier)
-    : caCert.generateSubjectKeyIdentifier().getBytes();
+  // forge reads the extension's value into a hex string property of the same name.
+  const ext = caCert.getExtension('subjectKeyIdentifier');
+  const hex = ext !== undefined && 'subjectKeyIdentifier' in ext ? ext.subjectKeyIdentifier : undefined;
+  return typeof hex === 'string' ? forge.util.hexToBytes(hex) : caCert.generateSubjectKeyIdentifier().getBytes();
 }
 
 /** A positive 128-bit serial: 16 random bytes, top bit set, DER needs a leading 00 octet. */
