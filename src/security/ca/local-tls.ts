@@ -1,14 +1,16 @@
 /**
  * The TLS material of a VBS installation, kept under $VBS_HOME/certs: on first start the local CA
  * (ca.pem, ca-key.pem) and each service's certificate (<service>.pem, <service>-key.pem) are made
- * here; clients trust ca.pem only.
+ * here; clients trust ca.pem only. What a service certificate holds, its key, when it is renewed and
+ * the hosts it names by default are the service profile's (certs/profiles/service.json).
  *
  * Several services may start at once: every file is written to a temp file and renamed, so no one
  * reads half a file, and the CA key is published with link(), which fails if another process won
  * the race — the loser then loads the winner's CA. A service certificate is reissued when it is not
- * signed by the current CA, does not match its key, lacks a requested host, expires within 30 days,
- * or holds another key than EC P-256 (services sign every answer; ECDSA P-256 costs a tenth of
- * RSA-2048, so an installation's RSA service certificates are replaced once, on their next start).
+ * signed by the current CA, does not match its key, lacks a requested host, expires within the
+ * profile's renewWithinDays, or holds another kind of key than the profile generates (EC P-256:
+ * services sign every answer, and ECDSA P-256 costs a tenth of RSA-2048, so an installation's RSA
+ * service certificates are replaced once, on their next start).
  * One process per service name: two processes issuing the same service's pair at once may interleave
  * it, which the next start detects (key/cert mismatch) and repairs.
  */
@@ -29,14 +31,17 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { keyKindOf, type KeyKind } from '../wssec/key-kind.js';
+import { keyKindOf } from '../wssec/key-kind.js';
 import {
   createCa,
-  generateKeyPair,
+  generateKeyPairFor,
   issueCertificate,
   keyMatchesCertificate,
   type CaMaterial,
 } from './certificate-authority.js';
+import { kindOfGenerated, type ServiceHosts, type ServiceProfile } from './certificate-profile.js';
+import { certificateProfiles } from './certificate-profiles.js';
+import { SUBJECT_RULES } from './subject-rules.js';
 
 export interface ServiceTls {
   caPem: string;
@@ -48,10 +53,7 @@ export interface ServiceTls {
 }
 
 const CA_COMMON_NAME = 'VBS local CA';
-const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
-const RENEW_WITHIN_MS = 30 * 86_400_000;
-/** The key every service certificate holds; one of another kind is reissued. */
-const SERVICE_KEY: KeyKind = 'ec-p256';
+const DAY_MS = 86_400_000;
 /** How long to wait for another process to finish publishing the CA it just created. */
 const CA_WAIT_MS = 10_000;
 
@@ -78,15 +80,12 @@ export function ensureLocalCa(certDir: string): CaMaterial {
   return loadCa(certPath, keyPath);
 }
 
-export function ensureServiceTls(
-  certDir: string,
-  serviceName: string,
-  hosts: { dnsNames: string[]; ipAddresses: string[] } = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
-): ServiceTls {
-  // 'ca' and '*-key' would make <name>.pem collide with a CA file or another service's key.
-  if (!SERVICE_NAME.test(serviceName) || serviceName === 'ca' || serviceName.endsWith('-key')) {
-    throw new Error(`invalid service name: ${JSON.stringify(serviceName)}`);
-  }
+/** `hosts` default: the service profile's defaultHosts. */
+export function ensureServiceTls(certDir: string, serviceName: string, hosts?: ServiceHosts): ServiceTls {
+  const profile = certificateProfiles().service;
+  // The service-name rule also keeps <name>.pem from colliding with a CA file or another service's key.
+  SUBJECT_RULES[profile.subject.commonName](serviceName);
+  const names = hosts ?? profile.defaultHosts;
   const ca = ensureLocalCa(certDir);
   const certPath = join(certDir, `${serviceName}.pem`);
   const keyPath = join(certDir, `${serviceName}-key.pem`);
@@ -101,17 +100,17 @@ export function ensureServiceTls(
 
   const certPem = readIfExists(certPath);
   const keyPem = readIfExists(keyPath);
-  if (certPem !== undefined && keyPem !== undefined && isCurrent(certPem, keyPem, ca, serviceName, hosts)) {
+  if (certPem !== undefined && keyPem !== undefined && isCurrent(certPem, keyPem, ca, serviceName, names, profile)) {
     fixKeyMode(keyPath);
     return result(certPem, keyPem);
   }
-  const pair = generateKeyPair(SERVICE_KEY);
+  const pair = generateKeyPairFor(profile.key.generate);
   const issued = issueCertificate(ca, {
     commonName: serviceName,
     publicKeyPem: pair.publicKeyPem,
     usage: 'server',
-    dnsNames: hosts.dnsNames,
-    ipAddresses: hosts.ipAddresses,
+    dnsNames: names.dnsNames,
+    ipAddresses: names.ipAddresses,
   });
   publish(keyPath, pair.privateKeyPem, 0o600);
   publish(certPath, issued.certPem, 0o644);
@@ -123,7 +122,8 @@ function isCurrent(
   keyPem: string,
   ca: CaMaterial,
   serviceName: string,
-  hosts: { dnsNames: string[]; ipAddresses: string[] },
+  hosts: ServiceHosts,
+  profile: ServiceProfile,
 ): boolean {
   try {
     const cert = new X509Certificate(certPem);
@@ -133,9 +133,9 @@ function isCurrent(
       cert.checkIssued(caCert) &&
       cert.verify(caCert.publicKey) &&
       cert.subject === `CN=${serviceName}` &&
-      keyKindOf(cert.publicKey) === SERVICE_KEY &&
+      keyKindOf(cert.publicKey) === kindOfGenerated(profile.key.generate) &&
       Date.parse(cert.validFrom) <= now &&
-      Date.parse(cert.validTo) - now > RENEW_WITHIN_MS &&
+      Date.parse(cert.validTo) - now > profile.lifetime.renewWithinDays * DAY_MS &&
       keyMatchesCertificate(keyPem, certPem) &&
       hosts.dnsNames.every((h) => cert.checkHost(h, { subject: 'never' }) !== undefined) &&
       hosts.ipAddresses.every((ip) => cert.checkIP(ip) !== undefined)
