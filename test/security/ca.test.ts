@@ -19,6 +19,7 @@ import {
   type CaMaterial,
 } from '../../src/security/ca/certificate-authority.js';
 import { ensureLocalCa, ensureServiceTls } from '../../src/security/ca/local-tls.js';
+import { TLSSocket } from 'node:tls';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -205,7 +206,10 @@ describe('security/ca', function () {
       writeFileSync(join(dir, 'cert.pem'), server.certPem);
       const run = (args: string[]): Promise<string> =>
         new Promise((resolve, reject) =>
-          execFile('openssl', args, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+          execFile('openssl', args, (err, stdout) => {
+            if (err) reject(new Error('openssl failed', { cause: err }));
+            else resolve(stdout);
+          }),
         );
       expect(
         await run([
@@ -238,7 +242,7 @@ describe('security/ca', function () {
     it('serves HTTPS with the EC certificate to a client trusting only the CA, and to a mutual-TLS server as a client', async () => {
       const srv = await startServer(
         { cert: server.certPem, key: pair.privateKeyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
-        (req) => String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN),
+        (req) => (req.socket instanceof TLSSocket ? String(req.socket.getPeerCertificate().subject.CN) : 'not TLS'),
       );
       try {
         expect(await get(srv.port, { ca: ca.certPem, cert: server.certPem, key: pair.privateKeyPem })).to.equal(
@@ -333,7 +337,7 @@ describe('security/ca', function () {
           requestCert: true,
           rejectUnauthorized: true,
         },
-        (req) => String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN),
+        (req) => (req.socket instanceof TLSSocket ? String(req.socket.getPeerCertificate().subject.CN) : 'not TLS'),
       );
       try {
         expect(await get(srv.port, { ca: ca.certPem, cert: userCert.certPem, key: user.privateKeyPem })).to.equal(
@@ -453,9 +457,10 @@ describe('security/ca', function () {
         `process.stdout.write(ensureLocalCa(process.argv[1]).certPem);`;
       const run = (): Promise<string> =>
         new Promise((resolve, reject) => {
-          execFile(process.execPath, ['--input-type=module', '-e', script, dir], (err, stdout) =>
-            err ? reject(err) : resolve(stdout),
-          );
+          execFile(process.execPath, ['--input-type=module', '-e', script, dir], (err, stdout) => {
+            if (err) reject(new Error('ensureLocalCa failed', { cause: err }));
+            else resolve(stdout);
+          });
         });
       const outputs = await Promise.all([run(), run(), run(), run()]);
       const onDisk = readFileSync(join(dir, 'ca.pem'), 'utf8');
