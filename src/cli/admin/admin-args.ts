@@ -5,7 +5,11 @@
  * refused rather than ignored.
  */
 import { parseArgs } from 'node:util';
+import { certificateProfiles } from '../../security/ca/certificate-profiles.js';
 import { ParsedArgs, UsageError, type OptionSpec, type OptionSpecs } from '../args.js';
+
+/** A user certificate's lifetime, as certs/profiles/user.json says. */
+const USER_LIFETIME = certificateProfiles().user.lifetime;
 
 export const ADMIN_GLOBAL_OPTIONS: OptionSpecs = {
   home: { type: 'string', value: 'DIR', help: 'the VBS home (default $VBS_HOME or ./var)' },
@@ -21,7 +25,7 @@ export const SAME_USER_OPTION: OptionSpec = {
 export const DAYS_OPTION: OptionSpec = {
   type: 'string',
   value: 'N',
-  help: 'validity of the certificate in days (default 365)',
+  help: `validity of the certificate in days (default ${USER_LIFETIME.defaultDays})`,
 };
 
 /** The command words (up to two) and the remaining arguments, in order. */
@@ -59,13 +63,16 @@ export function parseAdminArgs(command: string, rest: readonly string[], own: Op
   }
 }
 
-/** --days N: a whole number of days, 1 to 36500; undefined when not given. */
+/** --days N: a whole number of days, 1 to the profile's maximum; undefined when not given. */
 export function validDays(args: ParsedArgs): number | undefined {
   const given = args.string('days');
   if (given === undefined) return undefined;
   const days = Number(given);
-  if (!/^\d+$/.test(given) || days < 1 || days > 36_500) {
-    throw new UsageError(`--days must be a whole number of days from 1 to 36500, not '${given}'`, args.command);
+  if (!/^\d+$/.test(given) || days < 1 || days > USER_LIFETIME.maxDays) {
+    throw new UsageError(
+      `--days must be a whole number of days from 1 to ${USER_LIFETIME.maxDays}, not '${given}'`,
+      args.command,
+    );
   }
   return days;
 }
