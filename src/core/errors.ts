@@ -29,14 +29,23 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * Whether a failed call had any effect: 'none' (it was refused, or never reached its receiver), or
+ * 'unknown' (it timed out or its connection broke after it was sent: the receiver may have done it).
+ * An unknown outcome is never taken for a refusal: the caller keeps its record and finds out later.
+ */
+export type Effect = 'none' | 'unknown';
+
 export class VbsError extends Error {
   override readonly name = 'VbsError';
+  readonly effect: Effect;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; effect?: Effect },
   ) {
     super(message, options);
+    this.effect = options?.effect ?? 'none';
   }
 }
 

@@ -4,7 +4,7 @@
  * servers, trusts only the given CA, and turns a fault into a SoapFault carrying the EC2 code.
  */
 import { Agent, request } from 'node:https';
-import { VbsError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import { VbsError, ERROR_CODES, type Effect, type ErrorCode } from '../core/errors.js';
 import { decodeElement } from './decode.js';
 import type { EnvelopeWriter } from './envelope-writer.js';
 import { encodeElement } from './encode.js';
@@ -32,9 +32,20 @@ export class SoapFault extends Error {
   }
 }
 
-/** The endpoint could not be reached or did not answer as a SOAP service. */
+/**
+ * The endpoint could not be reached or did not answer as a SOAP service. `effect` says whether the
+ * request may have reached it: 'none' when no connection to the service was made (refused, no route,
+ * TLS not established), so nothing was sent; 'unknown' when the request was sent (or may have been)
+ * and no answer came: a timeout, a reset, an answer that is not SOAP.
+ */
 export class TransportError extends Error {
   override readonly name = 'TransportError';
+  constructor(
+    message: string,
+    readonly effect: Effect,
+  ) {
+    super(message);
+  }
 }
 
 class StaleSocketError extends TransportError {}
@@ -76,16 +87,21 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
     const request = encodeElement(this.schema, spec.input, input);
     const body = (this.options.envelope ?? plainEnvelope)(request);
     const { status, text } = await this.post(operation, body);
-    const doc = parseXml(text);
+    let doc: ReturnType<typeof parseXml>;
+    try {
+      doc = parseXml(text);
+    } catch {
+      throw new TransportError(`HTTP ${status} with an answer that is not XML from ${this.url.href}`, 'unknown');
+    }
     const envelope = doc.documentElement;
     const soapBody = envelope
       ? elementChildren(envelope).find((e) => e.localName === 'Body' && e.namespaceURI === SOAP_ENV_NS)
       : undefined;
     const payload = soapBody ? elementChildren(soapBody)[0] : undefined;
-    if (!payload) throw new TransportError(`HTTP ${status} without a SOAP body from ${this.url.href}`);
+    if (!payload) throw new TransportError(`HTTP ${status} without a SOAP body from ${this.url.href}`, 'unknown');
     if (payload.localName === 'Fault' && payload.namespaceURI === SOAP_ENV_NS) throw faultOf(payload);
     if (payload.localName !== spec.output)
-      throw new TransportError(`unexpected answer ${payload.localName ?? '?'} to ${operation}`);
+      throw new TransportError(`unexpected answer ${payload.localName ?? '?'} to ${operation}`, 'unknown');
     return decodeElement<Ops[K]['output']>(this.schema, payload, spec.output);
   }
 
@@ -97,15 +113,23 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
     try {
       return await this.postOnce(operation, body);
     } catch (error) {
-      // A kept-alive socket the server had already closed fails before the request reached it:
-      // Node's documented case for sending again, once, on a fresh socket.
-      if (error instanceof StaleSocketError) return this.postOnce(operation, body);
-      throw error;
+      // A kept-alive socket the server had already closed: Node's documented case for sending again,
+      // once, on a fresh socket. Our requests are idempotent, but the first may have arrived after all.
+      if (!(error instanceof StaleSocketError)) throw error;
+      try {
+        return await this.postOnce(operation, body);
+      } catch (again) {
+        if (again instanceof TransportError && again.effect === 'none')
+          throw new TransportError(again.message, 'unknown');
+        throw again;
+      }
     }
   }
 
   private postOnce(operation: string, body: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
+      // Until TLS is up on a new socket, nothing of the request has left: a failure then had no effect.
+      let connected = false;
       const req = request(
         this.url,
         {
@@ -122,13 +146,22 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', (e) => reject(new TransportError(e.message)));
+          res.on('error', (e) => reject(new TransportError(e.message, 'unknown')));
         },
       );
+      req.on('socket', (socket) => {
+        if (req.reusedSocket) connected = true;
+        else socket.once('secureConnect', () => (connected = true));
+      });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.options.timeoutMs ?? 30_000} ms`)));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const stale = req.reusedSocket && e.code === 'ECONNRESET';
-        reject(stale ? new StaleSocketError(e.message) : new TransportError(`${this.url.origin}: ${e.message}`));
+        const effect = connected ? 'unknown' : 'none';
+        reject(
+          stale
+            ? new StaleSocketError(e.message, 'unknown')
+            : new TransportError(`${this.url.origin}: ${e.message}`, effect),
+        );
       });
       req.end(body);
     });
