@@ -18,8 +18,13 @@ const LAYERS = [
   },
   {
     files: 'src/frontend/store/',
-    may: ['src/core/', 'src/frontend/store/', 'better-sqlite3', 'node:fs', 'node:path'],
+    may: ['src/core/', 'src/frontend/store/', 'src/sqlite/', 'better-sqlite3', 'node:fs', 'node:path'],
     why: 'a store knows core and its database, nothing of SOAP, security or the use cases',
+  },
+  {
+    files: 'src/sqlite/',
+    may: ['src/core/', 'src/sqlite/', 'better-sqlite3'],
+    why: 'the SQLite helpers every service shares know nothing of any service',
   },
   {
     files: 'src/soap/',

@@ -42,22 +42,34 @@ import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { MIGRATIONS } from './sqlite-migrations.js';
 import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
 import { guardSql, sqlList, transitionSql, type ResourceTable } from './sqlite-state.js';
+import { LOCK_WAIT_BUDGET_MS, openPragmas, patiently, writing } from '../../sqlite/checked.js';
 
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly sql: PrepareCached;
   private readonly attachments: SqliteAttachments;
 
-  constructor(file: string) {
+  /** `lockWaitMs`: how long a call waits for a lock another connection holds before it is Unavailable. */
+  constructor(
+    file: string,
+    private readonly lockWaitMs = LOCK_WAIT_BUDGET_MS,
+  ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    openPragmas(this.db);
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.sql = statementCache(this.db);
     this.attachments = new SqliteAttachments(this.db, this.sql);
+  }
+
+  /** A write: one transaction whose failed commit throws, waiting (not blocking) for the lock. */
+  private write<T>(fn: () => T): Promise<T> {
+    return patiently('metadata store', () => writing(this.db, fn), this.lockWaitMs);
+  }
+
+  private read<T>(fn: () => T): Promise<T> {
+    return patiently('metadata store', fn, this.lockWaitMs);
   }
 
   private migrate(): void {
@@ -72,81 +84,97 @@ export class SqliteStore implements MetadataStore {
   }
 
   async insertVolume(v: VolumeRecord): Promise<boolean> {
-    const params = {
-      id: v.id,
-      owner: v.ownerId,
-      size: v.sizeGiB,
-      snap: v.snapshotId,
-      zone: v.zone,
-      status: v.status,
-      type: v.volumeType,
-      path: v.path,
-      delegate: v.delegateId,
-      created: v.createTime,
-      now: v.updatedAt,
-      msg: v.statusMessage,
-    };
-    const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, create_time, updated_at, status_message)`;
-    const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @created, @now, @msg`;
-    if (v.snapshotId === null) {
-      return this.sql(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
-    }
-    // The snapshot's status is checked in the same statement that inserts, so a concurrent
-    // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
-    return (
-      this.sql(
-        `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${sqlList(RESTORABLE_SNAPSHOT_STATUSES)})`,
-      ).run(params).changes === 1
-    );
+    return this.write(() => {
+      const params = {
+        id: v.id,
+        owner: v.ownerId,
+        size: v.sizeGiB,
+        snap: v.snapshotId,
+        zone: v.zone,
+        status: v.status,
+        type: v.volumeType,
+        path: v.path,
+        delegate: v.delegateId,
+        created: v.createTime,
+        now: v.updatedAt,
+        msg: v.statusMessage,
+      };
+      const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, create_time, updated_at, status_message)`;
+      const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @created, @now, @msg`;
+      if (v.snapshotId === null) {
+        return this.sql(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
+      }
+      // The snapshot's status is checked in the same statement that inserts, so a concurrent
+      // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
+      return (
+        this.sql(
+          `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${sqlList(RESTORABLE_SNAPSHOT_STATUSES)})`,
+        ).run(params).changes === 1
+      );
+    });
   }
 
   async insertSnapshot(s: SnapshotRecord): Promise<boolean> {
-    return (
-      this.sql(
-        `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
-       SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
-       WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${sqlList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
-      ).run({
-        id: s.id,
-        owner: s.ownerId,
-        vol: s.volumeId,
-        size: s.volumeSizeGiB,
-        status: s.status,
-        progress: s.progress,
-        start: s.startTime,
-        desc: s.description,
-        path: s.path,
-        delegate: s.delegateId,
-        now: s.updatedAt,
-        msg: s.statusMessage,
-      }).changes === 1
-    );
+    return this.write(() => {
+      return (
+        this.sql(
+          `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
+         SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
+         WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${sqlList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
+        ).run({
+          id: s.id,
+          owner: s.ownerId,
+          vol: s.volumeId,
+          size: s.volumeSizeGiB,
+          status: s.status,
+          progress: s.progress,
+          start: s.startTime,
+          desc: s.description,
+          path: s.path,
+          delegate: s.delegateId,
+          now: s.updatedAt,
+          msg: s.statusMessage,
+        }).changes === 1
+      );
+    });
   }
 
   async discardVolume(id: string): Promise<void> {
-    this.sql(`DELETE FROM volumes WHERE id = ?`).run(id);
+    return this.write(() => {
+      this.sql(`DELETE FROM volumes WHERE id = ?`).run(id);
+    });
   }
 
   async discardSnapshot(id: string): Promise<void> {
-    this.sql(`DELETE FROM snapshots WHERE id = ?`).run(id);
+    return this.write(() => {
+      this.sql(`DELETE FROM snapshots WHERE id = ?`).run(id);
+    });
   }
 
   async getVolume(id: string): Promise<VolumeRecord | undefined> {
-    const row = this.sql(`SELECT * FROM volumes WHERE id = ?`).get(id) as Row | undefined;
-    return row && volumeFromRow(row);
+    return this.read(() => {
+      const row = this.sql(`SELECT * FROM volumes WHERE id = ?`).get(id) as Row | undefined;
+      return row && volumeFromRow(row);
+    });
   }
 
   async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
-    const row = this.sql(`SELECT * FROM snapshots WHERE id = ?`).get(id) as Row | undefined;
-    return row && snapshotFromRow(row);
+    return this.read(() => {
+      const row = this.sql(`SELECT * FROM snapshots WHERE id = ?`).get(id) as Row | undefined;
+      return row && snapshotFromRow(row);
+    });
   }
 
   async findVolumes(q: ResourceQuery): Promise<VolumeRecord[]> {
-    return this.find('volumes', q, HIDDEN_VOLUME_STATUSES, 'create_time').map(volumeFromRow);
+    return this.read(() => {
+      return this.find('volumes', q, HIDDEN_VOLUME_STATUSES, 'create_time').map(volumeFromRow);
+    });
   }
 
   async findSnapshots(q: ResourceQuery): Promise<SnapshotRecord[]> {
-    return this.find('snapshots', q, HIDDEN_SNAPSHOT_STATUSES, 'start_time').map(snapshotFromRow);
+    return this.read(() => {
+      return this.find('snapshots', q, HIDDEN_SNAPSHOT_STATUSES, 'start_time').map(snapshotFromRow);
+    });
   }
 
   private find(table: ResourceTable, q: ResourceQuery, hidden: readonly string[], order: string): Row[] {
@@ -165,30 +193,34 @@ export class SqliteStore implements MetadataStore {
   }
 
   async attachmentsOf(volumeIds: readonly string[]): Promise<AttachmentRecord[]> {
-    if (volumeIds.length === 0) return [];
-    const rows = this.sql(
-      `SELECT * FROM attachments WHERE status IN ${sqlList(LIVE_ATTACHMENT_STATUSES)} AND volume_id IN (SELECT value FROM json_each(?)) ORDER BY attach_time`,
-    ).all(JSON.stringify(volumeIds)) as Row[];
-    return rows.map(attachmentFromRow);
+    return this.read(() => {
+      if (volumeIds.length === 0) return [];
+      const rows = this.sql(
+        `SELECT * FROM attachments WHERE status IN ${sqlList(LIVE_ATTACHMENT_STATUSES)} AND volume_id IN (SELECT value FROM json_each(?)) ORDER BY attach_time`,
+      ).all(JSON.stringify(volumeIds)) as Row[];
+      return rows.map(attachmentFromRow);
+    });
   }
 
   async transitionVolume(id: string, event: VolumeEvent, changes: VolumeChanges = {}): Promise<Outcome<VolumeRecord>> {
-    const sets = [
-      changes.statusMessage !== undefined ? ', status_message = @msg' : '',
-      changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
-    ].join('');
-    const row = this.sql(
-      transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
-    ).get({
-      id,
-      now: Date.now(),
-      msg: changes.statusMessage ?? null,
-      delegate: changes.delegateId ?? null,
-      reporter: changes.reportedBy ?? null,
-    }) as Row | undefined;
-    return row
-      ? { changed: true, record: volumeFromRow(row) }
-      : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
+    return this.write(() => {
+      const sets = [
+        changes.statusMessage !== undefined ? ', status_message = @msg' : '',
+        changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
+      ].join('');
+      const row = this.sql(
+        transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
+      ).get({
+        id,
+        now: Date.now(),
+        msg: changes.statusMessage ?? null,
+        delegate: changes.delegateId ?? null,
+        reporter: changes.reportedBy ?? null,
+      }) as Row | undefined;
+      return row
+        ? { changed: true, record: volumeFromRow(row) }
+        : this.refused('volumes', id, VOLUME_TRANSITIONS[event], volumeFromRow);
+    });
   }
 
   async transitionSnapshot(
@@ -196,25 +228,27 @@ export class SqliteStore implements MetadataStore {
     event: SnapshotEvent,
     changes: SnapshotChanges = {},
   ): Promise<Outcome<SnapshotRecord>> {
-    const sets = [
-      changes.statusMessage !== undefined ? ', status_message = @msg' : '',
-      changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
-      // Progress only moves forward: a late report never turns 80% back into 40%.
-      changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
-    ].join('');
-    const row = this.sql(
-      transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
-    ).get({
-      id,
-      now: Date.now(),
-      msg: changes.statusMessage ?? null,
-      delegate: changes.delegateId ?? null,
-      progress: changes.progress ?? 0,
-      reporter: changes.reportedBy ?? null,
-    }) as Row | undefined;
-    return row
-      ? { changed: true, record: snapshotFromRow(row) }
-      : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
+    return this.write(() => {
+      const sets = [
+        changes.statusMessage !== undefined ? ', status_message = @msg' : '',
+        changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
+        // Progress only moves forward: a late report never turns 80% back into 40%.
+        changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
+      ].join('');
+      const row = this.sql(
+        transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
+      ).get({
+        id,
+        now: Date.now(),
+        msg: changes.statusMessage ?? null,
+        delegate: changes.delegateId ?? null,
+        progress: changes.progress ?? 0,
+        reporter: changes.reportedBy ?? null,
+      }) as Row | undefined;
+      return row
+        ? { changed: true, record: snapshotFromRow(row) }
+        : this.refused('snapshots', id, SNAPSHOT_TRANSITIONS[event], snapshotFromRow);
+    });
   }
 
   private refused<T>(table: ResourceTable, id: string, t: Transition<string>, toRecord: (r: Row) => T): Outcome<T> {
@@ -231,7 +265,9 @@ export class SqliteStore implements MetadataStore {
   }
 
   async beginAttachment(a: NewAttachment): Promise<AttachAdmission> {
-    return this.attachments.begin(a);
+    return this.write(() => {
+      return this.attachments.begin(a);
+    });
   }
 
   async transitionAttachment(
@@ -239,7 +275,9 @@ export class SqliteStore implements MetadataStore {
     event: AttachmentEvent,
     statusMessage?: string,
   ): Promise<Outcome<AttachmentRecord>> {
-    return this.attachments.transition(id, event, statusMessage);
+    return this.write(() => {
+      return this.attachments.transition(id, event, statusMessage);
+    });
   }
 
   async endAttachment(
@@ -247,48 +285,68 @@ export class SqliteStore implements MetadataStore {
     event: 'attachFailed' | 'detached',
     statusMessage?: string,
   ): Promise<Outcome<AttachmentRecord>> {
-    return this.attachments.end(id, event, statusMessage);
+    return this.write(() => {
+      return this.attachments.end(id, event, statusMessage);
+    });
   }
 
   async getAttachment(id: number): Promise<AttachmentRecord | undefined> {
-    return this.attachments.get(id);
+    return this.read(() => {
+      return this.attachments.get(id);
+    });
   }
 
   async attachmentsOnHost(vmmHost: string): Promise<AttachmentRecord[]> {
-    return this.attachments.onHost(vmmHost);
+    return this.read(() => {
+      return this.attachments.onHost(vmmHost);
+    });
   }
 
   async attachmentsEndedOnHost(vmmHost: string, since: number): Promise<AttachmentRecord[]> {
-    return this.attachments.endedOnHost(vmmHost, since);
+    return this.read(() => {
+      return this.attachments.endedOnHost(vmmHost, since);
+    });
   }
 
   async registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void> {
-    this.attachments.register(host, instances);
+    return this.write(() => {
+      this.attachments.register(host, instances);
+    });
   }
 
   async findInstance(instanceId: string): Promise<InstanceLocation[]> {
-    return this.attachments.findInstance(instanceId);
+    return this.read(() => {
+      return this.attachments.findInstance(instanceId);
+    });
   }
 
   async getVmmHost(host: string): Promise<VmmHostRecord | undefined> {
-    return this.attachments.vmmHost(host);
+    return this.read(() => {
+      return this.attachments.vmmHost(host);
+    });
   }
 
   async recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void> {
-    this.sql(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(
-      delegateId,
-      id,
-    );
+    return this.write(() => {
+      this.sql(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(
+        delegateId,
+        id,
+      );
+    });
   }
 
   async volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]> {
-    const rows = this.sql(`SELECT * FROM volumes WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
-    return rows.map(volumeFromRow);
+    return this.read(() => {
+      const rows = this.sql(`SELECT * FROM volumes WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
+      return rows.map(volumeFromRow);
+    });
   }
 
   async snapshotsUnchangedSince(status: SnapshotRecord['status'], before: number): Promise<SnapshotRecord[]> {
-    const rows = this.sql(`SELECT * FROM snapshots WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
-    return rows.map(snapshotFromRow);
+    return this.read(() => {
+      const rows = this.sql(`SELECT * FROM snapshots WHERE status = ? AND updated_at < ?`).all(status, before) as Row[];
+      return rows.map(snapshotFromRow);
+    });
   }
 
   async close(): Promise<void> {
