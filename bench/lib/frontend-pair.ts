@@ -73,12 +73,13 @@ async function seedVolumes(database: string, owners: readonly string[]): Promise
         status: 'creating',
         volumeType: i % 2 === 0 ? 'sparse' : 'thick',
         path: volumeFilePath(id),
-        delegateId: null,
+        delegateId: 'vd-1',
+        jobId: newId('job'),
+        jobState: 'accepted',
         createTime: now.toISOString(),
         updatedAt: now.getTime(),
         statusMessage: null,
       });
-      await store.recordDelegate('volume', id, 'vd-1');
       const done = await store.transitionVolume(id, 'provisioned');
       if (!done.changed) throw new Error(`could not make ${id} available`);
     }

@@ -25,6 +25,8 @@ export interface FrontendConfig extends Listen {
   readonly jobDeadlineSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly volumeDelegates: readonly { readonly id: string; readonly url: string }[];
+  /** How long the frontend waits for a Volume Delegate's answer; none by then means "unknown", not "refused". */
+  readonly volumeDelegateTimeoutSeconds: number;
   /** The user trust store (SQLite), shared with vbs-admin. */
   readonly trustStore: string;
   /** User IDs that may see and act on every user's resources. */
@@ -53,6 +55,8 @@ export interface VolumeDelegateConfig extends Listen {
   readonly sparseOvercommit: number;
   readonly maxAttempts: number;
   readonly heartbeatSeconds: number;
+  /** A job whose progress has not moved for this long is stopped and fails (a hung command or file system). */
+  readonly stallSeconds: number;
   readonly logFile: string | undefined;
 }
 
@@ -92,6 +96,7 @@ export function frontendDefaults(home: string): FrontendConfig {
     jobDeadlineSeconds: 120,
     sweepIntervalSeconds: 5,
     volumeDelegates: [{ id: 'vd-1', url: 'https://127.0.0.1:8444/volume-delegate' }],
+    volumeDelegateTimeoutSeconds: 10,
     trustStore: join(home, 'trust.sqlite'),
     admins: ['admin'],
     clockSkewSeconds: 60,
@@ -117,6 +122,7 @@ export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
     sparseOvercommit: 8,
     maxAttempts: 2,
     heartbeatSeconds: 5,
+    stallSeconds: 120,
     logFile: undefined,
   };
 }
@@ -183,6 +189,7 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
         isStr((d as Record<string, unknown>)['id']) &&
         isStr((d as Record<string, unknown>)['url']),
     ),
+  volumeDelegateTimeoutSeconds: isPos,
   trustStore: isStr,
   admins: (v) => Array.isArray(v) && v.every(isStr),
   clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
@@ -206,6 +213,7 @@ const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
   sparseOvercommit: isPos,
   maxAttempts: (v) => Number.isInteger(v) && isPos(v),
   heartbeatSeconds: isPos,
+  stallSeconds: isPos,
   logFile: isOptStr,
 };
 

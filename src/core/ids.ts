@@ -6,11 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { VbsError } from './errors.js';
 
-export type ResourceKind = 'vol' | 'snap';
+/** vol and snap name resources; job names the work of making a resource's file, made before it is asked for. */
+export type ResourceKind = 'vol' | 'snap' | 'job';
 
 const PATTERN: Record<ResourceKind, RegExp> = {
   vol: /^vol-(?:[0-9a-f]{8}|[0-9a-f]{17})$/,
   snap: /^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$/,
+  job: /^job-[0-9a-f]{17}$/,
 };
 
 /**

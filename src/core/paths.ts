@@ -14,3 +14,8 @@ export function snapshotFilePath(snapshotId: string): string {
   if (!isId('snap', snapshotId)) throw new Error(`not a snapshot ID: ${snapshotId}`);
   return `snapshots/${snapshotId}.img`;
 }
+
+/** The one file a volume or snapshot ID may name: what a delegate may create or delete for it. */
+export function resourceFilePath(resourceId: string): string {
+  return isId('vol', resourceId) ? volumeFilePath(resourceId) : snapshotFilePath(resourceId);
+}

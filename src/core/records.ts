@@ -5,6 +5,14 @@ export type VolumeType = 'sparse' | 'thick' | 'zero';
 export const VOLUME_TYPES: readonly VolumeType[] = ['sparse', 'thick', 'zero'];
 export type AttachMode = 'rw' | 'ro';
 
+/**
+ * Where the job that makes a resource's file stands: 'offering' while the frontend has asked
+ * `delegateId` (or is about to) and does not know its answer (a timeout is not a refusal), 'accepted'
+ * once that delegate said it journaled the job. The job ID is made with the resource and never
+ * changes: a repeated offer, to the same or another delegate, is the same job.
+ */
+export type JobState = 'offering' | 'accepted';
+
 export interface VolumeRecord {
   readonly id: string;
   readonly ownerId: string;
@@ -16,6 +24,8 @@ export interface VolumeRecord {
   /** Relative to the storage root; made from the ID by src/core/paths.ts. */
   readonly path: string;
   readonly delegateId: string | null;
+  readonly jobId: string;
+  readonly jobState: JobState;
   /** ISO 8601, as EC2 writes createTime. */
   readonly createTime: string;
   /** Milliseconds since the epoch of the last change or progress report; the deadline counts from it. */
@@ -36,6 +46,8 @@ export interface SnapshotRecord {
   readonly description: string | null;
   readonly path: string;
   readonly delegateId: string | null;
+  readonly jobId: string;
+  readonly jobState: JobState;
   readonly updatedAt: number;
   readonly statusMessage: string | null;
 }

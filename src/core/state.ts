@@ -56,8 +56,9 @@ export const VOLUME_TRANSITIONS = {
   attach: { from: ['available', 'in-use'], to: 'in-use' },
   /** The last attachment went. */
   lastDetached: { from: ['in-use'], to: 'available', unless: ['volumeHasAttachment'] },
+  /** Also while creating: a job that hangs must not keep its volume for ever (the delete cancels it). */
   delete: {
-    from: ['available', 'error'],
+    from: ['available', 'error', 'creating'],
     to: 'deleting',
     unless: ['volumeHasPendingSnapshot', 'volumeHasAttachment'],
     refusal: { 'in-use': 'VolumeInUse' },

@@ -40,6 +40,7 @@ import { registryHandlers } from './soap/registry-handlers.js';
 import { VmmDelegatePool } from './vmm-delegates.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Deps } from './usecases/deps.js';
+import { settleOffers } from './usecases/settle-offers.js';
 import { sweep } from './usecases/sweep.js';
 import { VolumeDelegatePool } from './volume-delegate-pool.js';
 
@@ -72,7 +73,13 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
   const tls = ensureServiceTls(config.certDir, FRONTEND_IDENTITY);
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
   const store = new SqliteStore(config.database);
-  const delegates = new VolumeDelegatePool(config.volumeDelegates, tls.caPem, signer, logger);
+  const delegates = new VolumeDelegatePool(
+    config.volumeDelegates,
+    tls.caPem,
+    signer,
+    logger,
+    config.volumeDelegateTimeoutSeconds * 1000,
+  );
   const vmms = new VmmDelegatePool(tls.caPem, signer);
   const deps: Deps = {
     store,
@@ -99,9 +106,18 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
   };
 }
 
-/** The deadline and deletion retries, every sweepIntervalSeconds; one process of a frontend runs it. Returns its stop. */
+/**
+ * The deadline and deletion retries, every sweepIntervalSeconds; one process of a frontend runs it.
+ * Its first pass, at once, settles every job offer made before this frontend started (a crash may
+ * have left it unanswered, or not even sent). Returns its stop.
+ */
 export function startSweeper(deps: Deps, config: FrontendConfig): () => void {
-  let sweeping = false;
+  let sweeping = true;
+  settleOffers(deps, Date.now())
+    .catch((e: unknown) => deps.logger.error('settling job offers failed', { error: String(e) }))
+    .finally(() => {
+      sweeping = false;
+    });
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = true;

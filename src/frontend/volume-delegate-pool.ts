@@ -1,15 +1,17 @@
 /**
- * The frontend's view of its Volume Delegates (paper section 3: several may run, on any node that
- * mounts the shared file system). A job goes to the first delegate, in rotating order, that answers
- * and has room; one that does not answer or has no room is skipped. Deletes may go to any delegate,
- * since all of them see the same files; the one that made the file is asked first.
+ * The frontend's SOAP clients of its Volume Delegates (paper section 3: several may run, on any node
+ * that mounts the shared file system). Which delegate to offer a job to is the use cases' decision
+ * (usecases/place-job.ts); this says in what order, and turns each delegate's answer into the
+ * port's terms: a fault or an unreachable delegate is a refusal (it does not have the job), a call
+ * that got no answer after it was sent is 'unknown'. Deletes may go to any delegate, since all of
+ * them see the same files; the one that made the file is asked first.
  */
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
 import { schema, type VolumeDelegatePortTypeOperations } from '../generated/volume-delegate.js';
 import type { Logger } from '../log.js';
 import { signedAs, type Signer } from '../security/wssec/sign.js';
-import type { ClaimJob, SnapshotFileJob, VolumeDelegates, VolumeFileJob } from './usecases/delegate-ports.js';
+import type { FileJob, VolumeDelegates } from './usecases/delegate-ports.js';
 
 export interface DelegateEndpoint {
   readonly id: string;
@@ -19,7 +21,7 @@ export interface DelegateEndpoint {
 type Client = SoapClient<VolumeDelegatePortTypeOperations>;
 
 export class VolumeDelegatePool implements VolumeDelegates {
-  private readonly clients: { readonly id: string; readonly client: Client }[];
+  private readonly clients: ReadonlyMap<string, Client>;
   private next = 0;
 
   constructor(
@@ -27,33 +29,59 @@ export class VolumeDelegatePool implements VolumeDelegates {
     caPem: string,
     signer: Signer,
     private readonly logger: Logger,
-    timeoutMs = 10_000,
+    timeoutMs: number,
   ) {
-    this.clients = endpoints.map((e) => ({
-      id: e.id,
-      client: new SoapClient(schema, 'VolumeDelegatePortType', {
-        url: e.url,
-        caPem,
-        timeoutMs,
-        envelope: signedAs(signer),
-      }),
-    }));
+    this.clients = new Map(
+      endpoints.map((e) => [
+        e.id,
+        new SoapClient(schema, 'VolumeDelegatePortType', {
+          url: e.url,
+          caPem,
+          timeoutMs,
+          envelope: signedAs(signer),
+        }),
+      ]),
+    );
   }
 
-  createVolumeFile(job: VolumeFileJob, claim: ClaimJob): Promise<string> {
-    return this.place(job.volumeId, claim, (c) => c.call('CreateVolumeFile', job));
+  candidates(first?: string | null): readonly string[] {
+    const ids = [...this.clients.keys()];
+    const start = this.next++ % Math.max(1, ids.length);
+    const rotated = [...ids.slice(start), ...ids.slice(0, start)];
+    return first && this.clients.has(first) ? [first, ...rotated.filter((id) => id !== first)] : rotated;
   }
 
-  createSnapshotFile(job: SnapshotFileJob, claim: ClaimJob): Promise<string> {
-    return this.place(job.snapshotId, claim, (c) => c.call('CreateSnapshotFile', job));
+  async offer(delegateId: string, job: FileJob): Promise<void> {
+    const client = this.clients.get(delegateId);
+    if (!client) throw new VbsError('Unavailable', `No Volume Delegate '${delegateId}' is configured.`);
+    try {
+      const answer =
+        job.kind === 'volume'
+          ? await client.call('CreateVolumeFile', {
+              jobId: job.jobId,
+              volumeId: job.volumeId,
+              path: job.path,
+              sizeGiB: job.sizeGiB,
+              volumeType: job.volumeType,
+              ...(job.sourcePath !== undefined ? { sourcePath: job.sourcePath } : {}),
+            })
+          : await client.call('CreateSnapshotFile', {
+              jobId: job.jobId,
+              snapshotId: job.snapshotId,
+              sourcePath: job.sourcePath,
+              path: job.path,
+            });
+      if (!answer.accepted) throw new VbsError('Unavailable', `Volume Delegate '${delegateId}' did not take the job.`);
+    } catch (error) {
+      throw asRefusal(delegateId, error);
+    }
   }
 
   async deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void> {
-    const ordered = [...this.clients].sort((a, b) => Number(b.id === preferred) - Number(a.id === preferred));
     let last: unknown;
-    for (const { id, client } of ordered) {
+    for (const id of this.candidates(preferred)) {
       try {
-        await client.call('DeleteFile', { resourceId, path });
+        await this.clients.get(id)?.call('DeleteFile', { resourceId, path });
         return;
       } catch (error) {
         last = error;
@@ -63,48 +91,22 @@ export class VolumeDelegatePool implements VolumeDelegates {
     throw new VbsError('Unavailable', 'No Volume Delegate could delete the file now; VBS retries.', { cause: last });
   }
 
-  /** Tries each delegate once, starting after the last one used, and returns the one that took the job. */
-  private async place(
-    resourceId: string,
-    claim: ClaimJob,
-    ask: (c: Client) => Promise<{ accepted: boolean; delegateId: string }>,
-  ): Promise<string> {
-    let full = false;
-    const start = this.next++;
-    for (let i = 0; i < this.clients.length; i++) {
-      const entry = this.clients[(start + i) % this.clients.length];
-      if (!entry) continue;
-      try {
-        await claim(entry.id);
-        const answer = await ask(entry.client);
-        if (answer.accepted) return entry.id;
-      } catch (error) {
-        if (error instanceof SoapFault && error.code === 'InsufficientVolumeCapacity') {
-          full = true;
-        } else if (!(error instanceof TransportError)) {
-          this.logger.error('volume delegate refused a job', {
-            delegateId: entry.id,
-            resourceId,
-            error: String(error),
-          });
-        } else {
-          this.logger.warn('volume delegate did not answer', {
-            delegateId: entry.id,
-            resourceId,
-            error: error.message,
-          });
-        }
-      }
-    }
-    if (full)
-      throw new VbsError(
-        'InsufficientVolumeCapacity',
-        'There is not enough free space in the storage for this request.',
-      );
-    throw new VbsError('Unavailable', 'No Volume Delegate is available now. Try again later.');
-  }
-
   close(): void {
-    for (const { client } of this.clients) client.close();
+    for (const client of this.clients.values()) client.close();
   }
+}
+
+function asRefusal(delegateId: string, error: unknown): unknown {
+  if (error instanceof SoapFault) return error.toVbsError();
+  if (error instanceof TransportError) {
+    const unknown = error.effect === 'unknown';
+    return new VbsError(
+      'Unavailable',
+      unknown
+        ? `Volume Delegate '${delegateId}' did not answer; it may have the job.`
+        : `Volume Delegate '${delegateId}' cannot be reached now.`,
+      { cause: error, effect: error.effect },
+    );
+  }
+  return error;
 }

@@ -2,6 +2,7 @@
 import type { ServiceSchema } from '../soap/schema.js';
 
 export interface CreateVolumeFileType {
+  readonly jobId: string;
   readonly volumeId: string;
   readonly path: string;
   readonly sizeGiB: number;
@@ -10,6 +11,7 @@ export interface CreateVolumeFileType {
 }
 
 export interface CreateSnapshotFileType {
+  readonly jobId: string;
   readonly snapshotId: string;
   readonly sourcePath: string;
   readonly path: string;
@@ -43,6 +45,7 @@ export interface DescribeCapacityResponseType {
 
 export interface ReportJobType {
   readonly delegateId: string;
+  readonly jobId: string;
   readonly resourceId: string;
   readonly outcome: string;
   readonly progress: number;
@@ -51,6 +54,7 @@ export interface ReportJobType {
 
 export interface ReportJobResponseType {
   readonly acknowledged: boolean;
+  readonly discardFile: boolean;
 }
 
 export interface VolumeDelegatePortTypeOperations {
@@ -69,6 +73,12 @@ export const schema: ServiceSchema = {
   "types": {
     "CreateVolumeFileType": {
       "elements": [
+        {
+          "name": "jobId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
         {
           "name": "volumeId",
           "type": "string",
@@ -103,6 +113,12 @@ export const schema: ServiceSchema = {
     },
     "CreateSnapshotFileType": {
       "elements": [
+        {
+          "name": "jobId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
         {
           "name": "snapshotId",
           "type": "string",
@@ -217,6 +233,12 @@ export const schema: ServiceSchema = {
           "repeated": false
         },
         {
+          "name": "jobId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
+        {
           "name": "resourceId",
           "type": "string",
           "optional": false,
@@ -246,6 +268,12 @@ export const schema: ServiceSchema = {
       "elements": [
         {
           "name": "acknowledged",
+          "type": "boolean",
+          "optional": false,
+          "repeated": false
+        },
+        {
+          "name": "discardFile",
           "type": "boolean",
           "optional": false,
           "repeated": false

@@ -35,9 +35,9 @@ describe('state table', () => {
     checkTable(ATTACHMENT_STATUSES, ATTACHMENT_TRANSITIONS);
   });
 
-  it('lets a volume be deleted only when available or in error', () => {
+  it('lets a volume be deleted only when available, in error, or still being made (which the delete stops)', () => {
     const allowed = VOLUME_STATUSES.filter((s) => allows<VolumeStatus>(VOLUME_TRANSITIONS.delete, s));
-    expect(allowed).to.deep.equal(['available', 'error']);
+    expect(allowed).to.deep.equal(['creating', 'available', 'error']);
   });
 
   it('refuses deleting an in-use volume with VolumeInUse and other states with IncorrectState', () => {

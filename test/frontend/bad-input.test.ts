@@ -7,7 +7,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startCluster, type Cluster } from '../support/services.js';
-import { ec2Client, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
+import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
+import { waitFor } from '../support/wait.js';
 import { EC2_NS, envelope, faultCode, rawPost } from '../support/raw-soap.js';
 import { signEnvelope } from '../../src/security/wssec/sign.js';
 
@@ -196,17 +197,20 @@ describe('bad input to the frontend', function () {
     expect(await state()).to.equal(before);
   });
 
-  it('refuses to delete a volume that is still being created (IncorrectState), and deletes it once it is done', async () => {
+  it('deletes a volume that is still being created: its job stops and leaves no file behind', async () => {
     const slow = await client.call('CreateVolume', { size: '2', availabilityZone: ZONE, volumeType: 'zero' });
-    const answer = await rawPost(
-      cluster.frontendUrl,
-      cluster.caPem,
-      signed(op('DeleteVolume', `<volumeId>${slow.volumeId}</volumeId>`)),
-    );
-    expect(faultCode(answer)).to.equal('IncorrectState');
-    expect(await waitForVolume(client, slow.volumeId, ['available'], 60_000)).to.equal('available');
+    const dir = join(cluster.home, 'volumes', 'volumes');
+    const ofSlow = (): string[] => readdirSync(dir).filter((f) => f.startsWith(`${slow.volumeId}.`));
+    await waitFor('the zero-fill to start', ofSlow, (files) => files.length > 0);
     await client.call('DeleteVolume', { volumeId: slow.volumeId });
-    expect(readdirSync(join(cluster.home, 'volumes', 'volumes'))).to.not.include(`${slow.volumeId}.img`);
+    const gone = await faultOf(client.call('DescribeVolumes', { volumeSet: { item: [{ volumeId: slow.volumeId }] } }));
+    expect(gone.code).to.equal('InvalidVolume.NotFound');
+    expect(ofSlow()).to.deep.equal([]);
+    const delegate = cluster.delegates[0] ?? expect.fail('no delegate');
+    expect(
+      cluster.logLines(delegate).some((l) => l['message'] === 'job succeeded' && l['resourceId'] === slow.volumeId),
+      'the job ran to its end',
+    ).to.equal(false);
   });
 
   it('logs one JSON line per request with its ID, operation, caller, duration and outcome', () => {

@@ -62,6 +62,8 @@ export interface ClusterOptions {
   readonly delegates?: number;
   readonly frontend?: Record<string, unknown>;
   readonly delegate?: (index: number) => Record<string, unknown>;
+  /** The URL the frontend is given for each Volume Delegate (e.g. a proxy in front of it). */
+  readonly delegateUrlForFrontend?: (delegateId: string, url: string) => string | Promise<string>;
   /** VMM Delegates to start (named vmm-1, vmm-2, ...), each with these config overrides. */
   readonly vmms?: readonly Record<string, unknown>[];
   readonly env?: NodeJS.ProcessEnv;
@@ -147,7 +149,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     port: frontendPort,
     logFile: join(home, 'frontend.log'),
     sweepIntervalSeconds: 1,
-    volumeDelegates: delegateSpecs.map((d) => ({ id: d.id, url: `https://127.0.0.1:${d.port}/volume-delegate` })),
+    volumeDelegates: await Promise.all(
+      delegateSpecs.map(async (d) => {
+        const url = `https://127.0.0.1:${d.port}/volume-delegate`;
+        return { id: d.id, url: (await options.delegateUrlForFrontend?.(d.id, url)) ?? url };
+      }),
+    ),
     ...options.frontend,
   };
   const frontendFile = join(home, 'frontend.json');

@@ -25,6 +25,7 @@ import {
   syncFileAndDir,
   type VolumeType,
 } from './provision.js';
+import { METADATA_COMMAND_TIMEOUT_MS } from './command-deadlines.js';
 
 const ZERO_CHUNK = 4 * 1024 * 1024;
 /**
@@ -88,7 +89,11 @@ async function createPrivate(dst: string): Promise<boolean> {
 async function cloneFile(src: string, dst: string, signal?: AbortSignal): Promise<boolean> {
   try {
     // '--' so that no path, whatever it looks like, is read as an option.
-    await run(['cp', '--reflink=always', '--', src, dst], { env: C_LOCALE, ...(signal ? { signal } : {}) });
+    await run(['cp', '--reflink=always', '--', src, dst], {
+      env: C_LOCALE,
+      timeoutMs: METADATA_COMMAND_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+    });
     return true;
   } catch (error) {
     if (error instanceof ExecError && error.exitCode === 1 && CLONE_REFUSED.test(error.stderr)) return false;
@@ -182,7 +187,7 @@ export async function growFile(filePath: string, sizeBytes: number, type: Volume
       case 'thick':
         try {
           // fallocate over the whole range keeps existing data and fills every hole.
-          await run(['fallocate', '-l', String(sizeBytes), filePath]);
+          await run(['fallocate', '-l', String(sizeBytes), filePath], { timeoutMs: METADATA_COMMAND_TIMEOUT_MS });
         } catch (error) {
           if (!isFallocateUnsupported(error)) throw error;
           await truncateTo(filePath, sizeBytes);

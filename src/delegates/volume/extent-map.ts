@@ -15,6 +15,7 @@
  * no map, and the caller copies the whole file instead.
  */
 import { ExecError, run } from '../exec.js';
+import { METADATA_COMMAND_TIMEOUT_MS } from './command-deadlines.js';
 
 /** Bytes [start, end) of a file. */
 export interface ByteRange {
@@ -169,6 +170,7 @@ export async function readExtentMap(
     try {
       ({ stdout } = await run([program, '-s', '-v', '--', file], {
         env: { LC_ALL: 'C' },
+        timeoutMs: METADATA_COMMAND_TIMEOUT_MS,
         ...(signal ? { signal } : {}),
       }));
     } catch (error) {

@@ -8,6 +8,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { run } from '../exec.js';
+import { METADATA_COMMAND_TIMEOUT_MS } from './command-deadlines.js';
 
 /** f_type of a Lustre client mount (LL_SUPER_MAGIC in lustre_user.h). */
 export const LUSTRE_SUPER_MAGIC = 0x0bd00bd0;
@@ -46,7 +47,9 @@ export function checkLayout(layout: StripeLayout): void {
 /** Creates `path` empty, with the given layout. Fails if the file already has one. */
 export async function setStripe(path: string, layout: StripeLayout): Promise<void> {
   checkLayout(layout);
-  await run(['lfs', 'setstripe', '-S', String(layout.stripeSizeBytes), '-c', String(layout.stripeCount), path]);
+  await run(['lfs', 'setstripe', '-S', String(layout.stripeSizeBytes), '-c', String(layout.stripeCount), path], {
+    timeoutMs: METADATA_COMMAND_TIMEOUT_MS,
+  });
 }
 
 /**
@@ -73,6 +76,6 @@ export function parseLfsDfSummary(stdout: string): { totalBytes: number; freeByt
 }
 
 export async function lustreFreeBytes(root: string): Promise<{ totalBytes: number; freeBytes: number }> {
-  const { stdout } = await run(['lfs', 'df', root]);
+  const { stdout } = await run(['lfs', 'df', root], { timeoutMs: METADATA_COMMAND_TIMEOUT_MS });
   return parseLfsDfSummary(stdout);
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ExecError, run } from '../exec.js';
 
 import { VOLUME_TYPES, type VolumeType } from '../../core/records.js';
+import { METADATA_COMMAND_TIMEOUT_MS } from './command-deadlines.js';
 
 export { VOLUME_TYPES, type VolumeType };
 
@@ -141,7 +142,10 @@ export async function provisionFile(
 
   if (sizeBytes > 0 && type === 'thick') {
     try {
-      await run(['fallocate', '-l', String(sizeBytes), filePath], signal ? { signal } : {});
+      await run(['fallocate', '-l', String(sizeBytes), filePath], {
+        timeoutMs: METADATA_COMMAND_TIMEOUT_MS,
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
       signal?.throwIfAborted();
       if (!isFallocateUnsupported(error)) throw error;

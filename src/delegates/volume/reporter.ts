@@ -1,12 +1,14 @@
 /**
- * Reports jobs to the frontend's callback. Ends of jobs are journaled and repeated until the frontend
- * acknowledges them, across restarts; progress is sent while a job runs (throttled, and at least
- * every heartbeat so that the frontend's deadline only catches jobs that really stopped).
+ * Reports jobs to the frontend's callback, each naming its job ID. Ends of jobs are journaled and
+ * repeated until the frontend acknowledges them, across restarts; progress is sent while a job runs
+ * (throttled, and at least every heartbeat so that the frontend's deadline only catches jobs that
+ * really stopped). When the frontend answers that the resource is gone (deleted while the job ran,
+ * or never kept), the file the job made belongs to nothing and is removed (`discard`).
  */
 import { SoapFault, type SoapClient } from '../../soap/client.js';
 import type { VolumeDelegateCallbackPortTypeOperations } from '../../generated/volume-delegate.js';
 import type { Logger } from '../../log.js';
-import type { Journal } from './journal.js';
+import type { Job, Journal } from './journal.js';
 
 const PROGRESS_EVERY_MS = 1000;
 
@@ -20,6 +22,8 @@ export class Reporter {
     private readonly delegateId: string,
     private readonly journal: Journal,
     private readonly logger: Logger,
+    /** Removes every file of a resource the frontend no longer has. */
+    private readonly discard: (resourceId: string) => Promise<void>,
     private readonly retryMs = 2000,
   ) {}
 
@@ -34,14 +38,15 @@ export class Reporter {
   }
 
   /** A running job's progress; sent when it changed and a second has passed, or as a heartbeat. */
-  progress(resourceId: string, percent: number, heartbeat = false): void {
+  progress(job: Job, percent: number, heartbeat = false): void {
+    const { resourceId, jobId } = job;
     const now = Date.now();
     const last = this.lastSent.get(resourceId);
     if (last && now - last.at < PROGRESS_EVERY_MS && !heartbeat) return;
     if (last && last.percent === percent && !heartbeat) return;
     this.lastSent.set(resourceId, { at: now, percent });
     this.client
-      .call('ReportJob', { delegateId: this.delegateId, resourceId, outcome: 'running', progress: percent })
+      .call('ReportJob', { delegateId: this.delegateId, jobId, resourceId, outcome: 'running', progress: percent })
       .catch((e: unknown) => this.logger.warn('progress report not delivered', { resourceId, error: String(e) }));
   }
 
@@ -57,13 +62,21 @@ export class Reporter {
     for (const job of this.journal.unreported()) {
       this.lastSent.delete(job.resourceId);
       try {
-        await this.client.call('ReportJob', {
+        const answer = await this.client.call('ReportJob', {
           delegateId: this.delegateId,
+          jobId: job.jobId,
           resourceId: job.resourceId,
           outcome: job.state,
           progress: job.state === 'succeeded' ? 100 : 0,
           ...(job.message !== null ? { message: job.message } : {}),
         });
+        if (answer.discardFile) {
+          await this.discard(job.resourceId);
+          this.logger.warn('the frontend no longer has this resource: its file was removed', {
+            resourceId: job.resourceId,
+            jobId: job.jobId,
+          });
+        }
         this.journal.markReported(job.resourceId);
       } catch (error) {
         if (error instanceof SoapFault && error.code === 'AuthFailure') {

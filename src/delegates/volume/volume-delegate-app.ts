@@ -19,6 +19,7 @@ import { WSDL_DIR } from '../../soap/wsdl-dir.js';
 import { DEFAULT_VERIFICATION, newReplayCache, serviceAuthenticator } from '../../security/authenticators.js';
 import { FRONTEND_IDENTITY, volumeDelegateIdentity } from '../../security/identities.js';
 import { JobRunner } from './job-runner.js';
+import { removeResourceFiles } from './job-files.js';
 import { Journal } from './journal.js';
 import { isLustre } from './lustre.js';
 import { Reporter } from './reporter.js';
@@ -45,12 +46,16 @@ export async function startVolumeDelegate(
     timeoutMs: 10_000,
     envelope,
   });
-  const reporter = new Reporter(callback, config.id, journal, logger);
+  const reporter = new Reporter(callback, config.id, journal, logger, async (resourceId) => {
+    await removeResourceFiles(config.storageRoot, resourceId);
+  });
   const runner = new JobRunner(journal, reporter, logger, {
+    delegateId: config.id,
     root: config.storageRoot,
     lustreLayout: lustre ? { stripeSizeBytes: config.stripeSizeBytes, stripeCount: config.stripeCount } : null,
     maxAttempts: config.maxAttempts,
     heartbeatMs: config.heartbeatSeconds * 1000,
+    stallMs: config.stallSeconds * 1000,
   });
   const endpoint = new SoapEndpoint<VolumeDelegatePortTypeOperations>({
     path: '/volume-delegate',

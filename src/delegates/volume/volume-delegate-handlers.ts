@@ -1,12 +1,14 @@
 /**
- * The Volume Delegate's operations (wsdl/volume-delegate.wsdl). Create and copy check the path and
- * the free space, journal the job and answer at once (paper 4.1); the job runs in the background.
- * A repeated request for a resource already journaled is answered as accepted again, so a frontend
- * that retried after a lost answer never starts a second job.
+ * The Volume Delegate's operations (wsdl/volume-delegate.wsdl). Create and copy check the path (the
+ * one its resource ID names) and the free space, journal the job and answer at once (paper 4.1); the
+ * job runs in the background. A repeated request for a job already journaled is answered as accepted
+ * again, so a frontend that asked again after a lost answer never starts a second job. Delete
+ * stops the resource's job here and removes the resource's file and its jobs' partial files.
  */
-import { stat, rm } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { VbsError } from '../../core/errors.js';
 import { isId } from '../../core/ids.js';
+import { resourceFilePath } from '../../core/paths.js';
 import { VOLUME_TYPES } from '../../core/records.js';
 import type * as Wire from '../../generated/volume-delegate.js';
 import type { Handlers } from '../../soap/server.js';
@@ -14,7 +16,8 @@ import type { Logger } from '../../log.js';
 import { capacity } from './capacity.js';
 import { readExtentMap } from './extent-map.js';
 import type { JobRunner } from './job-runner.js';
-import type { Journal } from './journal.js';
+import { removeResourceFiles } from './job-files.js';
+import type { Journal, NewJob } from './journal.js';
 import { PathRefusedError, resolveInRoot } from './storage-root.js';
 
 export interface VolumeDelegateSettings {
@@ -35,6 +38,19 @@ function inRoot(root: string, path: string): string {
       throw new VbsError('InvalidParameterValue', 'The path is outside the storage root or malformed.');
     throw error;
   }
+}
+
+function requireJob(id: string): string {
+  if (!isId('job', id)) throw new VbsError('InvalidParameterValue', 'Not a job ID.');
+  return id;
+}
+
+/** The one path a resource's file may have; anything else is refused, so no request names another's file. */
+function ownPath(root: string, resourceId: string, path: string): string {
+  if (path !== resourceFilePath(resourceId))
+    throw new VbsError('InvalidParameterValue', 'The path is not the file of that resource.');
+  inRoot(root, path);
+  return path;
 }
 
 function requireResource(kind: 'vol' | 'snap', id: string): string {
@@ -58,76 +74,97 @@ export function volumeDelegateHandlers(
   runner: JobRunner,
   logger: Logger,
 ): Handlers<Wire.VolumeDelegatePortTypeOperations> {
-  async function admit(needed: number): Promise<void> {
-    const { freeBytes } = await capacity(settings.root, settings.lustre);
-    if (needed > freeBytes - journal.promisedBytes()) {
-      throw new VbsError(
-        'InsufficientVolumeCapacity',
-        'There is not enough free space on this delegate for the request.',
-      );
-    }
-  }
+  // Admissions one at a time: each counts the bytes of those journaled before it.
+  let admitting: Promise<unknown> = Promise.resolve();
 
-  function accept(resourceId: string, job: Parameters<Journal['add']>[0]): Wire.JobAcceptedType {
-    if (journal.add(job)) {
-      const added = journal.get(resourceId);
-      if (added) runner.start(added);
-    }
-    return { delegateId: settings.id, resourceId, accepted: true };
+  /**
+   * Journals `job` and starts it, when what it reserves fits in the free space beyond what running
+   * jobs reserved already; a job journaled already is accepted again (the frontend asked twice).
+   */
+  function admit(job: Omit<NewJob, 'reservedBytes'>, reserve: () => Promise<number>): Promise<Wire.JobAcceptedType> {
+    const run = async (): Promise<Wire.JobAcceptedType> => {
+      const accepted = { delegateId: settings.id, resourceId: job.resourceId, accepted: true };
+      const known = journal.get(job.resourceId);
+      if (known) {
+        if (known.jobId !== job.jobId)
+          throw new VbsError('IncorrectState', 'This delegate has another job for that resource.');
+        return accepted;
+      }
+      const reservedBytes = await reserve();
+      const { freeBytes } = await capacity(settings.root, settings.lustre);
+      if (reservedBytes > freeBytes - journal.promisedBytes()) {
+        throw new VbsError(
+          'InsufficientVolumeCapacity',
+          'There is not enough free space on this delegate for the request.',
+        );
+      }
+      if (journal.add({ ...job, reservedBytes }) === 'added') {
+        const added = journal.get(job.resourceId);
+        if (added) runner.start(added);
+        logger.info('job accepted', { resourceId: job.resourceId, jobId: job.jobId, reservedBytes });
+      }
+      return accepted;
+    };
+    const result = admitting.then(run, run);
+    admitting = result.catch(() => undefined);
+    return result;
   }
 
   return {
     CreateVolumeFile: async (req) => {
       const volumeId = requireResource('vol', req.volumeId);
-      inRoot(settings.root, req.path);
+      const jobId = requireJob(req.jobId);
+      const path = ownPath(settings.root, volumeId, req.path);
       const volumeType = VOLUME_TYPES.find((t) => t === req.volumeType);
       if (!volumeType) throw new VbsError('InvalidParameterValue', 'Unknown volume type.');
       if (!Number.isSafeInteger(req.sizeGiB) || req.sizeGiB < 1)
         throw new VbsError('InvalidParameterValue', 'The size must be a positive number of GiB.');
       const sizeBytes = req.sizeGiB * GiB;
-      if (journal.get(volumeId)) return { delegateId: settings.id, resourceId: volumeId, accepted: true };
       const source = req.sourcePath === undefined ? undefined : inRoot(settings.root, req.sourcePath);
-      const sourceSt = source ? await stat(source) : undefined;
-      const sourceAllocated = source && sourceSt ? await bytesToCopy(source, sourceSt.size, sourceSt.blocks * 512) : 0;
-      await admit(
-        volumeType === 'sparse' ? Math.max(sourceAllocated, sizeBytes / settings.sparseOvercommit) : sizeBytes,
+      return admit(
+        {
+          jobId,
+          resourceId: volumeId,
+          kind: 'volume',
+          path,
+          sizeBytes,
+          volumeType,
+          sourcePath: req.sourcePath ?? null,
+        },
+        async () => {
+          const st = source ? await stat(source) : undefined;
+          const fromSource = source && st ? await bytesToCopy(source, st.size, st.blocks * 512) : 0;
+          // A sparse volume is promised, not reserved: it needs its overcommitted share (docs/architecture.md).
+          return volumeType === 'sparse' ? Math.max(fromSource, sizeBytes / settings.sparseOvercommit) : sizeBytes;
+        },
       );
-      return accept(volumeId, {
-        resourceId: volumeId,
-        kind: 'volume',
-        path: req.path,
-        sizeBytes,
-        volumeType,
-        sourcePath: req.sourcePath ?? null,
-      });
     },
     CreateSnapshotFile: async (req) => {
       const snapshotId = requireResource('snap', req.snapshotId);
-      inRoot(settings.root, req.path);
+      const jobId = requireJob(req.jobId);
+      const path = ownPath(settings.root, snapshotId, req.path);
       const source = inRoot(settings.root, req.sourcePath);
-      if (journal.get(snapshotId)) return { delegateId: settings.id, resourceId: snapshotId, accepted: true };
       const st = await stat(source).catch(() => undefined);
       if (!st) throw new VbsError('InvalidParameterValue', 'The volume file to snapshot does not exist.');
-      await admit(await bytesToCopy(source, st.size, st.blocks * 512));
-      return accept(snapshotId, {
-        resourceId: snapshotId,
-        kind: 'snapshot',
-        path: req.path,
-        sizeBytes: st.size,
-        volumeType: 'sparse',
-        sourcePath: req.sourcePath,
-      });
+      return admit(
+        {
+          jobId,
+          resourceId: snapshotId,
+          kind: 'snapshot',
+          path,
+          sizeBytes: st.size,
+          volumeType: 'sparse',
+          sourcePath: req.sourcePath,
+        },
+        () => bytesToCopy(source, st.size, st.blocks * 512),
+      );
     },
     DeleteFile: async (req) => {
       if (!isId('vol', req.resourceId) && !isId('snap', req.resourceId))
         throw new VbsError('InvalidParameterValue', 'Not a volume or snapshot ID.');
-      const target = inRoot(settings.root, req.path);
-      runner.cancel(req.resourceId);
-      const existed = await stat(target).then(
-        () => true,
-        () => false,
-      );
-      await rm(target, { force: true });
+      ownPath(settings.root, req.resourceId, req.path);
+      await runner.cancel(req.resourceId);
+      const existed = await removeResourceFiles(settings.root, req.resourceId);
       journal.forget(req.resourceId);
       logger.info('file deleted', { resourceId: req.resourceId, existed });
       return { existed };

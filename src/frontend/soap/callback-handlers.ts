@@ -17,14 +17,15 @@ export function callbackHandlers(deps: Deps): Handlers<Wire.VolumeDelegateCallba
       }
       const outcome = OUTCOMES.find((o) => o === req.outcome);
       if (!outcome) throw new VbsError('InvalidParameterValue', 'outcome must be running, succeeded or failed.');
-      await reportJob(deps, {
+      const { discardFile } = await reportJob(deps, {
         delegateId: req.delegateId,
+        jobId: req.jobId,
         resourceId: req.resourceId,
         outcome,
         progress: req.progress,
         message: req.message,
       });
-      return { acknowledged: true };
+      return { acknowledged: true, discardFile };
     },
   };
 }

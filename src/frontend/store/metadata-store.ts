@@ -29,20 +29,26 @@ export interface ResourceQuery {
   readonly ids?: readonly string[];
 }
 
+/** A delegate's report on a job: the transition applies only to the job it names, from that delegate. */
+export interface ReportedJob {
+  readonly jobId: string;
+  readonly delegateId: string;
+}
+
 export interface VolumeChanges {
   readonly statusMessage?: string | null;
-  readonly delegateId?: string;
-  /** Only if this delegate has the resource's job (a delegate's report). */
-  readonly reportedBy?: string;
+  /** Only if the resource's job is this one and was offered to this delegate; it is then accepted. */
+  readonly reportedJob?: ReportedJob;
 }
 
 export interface SnapshotChanges {
   readonly statusMessage?: string | null;
-  readonly delegateId?: string;
   readonly progress?: number;
-  /** Only if this delegate has the resource's job (a delegate's report). */
-  readonly reportedBy?: string;
+  /** Only if the resource's job is this one and was offered to this delegate; it is then accepted. */
+  readonly reportedJob?: ReportedJob;
 }
+
+export type JobResource = 'volume' | 'snapshot';
 
 export interface NewAttachment {
   readonly volumeId: string;
@@ -118,8 +124,17 @@ export interface MetadataStore {
   findInstance(instanceId: string): Promise<InstanceLocation[]>;
   getVmmHost(host: string): Promise<VmmHostRecord | undefined>;
 
-  /** Which delegate took a resource's job (not a status change). */
-  recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void>;
+  /**
+   * The resource's job is about to be offered to `delegateId` (written before the call, so that a
+   * report or a restart finds who may have it): job state 'offering'; counts as word from the job.
+   * False when the resource is no longer waiting for its file (creating, pending).
+   */
+  offerJob(kind: JobResource, id: string, delegateId: string): Promise<boolean>;
+  /** The delegate it was offered to said it has the job. False when that is no longer the offer. */
+  acceptJob(kind: JobResource, id: string, jobId: string, delegateId: string): Promise<boolean>;
+  /** Resources still waiting for their file whose job's offer is unanswered since before `before`. */
+  volumesOfferedBefore(before: number): Promise<VolumeRecord[]>;
+  snapshotsOfferedBefore(before: number): Promise<SnapshotRecord[]>;
 
   close(): Promise<void>;
 }

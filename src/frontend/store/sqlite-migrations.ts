@@ -79,4 +79,14 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE attachments_v2 RENAME TO attachments;
    CREATE INDEX attachments_volume ON attachments (volume_id, status);
    CREATE INDEX attachments_instance ON attachments (instance_id, vmm_host, device, status);`,
+  // The job that makes each file has an ID of its own, made with the row, and a state: offered to a
+  // delegate (answer not known) or accepted. Rows made before this have their resource ID as job ID.
+  `ALTER TABLE volumes ADD COLUMN job_id TEXT NOT NULL DEFAULT '';
+   ALTER TABLE volumes ADD COLUMN job_state TEXT NOT NULL DEFAULT 'accepted' CHECK (job_state IN ('offering', 'accepted'));
+   UPDATE volumes SET job_id = id;
+   ALTER TABLE snapshots ADD COLUMN job_id TEXT NOT NULL DEFAULT '';
+   ALTER TABLE snapshots ADD COLUMN job_state TEXT NOT NULL DEFAULT 'accepted' CHECK (job_state IN ('offering', 'accepted'));
+   UPDATE snapshots SET job_id = id;
+   CREATE INDEX volumes_job ON volumes (status, job_state, updated_at);
+   CREATE INDEX snapshots_job ON snapshots (status, job_state, updated_at);`,
 ];

@@ -33,10 +33,10 @@ export function guardSql(guard: Guard): string {
 /**
  * `t` as one statement on the row @id: the status must be one of `from` and no guard may hold, in
  * the same statement that changes it, so check and change are one atomic step. `sets` adds columns;
- * `reportedBy` also requires delegate_id = @reporter.
+ * `reported` also requires the job of the report (job_id = @job, delegate_id = @reporter).
  */
-export function transitionSql(table: StatefulTable, t: Transition<string>, sets = '', reportedBy = false): string {
+export function transitionSql(table: StatefulTable, t: Transition<string>, sets = '', reported = false): string {
   const guards = (t.unless ?? []).map((g) => ` AND NOT ${guardSql(g)}`).join('');
-  const reporter = reportedBy ? ' AND delegate_id = @reporter' : '';
+  const reporter = reported ? ' AND job_id = @job AND delegate_id = @reporter' : '';
   return `UPDATE ${table} SET status = '${t.to}', updated_at = @now${sets} WHERE id = @id AND status IN ${sqlList(t.from)}${guards}${reporter} RETURNING *`;
 }

@@ -30,6 +30,7 @@ import {
 } from '../../core/state.js';
 import type {
   AttachAdmission,
+  JobResource,
   MetadataStore,
   NewAttachment,
   Outcome,
@@ -95,12 +96,14 @@ export class SqliteStore implements MetadataStore {
         type: v.volumeType,
         path: v.path,
         delegate: v.delegateId,
+        job: v.jobId,
+        jobState: v.jobState,
         created: v.createTime,
         now: v.updatedAt,
         msg: v.statusMessage,
       };
-      const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, create_time, updated_at, status_message)`;
-      const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @created, @now, @msg`;
+      const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, job_id, job_state, create_time, updated_at, status_message)`;
+      const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @job, @jobState, @created, @now, @msg`;
       if (v.snapshotId === null) {
         return this.sql(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
       }
@@ -118,8 +121,8 @@ export class SqliteStore implements MetadataStore {
     return this.write(() => {
       return (
         this.sql(
-          `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, updated_at, status_message)
-         SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @now, @msg
+          `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, job_id, job_state, updated_at, status_message)
+         SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @job, @jobState, @now, @msg
          WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${sqlList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
         ).run({
           id: s.id,
@@ -132,6 +135,8 @@ export class SqliteStore implements MetadataStore {
           desc: s.description,
           path: s.path,
           delegate: s.delegateId,
+          job: s.jobId,
+          jobState: s.jobState,
           now: s.updatedAt,
           msg: s.statusMessage,
         }).changes === 1
@@ -206,16 +211,16 @@ export class SqliteStore implements MetadataStore {
     return this.write(() => {
       const sets = [
         changes.statusMessage !== undefined ? ', status_message = @msg' : '',
-        changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
+        changes.reportedJob ? ", job_state = 'accepted'" : '',
       ].join('');
       const row = this.sql(
-        transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
+        transitionSql('volumes', VOLUME_TRANSITIONS[event], sets, changes.reportedJob !== undefined),
       ).get({
         id,
         now: Date.now(),
         msg: changes.statusMessage ?? null,
-        delegate: changes.delegateId ?? null,
-        reporter: changes.reportedBy ?? null,
+        job: changes.reportedJob?.jobId ?? null,
+        reporter: changes.reportedJob?.delegateId ?? null,
       }) as Row | undefined;
       return row
         ? { changed: true, record: volumeFromRow(row) }
@@ -231,19 +236,19 @@ export class SqliteStore implements MetadataStore {
     return this.write(() => {
       const sets = [
         changes.statusMessage !== undefined ? ', status_message = @msg' : '',
-        changes.delegateId !== undefined ? ', delegate_id = @delegate' : '',
+        changes.reportedJob ? ", job_state = 'accepted'" : '',
         // Progress only moves forward: a late report never turns 80% back into 40%.
         changes.progress !== undefined ? ', progress = MAX(progress, @progress)' : '',
       ].join('');
       const row = this.sql(
-        transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedBy !== undefined),
+        transitionSql('snapshots', SNAPSHOT_TRANSITIONS[event], sets, changes.reportedJob !== undefined),
       ).get({
         id,
         now: Date.now(),
         msg: changes.statusMessage ?? null,
-        delegate: changes.delegateId ?? null,
         progress: changes.progress ?? 0,
-        reporter: changes.reportedBy ?? null,
+        job: changes.reportedJob?.jobId ?? null,
+        reporter: changes.reportedJob?.delegateId ?? null,
       }) as Row | undefined;
       return row
         ? { changed: true, record: snapshotFromRow(row) }
@@ -326,13 +331,41 @@ export class SqliteStore implements MetadataStore {
     });
   }
 
-  async recordDelegate(kind: 'volume' | 'snapshot', id: string, delegateId: string): Promise<void> {
-    return this.write(() => {
-      this.sql(`UPDATE ${kind === 'volume' ? 'volumes' : 'snapshots'} SET delegate_id = ? WHERE id = ?`).run(
-        delegateId,
-        id,
-      );
-    });
+  async offerJob(kind: JobResource, id: string, delegateId: string): Promise<boolean> {
+    const [table, waiting] =
+      kind === 'volume' ? (['volumes', 'creating'] as const) : (['snapshots', 'pending'] as const);
+    return this.write(
+      () =>
+        this.sql(
+          `UPDATE ${table} SET delegate_id = ?, job_state = 'offering', updated_at = ? WHERE id = ? AND status = '${waiting}'`,
+        ).run(delegateId, Date.now(), id).changes === 1,
+    );
+  }
+
+  async acceptJob(kind: JobResource, id: string, jobId: string, delegateId: string): Promise<boolean> {
+    const table = kind === 'volume' ? 'volumes' : 'snapshots';
+    return this.write(
+      () =>
+        this.sql(`UPDATE ${table} SET job_state = 'accepted' WHERE id = ? AND job_id = ? AND delegate_id = ?`).run(
+          id,
+          jobId,
+          delegateId,
+        ).changes === 1,
+    );
+  }
+
+  async volumesOfferedBefore(before: number): Promise<VolumeRecord[]> {
+    return this.read(() => this.offeredBefore('volumes', 'creating', before).map(volumeFromRow));
+  }
+
+  async snapshotsOfferedBefore(before: number): Promise<SnapshotRecord[]> {
+    return this.read(() => this.offeredBefore('snapshots', 'pending', before).map(snapshotFromRow));
+  }
+
+  private offeredBefore(table: ResourceTable, waiting: string, before: number): Row[] {
+    return this.sql(
+      `SELECT * FROM ${table} WHERE status = ? AND job_state = 'offering' AND updated_at < ? ORDER BY updated_at`,
+    ).all(waiting, before) as Row[];
   }
 
   async volumesUnchangedSince(status: VolumeRecord['status'], before: number): Promise<VolumeRecord[]> {

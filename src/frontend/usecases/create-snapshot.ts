@@ -1,7 +1,8 @@
 /**
  * CreateSnapshot (paper 4.1 (2)): record the snapshot as "pending" (only while its volume may be
- * snapshotted, checked in the same statement), and have a Volume Delegate copy the volume file; the
- * delegate reports progress as it copies and the end.
+ * snapshotted, checked in the same statement), with its job's ID, and offer the copy of the volume
+ * file to a Volume Delegate as CreateVolume does (place-job.ts); the delegate reports progress as it
+ * copies and the end.
  */
 import { VbsError } from '../../core/errors.js';
 import { newId, requireVolumeId } from '../../core/ids.js';
@@ -10,6 +11,7 @@ import type { Principal } from '../../core/principal.js';
 import type { SnapshotRecord } from '../../core/records.js';
 import type { Deps } from './deps.js';
 import { ownVolume } from './ownership.js';
+import { placeJob, snapshotJob } from './place-job.js';
 
 export async function createSnapshot(
   deps: Deps,
@@ -31,6 +33,8 @@ export async function createSnapshot(
     description: description ?? null,
     path: snapshotFilePath(id),
     delegateId: null,
+    jobId: newId('job'),
+    jobState: 'offering',
     updatedAt: now.getTime(),
     statusMessage: null,
   };
@@ -41,15 +45,22 @@ export async function createSnapshot(
       `Volume '${volume.id}' is ${current?.status ?? 'gone'}; it cannot be snapshotted now.`,
     );
   }
-  try {
-    const delegateId = await deps.delegates.createSnapshotFile(
-      { snapshotId: id, sourcePath: volume.path, path: snapshot.path },
-      (candidate) => deps.store.recordDelegate('snapshot', id, candidate),
-    );
-    deps.logger.info('snapshot started', { snapshotId: id, volumeId: volume.id, delegateId });
-    return { ...snapshot, delegateId };
-  } catch (error) {
+  const placed = await placeJob(deps, snapshotJob(snapshot, volume.path));
+  if (placed.outcome === 'refused') {
     await deps.store.discardSnapshot(id);
-    throw error;
+    throw placed.error;
   }
+  if (placed.outcome === 'gone') return (await deps.store.getSnapshot(id)) ?? snapshot;
+  deps.logger.info('snapshot started', {
+    snapshotId: id,
+    volumeId: volume.id,
+    jobId: snapshot.jobId,
+    delegateId: placed.delegateId,
+    placement: placed.outcome,
+  });
+  return {
+    ...snapshot,
+    delegateId: placed.delegateId,
+    jobState: placed.outcome === 'accepted' ? 'accepted' : 'offering',
+  };
 }

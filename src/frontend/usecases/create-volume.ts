@@ -1,9 +1,11 @@
 /**
- * CreateVolume (paper 4.1 (1)): make the ID and the path, record the volume as "creating", hand the
- * file to a Volume Delegate that has room, and return at once; the delegate's report later makes it
- * "available" or "error". The row is written before the delegate is asked, so that a report can never
- * arrive for a volume the frontend does not know; if no delegate takes the job the row is discarded,
- * since no client ever saw it.
+ * CreateVolume (paper 4.1 (1)): make the IDs (volume and job) and the path, record the volume as
+ * "creating", offer the file's job to a Volume Delegate (place-job.ts) and return at once; the
+ * delegate's report later makes it "available" or "error". The row is written before any delegate is
+ * asked, so that a report can never arrive for a volume the frontend does not know. If every delegate
+ * refused, no delegate has the job and no client saw the volume: the row is discarded and the client
+ * told why. If one did not answer, it may have the job: the volume stays "creating" and the sweeper
+ * asks that delegate again.
  */
 import { VbsError } from '../../core/errors.js';
 import { newId, requireSnapshotId } from '../../core/ids.js';
@@ -13,6 +15,7 @@ import type { VolumeRecord, VolumeType } from '../../core/records.js';
 import { RESTORABLE_SNAPSHOT_STATUSES } from '../../core/state.js';
 import type { Deps } from './deps.js';
 import { ownSnapshot } from './ownership.js';
+import { placeJob, volumeJob } from './place-job.js';
 
 export interface CreateVolumeRequest {
   readonly sizeGiB: number | undefined;
@@ -54,6 +57,8 @@ export async function createVolume(deps: Deps, principal: Principal, req: Create
     volumeType: req.volumeType ?? deps.settings.defaultVolumeType,
     path: volumeFilePath(id),
     delegateId: null,
+    jobId: newId('job'),
+    jobState: 'offering',
     createTime: now.toISOString(),
     updatedAt: now.getTime(),
     statusMessage: null,
@@ -61,21 +66,17 @@ export async function createVolume(deps: Deps, principal: Principal, req: Create
   if (!(await deps.store.insertVolume(volume))) {
     throw new VbsError('IncorrectState', `Snapshot '${snapshot?.id ?? ''}' is no longer completed.`);
   }
-  try {
-    const delegateId = await deps.delegates.createVolumeFile(
-      {
-        volumeId: id,
-        path: volume.path,
-        sizeGiB,
-        volumeType: volume.volumeType,
-        ...(snapshot ? { sourcePath: snapshot.path } : {}),
-      },
-      (candidate) => deps.store.recordDelegate('volume', id, candidate),
-    );
-    deps.logger.info('volume creation started', { volumeId: id, delegateId, sizeGiB, volumeType: volume.volumeType });
-    return { ...volume, delegateId };
-  } catch (error) {
+  const placed = await placeJob(deps, volumeJob(volume));
+  if (placed.outcome === 'refused') {
     await deps.store.discardVolume(id);
-    throw error;
+    throw placed.error;
   }
+  const log = { volumeId: id, jobId: volume.jobId, sizeGiB, volumeType: volume.volumeType };
+  if (placed.outcome === 'gone') return (await deps.store.getVolume(id)) ?? volume;
+  deps.logger.info('volume creation started', { ...log, delegateId: placed.delegateId, placement: placed.outcome });
+  return {
+    ...volume,
+    delegateId: placed.delegateId,
+    jobState: placed.outcome === 'accepted' ? 'accepted' : 'offering',
+  };
 }

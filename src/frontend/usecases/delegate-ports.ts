@@ -8,6 +8,8 @@ import type { AttachMode, VolumeType } from '../../core/records.js';
 
 /** A volume file to make at `path` (relative to the storage root), from `sourcePath` when restoring. */
 export interface VolumeFileJob {
+  readonly kind: 'volume';
+  readonly jobId: string;
   readonly volumeId: string;
   readonly path: string;
   readonly sizeGiB: number;
@@ -17,21 +19,24 @@ export interface VolumeFileJob {
 
 /** A snapshot file to copy from a volume file. */
 export interface SnapshotFileJob {
+  readonly kind: 'snapshot';
+  readonly jobId: string;
   readonly snapshotId: string;
   readonly sourcePath: string;
   readonly path: string;
 }
 
-/**
- * Called with each delegate before it is asked to take a job, so that the resource names the delegate
- * whose reports it will accept (report-job.ts) before that delegate can report.
- */
-export type ClaimJob = (delegateId: string) => Promise<void>;
+export type FileJob = VolumeFileJob | SnapshotFileJob;
 
 export interface VolumeDelegates {
-  /** Resolves to the ID of the delegate that took the job. */
-  createVolumeFile(job: VolumeFileJob, claim: ClaimJob): Promise<string>;
-  createSnapshotFile(job: SnapshotFileJob, claim: ClaimJob): Promise<string>;
+  /** The delegates to offer a job to, in the order to try them: `first` (if one), then in rotation. */
+  candidates(first?: string | null): readonly string[];
+  /**
+   * Resolves once `delegateId` says it journaled the job (again, if it had it already). Throws a
+   * VbsError: effect 'none' when the delegate refused it or was not reached (it does not have the
+   * job), 'unknown' when no answer came after the request may have arrived.
+   */
+  offer(delegateId: string, job: FileJob): Promise<void>;
   /** Any delegate may delete (all see the same files); `preferred` is asked first. */
   deleteFile(resourceId: string, path: string, preferred: string | null): Promise<void>;
   close(): void;

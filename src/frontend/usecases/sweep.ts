@@ -1,18 +1,24 @@
 /**
- * Nothing stays stuck: a volume still "creating" or a snapshot still "pending" with no word from its
- * delegate past the deadline becomes "error" (delegates report progress while they work, so silence
- * means the job or its delegate is gone), and deletions that could not reach a delegate are retried.
+ * Nothing stays stuck: job offers left unanswered are made again (settle-offers.ts); a volume still
+ * "creating" or a snapshot still "pending" with no word from its delegate past the deadline becomes
+ * "error" (delegates report progress while they work, so silence means the job or its delegate is
+ * gone); deletions that could not reach a delegate are retried.
  */
 import type { Deps } from './deps.js';
 import { finishDeletion } from './finish-deletion.js';
+import { settleOffers } from './settle-offers.js';
 
 export interface SweepResult {
   readonly expired: number;
   readonly deletionsRetried: number;
 }
 
+/** An offer unanswered this long is made again: longer than a delegate call may take. */
+export const OFFER_RETRY_MS = 30_000;
+
 export async function sweep(deps: Deps, deadlineMs: number, deleteRetryMs: number): Promise<SweepResult> {
   const now = deps.now().getTime();
+  await settleOffers(deps, now - OFFER_RETRY_MS);
   const reason = `no report from the Volume Delegate for ${Math.round(deadlineMs / 1000)} s`;
   let expired = 0;
   for (const v of await deps.store.volumesUnchangedSince('creating', now - deadlineMs)) {

@@ -11,10 +11,18 @@ import { waitFor } from '../../support/wait.js';
 
 const ZONE = 'vbs-local-1a';
 
+/** The resource each file on disk belongs to: its own file (ID.img) or a job's partial one (ID.job-….part). */
 function filesOnDisk(cluster: Cluster): string[] {
   return ['volumes', 'snapshots'].flatMap((d) =>
-    readdirSync(join(cluster.home, 'volumes', d)).map((f) => f.replace(/\.img$/, '')),
+    readdirSync(join(cluster.home, 'volumes', d)).map((f) => f.split('.')[0] ?? f),
   );
+}
+
+/** The size of the partial file a job is writing for `volumeId`, 0 while there is none. */
+function partialSize(cluster: Cluster, volumeId: string): number {
+  const dir = join(cluster.home, 'volumes', 'volumes');
+  const partial = readdirSync(dir).find((f) => f.startsWith(`${volumeId}.`) && f.endsWith('.part'));
+  return partial === undefined ? 0 : (statSync(join(dir, partial), { throwIfNoEntry: false })?.size ?? 0);
 }
 
 async function recordedIds(client: Ec2Client): Promise<string[]> {
@@ -43,11 +51,10 @@ describe('Volume Delegate crash and restart', function () {
       availabilityZone: ZONE,
       volumeType: 'zero',
     });
-    const file = join(cluster.home, 'volumes', 'volumes', `${volumeId}.img`);
     // Wait until dd has really written something, so the kill lands in the middle of the job.
     await waitFor(
       'zero-fill under way',
-      async () => statSync(file, { throwIfNoEntry: false })?.size ?? 0,
+      () => partialSize(cluster, volumeId),
       (n) => n > 64 * 1024 * 1024,
     );
     const delegate = cluster.delegates[0];

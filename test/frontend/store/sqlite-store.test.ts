@@ -31,7 +31,7 @@ describe('SQLite metadata store', () => {
   it('changes status only along the state table, atomically with the check', async () => {
     const v = volumeRecord({ status: 'creating' });
     await store.insertVolume(v);
-    const refused = await store.transitionVolume(v.id, 'delete');
+    const refused = await store.transitionVolume(v.id, 'attach');
     expect(refused.changed).to.equal(false);
     expect(!refused.changed && refused.current?.status).to.equal('creating');
     const done = await store.transitionVolume(v.id, 'provisioned');

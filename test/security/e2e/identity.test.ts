@@ -305,7 +305,14 @@ describe('security e2e: identity and ownership', function () {
   it("the frontend's callback refuses a ReportJob signed by a user, or by vd-1 claiming to be vd-2; the VMM registry refuses both", async () => {
     const callbackUrl = `${live().frontendUrl}/callback`;
     const report = (delegateId: string, resourceId: string): string =>
-      delegateBody('ReportJob', { delegateId, resourceId, outcome: 'failed', progress: 0, message: 'forged' });
+      delegateBody('ReportJob', {
+        delegateId,
+        jobId: 'job-0123456789abcdef0',
+        resourceId,
+        outcome: 'failed',
+        progress: 0,
+        message: 'forged',
+      });
     expect(
       await expectSignedFault(
         live(),
@@ -391,8 +398,12 @@ describe('security e2e: identity and ownership', function () {
       );
       expect(started?.['delegateId'], JSON.stringify(started)).to.equal(owner);
       const other = owner === 'vd-1' ? 'vd-2' : 'vd-1';
+      // Even with the job's own ID: the job was offered to the owner, not to the other delegate.
+      const jobId = started?.['jobId'];
+      expect(jobId, JSON.stringify(started)).to.be.a('string');
       const forged = delegateBody('ReportJob', {
         delegateId: other,
+        jobId,
         resourceId: snapshot,
         outcome: 'succeeded',
         progress: 100,
