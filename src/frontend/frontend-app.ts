@@ -73,7 +73,7 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
   const store = new SqliteStore(config.database);
   const delegates = new VolumeDelegatePool(config.volumeDelegates, tls.caPem, signer, logger);
-  const vmms = new VmmDelegatePool(tls.caPem, signer);
+  const vmms = new VmmDelegatePool(tls.caPem, signer, config.vmmCallTimeoutSeconds * 1000);
   const deps: Deps = {
     store,
     delegates,

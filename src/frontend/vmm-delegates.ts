@@ -2,6 +2,7 @@
  * The frontend's clients of the VMM Delegates, one per registered endpoint. A delegate's fault is
  * passed on with its EC2 code; a delegate that cannot be reached is Server.Unavailable.
  */
+import { VMM_CALL_TIMEOUT_MS } from '../config/config.js';
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
 import { signedAs, type Signer } from '../security/wssec/sign.js';
@@ -14,7 +15,7 @@ export class VmmDelegatePool implements VmmDelegates {
   constructor(
     private readonly caPem: string,
     private readonly signer: Signer,
-    private readonly timeoutMs = 30_000,
+    private readonly timeoutMs = VMM_CALL_TIMEOUT_MS,
   ) {}
 
   private client(endpoint: string): SoapClient<VmmDelegatePortTypeOperations> {
