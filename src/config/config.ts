@@ -9,6 +9,24 @@ import { resolve, join } from 'node:path';
 import { availableParallelism, hostname } from 'node:os';
 import { VOLUME_TYPES, type VolumeType } from '../core/records.js';
 
+/**
+ * The time limits of AttachDisk and DetachDisk, from the frontend down to the hypervisor, in one place
+ * because each must be shorter than the one above it. When the frontend's call to a VMM Delegate gets
+ * no answer within VMM_CALL_TIMEOUT_MS, the outcome is unknown: the attachment stays attaching or
+ * detaching, and reconciliation settles it later by what the hypervisor holds. That is only right if
+ * the node can no longer change what the hypervisor holds by then; were it to attach a disk after
+ * reconciliation found it absent and freed the volume, the volume could be attached read-write
+ * elsewhere too: two writers. So the node drops a request that has not started by
+ * VMM_REQUEST_DEADLINE_MS after its arrival, never works on one past that deadline (every hypervisor
+ * command and every wait is cut to the time left), and bounds each command (a QMP command, one xl or
+ * virsh run) by VMM_COMMAND_TIMEOUT_MS. A frontend configured with a shorter vmmCallTimeoutSeconds
+ * gives up on work a node may still finish; reconciliation still settles it, but only after
+ * inFlightGraceMs (src/frontend/usecases/register-vmm.ts), which grows with the frontend's timeout.
+ */
+export const VMM_CALL_TIMEOUT_MS = 30_000;
+export const VMM_REQUEST_DEADLINE_MS = 20_000;
+export const VMM_COMMAND_TIMEOUT_MS = 10_000;
+
 export interface Listen {
   readonly host: string;
   readonly port: number;
@@ -39,6 +57,11 @@ export interface FrontendConfig extends Listen {
    * process. Default: one per CPU (os.availableParallelism()).
    */
   readonly workers: number;
+  /**
+   * How long the frontend waits for a VMM Delegate's answer to AttachDisk or DetachDisk (default
+   * VMM_CALL_TIMEOUT_MS). Keep it longer than the nodes' VMM_REQUEST_DEADLINE_MS: see there.
+   */
+  readonly vmmCallTimeoutSeconds: number;
   readonly logFile: string | undefined;
 }
 
@@ -102,6 +125,7 @@ export function frontendDefaults(home: string): FrontendConfig {
     clockSkewSeconds: 60,
     allowSha1Signatures: false,
     workers: availableParallelism(),
+    vmmCallTimeoutSeconds: VMM_CALL_TIMEOUT_MS / 1000,
     logFile: undefined,
   };
 }
@@ -195,6 +219,7 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
   clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
   allowSha1Signatures: (v) => typeof v === 'boolean',
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_FRONTEND_WORKERS,
+  vmmCallTimeoutSeconds: isPos,
   logFile: isOptStr,
 };
 

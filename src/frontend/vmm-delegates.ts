@@ -1,7 +1,11 @@
 /**
  * The frontend's clients of the VMM Delegates, one per registered endpoint. A delegate's fault is
- * passed on with its EC2 code; a delegate that cannot be reached is Server.Unavailable.
+ * passed on with its EC2 code, and is definite: the node did nothing. A delegate that cannot be
+ * reached is Server.Unavailable with effect 'none' when nothing was sent, and 'unknown' when the
+ * request was sent and no answer came in time; so is a delegate's answer that the hypervisor did not
+ * answer it in time (outcome "unknown").
  */
+import { VMM_CALL_TIMEOUT_MS } from '../config/config.js';
 import { VbsError } from '../core/errors.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
 import { signedAs, type Signer } from '../security/wssec/sign.js';
@@ -14,8 +18,12 @@ export class VmmDelegatePool implements VmmDelegates {
   constructor(
     private readonly caPem: string,
     private readonly signer: Signer,
-    private readonly timeoutMs = 30_000,
+    private readonly timeoutMs = VMM_CALL_TIMEOUT_MS,
   ) {}
+
+  get callTimeoutMs(): number {
+    return this.timeoutMs;
+  }
 
   private client(endpoint: string): SoapClient<VmmDelegatePortTypeOperations> {
     let c = this.clients.get(endpoint);
@@ -33,11 +41,15 @@ export class VmmDelegatePool implements VmmDelegates {
 
   async attach(endpoint: string, disk: DiskToAttach): Promise<void> {
     const { mode, ...rest } = disk;
-    await this.relay(() => this.client(endpoint).call('AttachDisk', { ...rest, attachMode: mode }));
+    const answer = await this.relay(() => this.client(endpoint).call('AttachDisk', { ...rest, attachMode: mode }));
+    if (answer.outcome !== 'attached') throw notAnswered(new Error(`AttachDisk answered "${answer.outcome}"`));
   }
 
-  async detach(endpoint: string, disk: DiskToDetach): Promise<void> {
-    await this.relay(() => this.client(endpoint).call('DetachDisk', disk));
+  async detach(endpoint: string, disk: DiskToDetach): Promise<{ readonly held: boolean }> {
+    const answer = await this.relay(() => this.client(endpoint).call('DetachDisk', disk));
+    if (answer.outcome === 'detached') return { held: true };
+    if (answer.outcome === 'not-held') return { held: false };
+    throw notAnswered(new Error(`DetachDisk answered "${answer.outcome}"`));
   }
 
   private async relay<T>(call: () => Promise<T>): Promise<T> {
@@ -45,12 +57,14 @@ export class VmmDelegatePool implements VmmDelegates {
       return await call();
     } catch (error) {
       if (error instanceof SoapFault) throw error.toVbsError();
-      if (error instanceof TransportError)
+      if (error instanceof TransportError) {
+        if (error.effect === 'unknown') throw notAnswered(error);
         throw new VbsError(
           'Unavailable',
           'The hypervisor node of this instance does not answer now. Try again later.',
-          { cause: error },
+          { cause: error, effect: 'none' },
         );
+      }
       throw error;
     }
   }
@@ -58,4 +72,16 @@ export class VmmDelegatePool implements VmmDelegates {
   close(): void {
     for (const c of this.clients.values()) c.close();
   }
+}
+
+/**
+ * The node was asked and did not say it is done (no answer in time, or "unknown"): it may still do it.
+ * The cause, for the log, says which.
+ */
+function notAnswered(cause: Error): VbsError {
+  return new VbsError(
+    'Unavailable',
+    'The hypervisor node did not finish in time; the attachment is settled by its next report.',
+    { cause, effect: 'unknown' },
+  );
 }

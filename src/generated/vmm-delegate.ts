@@ -2,6 +2,7 @@
 import type { ServiceSchema } from '../soap/schema.js';
 
 export interface AttachDiskType {
+  readonly attachmentId: string;
   readonly instanceId: string;
   readonly volumeId: string;
   readonly path: string;
@@ -9,7 +10,14 @@ export interface AttachDiskType {
   readonly attachMode: string;
 }
 
+export interface AttachDiskResponseType {
+  readonly attachmentId: string;
+  readonly outcome: string;
+  readonly disk?: DiskType;
+}
+
 export interface DetachDiskType {
+  readonly attachmentId: string;
   readonly instanceId: string;
   readonly volumeId: string;
   readonly device: string;
@@ -17,7 +25,8 @@ export interface DetachDiskType {
 }
 
 export interface DetachDiskResponseType {
-  readonly detached: boolean;
+  readonly attachmentId: string;
+  readonly outcome: string;
 }
 
 export interface ListInstancesType {
@@ -50,6 +59,7 @@ export interface DiskType {
   readonly volumeId: string;
   readonly device: string;
   readonly attachMode: string;
+  readonly attachmentId?: string;
 }
 
 export interface RegisterVmmResponseType {
@@ -58,7 +68,7 @@ export interface RegisterVmmResponseType {
 }
 
 export interface VmmDelegatePortTypeOperations {
-  readonly AttachDisk: { readonly input: AttachDiskType; readonly output: DiskType };
+  readonly AttachDisk: { readonly input: AttachDiskType; readonly output: AttachDiskResponseType };
   readonly DetachDisk: { readonly input: DetachDiskType; readonly output: DetachDiskResponseType };
   readonly ListInstances: { readonly input: ListInstancesType; readonly output: InventoryType };
 }
@@ -72,6 +82,12 @@ export const schema: ServiceSchema = {
   "types": {
     "AttachDiskType": {
       "elements": [
+        {
+          "name": "attachmentId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
         {
           "name": "instanceId",
           "type": "string",
@@ -104,8 +120,38 @@ export const schema: ServiceSchema = {
         }
       ]
     },
+    "AttachDiskResponseType": {
+      "elements": [
+        {
+          "name": "attachmentId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
+        {
+          "name": "outcome",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
+        {
+          "name": "disk",
+          "type": {
+            "complex": "DiskType"
+          },
+          "optional": true,
+          "repeated": false
+        }
+      ]
+    },
     "DetachDiskType": {
       "elements": [
+        {
+          "name": "attachmentId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
         {
           "name": "instanceId",
           "type": "string",
@@ -135,8 +181,14 @@ export const schema: ServiceSchema = {
     "DetachDiskResponseType": {
       "elements": [
         {
-          "name": "detached",
-          "type": "boolean",
+          "name": "attachmentId",
+          "type": "string",
+          "optional": false,
+          "repeated": false
+        },
+        {
+          "name": "outcome",
+          "type": "string",
           "optional": false,
           "repeated": false
         }
@@ -254,6 +306,12 @@ export const schema: ServiceSchema = {
           "type": "string",
           "optional": false,
           "repeated": false
+        },
+        {
+          "name": "attachmentId",
+          "type": "string",
+          "optional": true,
+          "repeated": false
         }
       ]
     },
@@ -276,7 +334,7 @@ export const schema: ServiceSchema = {
   },
   "elements": {
     "AttachDisk": "AttachDiskType",
-    "AttachDiskResponse": "DiskType",
+    "AttachDiskResponse": "AttachDiskResponseType",
     "DetachDisk": "DetachDiskType",
     "DetachDiskResponse": "DetachDiskResponseType",
     "ListInstances": "ListInstancesType",

@@ -33,6 +33,17 @@ export async function kindOf(p: Promise<unknown>): Promise<string> {
   return 'no error';
 }
 
+/** The DriverError a call ends with; fails the test when it succeeds or throws anything else. */
+export async function driverErrorOf(p: Promise<unknown>): Promise<DriverError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof DriverError) return e;
+    throw e;
+  }
+  return expect.fail('expected a DriverError');
+}
+
 export function vmmDriverConformance(
   name: string,
   setup: () => Promise<DriverFixture>,
@@ -159,22 +170,26 @@ export function vmmDriverConformance(
         device: f.device(1),
         mode: 'rw',
       });
-      await f.driver.detach({ instanceId: a, volumeId: 'vol-0000000000000000f', device: f.device(1), force: false });
+      expect(
+        await f.driver.detach({ instanceId: a, volumeId: 'vol-0000000000000000f', device: f.device(1), force: false }),
+      ).to.equal('detached');
       expect((await f.driver.listInstances()).find((i) => i.instanceId === a)?.disks).to.deep.equal([]);
     });
 
-    test('refuses to detach a disk it does not hold, unless forced', async () => {
+    test('detaches a disk it does not hold (any more) with success, saying it was not held', async () => {
       const [a] = f.instances;
-      expect(
-        await kindOf(
-          f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force: false }),
-        ),
-      ).to.equal('disk-not-found');
-      expect(
-        await kindOf(
-          f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force: true }),
-        ),
-      ).to.equal('no error');
+      for (const force of [false, true]) {
+        expect(
+          await f.driver.detach({ instanceId: a, volumeId: 'vol-00000000000000010', device: f.device(1), force }),
+          `force ${force}`,
+        ).to.equal('not-held');
+      }
+      const path = await f.volumeFile('vol-00000000000000012');
+      const disk = { instanceId: a, volumeId: 'vol-00000000000000012', device: f.device(1), force: false };
+      await f.driver.attach({ ...disk, path, mode: 'rw' });
+      expect(await f.driver.detach(disk)).to.equal('detached');
+      // A detach sent again (its answer was lost) finds the work done.
+      expect(await f.driver.detach(disk)).to.equal('not-held');
       expect(
         await kindOf(
           f.driver.detach({
@@ -185,6 +200,34 @@ export function vmmDriverConformance(
           }),
         ),
       ).to.equal('instance-not-found');
+    });
+
+    test('attaches a disk the instance already holds exactly as asked with success, and changes nothing', async () => {
+      const [a] = f.instances;
+      const path = await f.volumeFile('vol-00000000000000013');
+      const req = { instanceId: a, volumeId: 'vol-00000000000000013', path, device: f.device(0), mode: 'ro' as const };
+      const first = await f.driver.attach(req);
+      // The same request again (its answer was lost): done already.
+      expect(await f.driver.attach(req)).to.deep.equal(first);
+      expect((await f.driver.listInstances()).find((i) => i.instanceId === a)?.disks).to.deep.equal([first]);
+      // Held, but not as asked: refused, and the disk stays as it was.
+      expect(await kindOf(f.driver.attach({ ...req, mode: 'rw' })), 'other mode').to.equal('refused');
+      expect(await kindOf(f.driver.attach({ ...req, device: f.device(1) })), 'other device').to.equal('refused');
+      expect((await f.driver.listInstances()).find((i) => i.instanceId === a)?.disks).to.deep.equal([first]);
+    });
+
+    test('does nothing for a request whose deadline has passed, and says that nothing was done', async () => {
+      const [a] = f.instances;
+      const path = await f.volumeFile('vol-00000000000000014');
+      const req = { instanceId: a, volumeId: 'vol-00000000000000014', path, device: f.device(0), mode: 'rw' as const };
+      const late = await driverErrorOf(f.driver.attach({ ...req, deadline: Date.now() - 1 }));
+      expect([late.kind, late.effect]).to.deep.equal(['unavailable', 'none']);
+      expect((await f.driver.listInstances()).find((i) => i.instanceId === a)?.disks).to.deep.equal([]);
+      await f.driver.attach(req);
+      const detach = { instanceId: a, volumeId: req.volumeId, device: req.device, force: false };
+      const lateDetach = await driverErrorOf(f.driver.detach({ ...detach, deadline: Date.now() - 1 }));
+      expect([lateDetach.kind, lateDetach.effect]).to.deep.equal(['unavailable', 'none']);
+      expect((await f.driver.listInstances()).find((i) => i.instanceId === a)?.disks).to.have.length(1);
     });
 
     test('can attach the same volume again after detaching it', async () => {

@@ -53,7 +53,9 @@ describe('reconciliation against an inventory older than the records', () => {
       attach: () => Promise.reject(new Error('not called')),
       detach: async (_endpoint, request) => {
         detached.push(request.volumeId);
+        return { held: true };
       },
+      callTimeoutMs: 30_000,
       close: () => undefined,
     };
     deps = {

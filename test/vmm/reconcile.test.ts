@@ -1,7 +1,8 @@
 /**
  * A VMM Delegate that restarts reconciles with the frontend: attachments the hypervisor no longer has
  * end (logged, and the volume is available again), disks it has without a record are adopted when the
- * rules allow or detached from the hypervisor; an instance that went away takes its attachments along.
+ * rules allow or detached from the hypervisor; an instance that went away takes its attachments along;
+ * a QEMU block node left by a crash between blockdev-add and device_add is removed.
  */
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
@@ -11,9 +12,23 @@ import { ec2Client, waitForVolume, type Ec2Client } from '../support/ec2-client.
 import { waitFor } from '../support/wait.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { QemuDriver } from '../../src/delegates/vmm/drivers/qemu.js';
+import { QmpClient } from '../../src/delegates/vmm/qmp-client.js';
 import { ifMade } from '../support/if-made.js';
 
 const ZONE = 'vbs-local-1a';
+
+/** The VBS block nodes a VM has, asked over its QMP socket as an operator would. */
+async function vbsNodes(socket: string): Promise<string[]> {
+  const qmp = await QmpClient.connect(socket, { timeoutMs: 2000 });
+  try {
+    const list = await qmp.execute('query-named-block-nodes', { flat: true });
+    return (Array.isArray(list) ? list : [])
+      .map((n: unknown) => (typeof n === 'object' && n !== null && 'node-name' in n ? String(n['node-name']) : ''))
+      .filter((n) => n.startsWith('vbs-'));
+  } finally {
+    await qmp.close();
+  }
+}
 const A = 'i-recon0000000001';
 const B = 'i-recon0000000002';
 
@@ -111,6 +126,48 @@ describe('VMM Delegate restart: reconciliation', function () {
     expect(await logged('stray disk detached')).to.include({ volumeId: unknownVolume, instanceId: B });
     await api().call('DetachVolume', { volumeId: stray });
     await hand.close();
+  });
+
+  it('removes a block node that a crash between blockdev-add and device_add left, and says so', async () => {
+    const volumeId = await newVolume();
+    const vmm = live().vmms[0] ?? expect.fail('no vmm');
+    const vm = vms[1] ?? expect.fail('no vm B');
+    await live().kill(vmm, 'SIGKILL');
+    // Exactly what the delegate leaves when it dies between the two QMP commands of an attach.
+    const qmp = await QmpClient.connect(vm.socket, { timeoutMs: 2000 });
+    try {
+      await qmp.execute('blockdev-add', {
+        driver: 'raw',
+        'node-name': `vbs-${volumeId}`,
+        'read-only': false,
+        file: { driver: 'file', filename: fileOf(volumeId), 'read-only': false },
+      });
+    } finally {
+      await qmp.close();
+    }
+    expect(await vbsNodes(vm.socket)).to.deep.equal([`vbs-${volumeId}`]);
+    await live().restart(vmm);
+    await waitFor(
+      'orphan node removed',
+      () => vbsNodes(vm.socket),
+      (n) => n.length === 0,
+      20_000,
+    );
+    const line = await waitFor(
+      'logged',
+      async () =>
+        live()
+          .logLines(vmm)
+          .find((l) => String(l['message']).startsWith('orphan block node removed') && l['volumeId'] === volumeId),
+      (l) => l !== undefined,
+      10_000,
+    );
+    expect(line).to.include({ instanceId: B, nodeName: `vbs-${volumeId}` });
+    // Nothing of it reached the user: the volume stayed available, and attaches as usual.
+    expect((await describe1(volumeId))?.status).to.equal('available');
+    const r = await api().call('AttachVolume', { volumeId, instanceId: B, device: '/dev/sdf' });
+    expect(r.status).to.equal('attached');
+    await api().call('DetachVolume', { volumeId });
   });
 
   it('ends the attachments of an instance that went away', async () => {

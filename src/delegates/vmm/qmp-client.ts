@@ -4,12 +4,13 @@
  * serves one client at a time: holding it open would lock out operators and a restarted delegate.
  *
  * Every wait is bounded: a socket that accepts but never greets (a hung QEMU, or another client
- * holding the monitor) and a command that never returns both end in DriverError 'unavailable'.
+ * holding the monitor) and a command that never returns both end in DriverError 'unavailable', each
+ * within timeoutMs and never later than the session's deadline (no command is sent after it).
  * Events are buffered from the moment of connection, so an event QEMU sends before its command
  * returns (DEVICE_DELETED often does) is not lost.
  */
 import { createConnection, type Socket } from 'node:net';
-import { DriverError } from './driver.js';
+import { DriverError, timeLeft } from './driver.js';
 
 export interface QmpEvent {
   readonly event: string;
@@ -70,6 +71,7 @@ export class QmpClient {
     private readonly socket: Socket,
     private readonly path: string,
     private readonly timeoutMs: number,
+    private readonly deadline: number,
   ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.receive(chunk));
@@ -84,19 +86,27 @@ export class QmpClient {
     );
   }
 
-  /** Connects, reads the greeting and leaves capabilities negotiation mode, all within timeoutMs. */
-  static async connect(path: string, options: { readonly timeoutMs: number }): Promise<QmpClient> {
+  /**
+   * Connects, reads the greeting and leaves capabilities negotiation mode, all within timeoutMs (and
+   * before the deadline, a Date.now() value: every command of the session is bounded by it too).
+   */
+  static async connect(
+    path: string,
+    options: { readonly timeoutMs: number; readonly deadline?: number },
+  ): Promise<QmpClient> {
+    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+    const greetMs = timeLeft(deadline, options.timeoutMs, `connecting to ${path}`);
     const socket = createConnection({ path });
-    const client = new QmpClient(socket, path, options.timeoutMs);
+    const client = new QmpClient(socket, path, options.timeoutMs, deadline);
     const greeted = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
           new QmpConnectError(
             'ETIMEDOUT',
-            `QMP socket ${path} did not greet within ${options.timeoutMs} ms (QEMU hung, or another client holds the monitor)`,
+            `QMP socket ${path} did not greet within ${greetMs} ms (QEMU hung, or another client holds the monitor)`,
           ),
         );
-      }, options.timeoutMs);
+      }, greetMs);
       client.onGreeting = () => {
         clearTimeout(timer);
         resolve();
@@ -120,32 +130,45 @@ export class QmpClient {
     return client;
   }
 
-  /** Runs one command and resolves with its "return" value. */
+  /**
+   * Runs one command and resolves with its "return" value. A command whose time runs out was sent: its
+   * DriverError says so (effect 'unknown'); one refused because the deadline passed was not.
+   */
   execute(command: string, args?: Readonly<Record<string, unknown>>): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
+    let limit: number;
+    try {
+      limit = timeLeft(this.deadline, this.timeoutMs, `sending ${command} to ${this.path}`);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     const id = `vbs-${this.nextId++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(
-          new DriverError('unavailable', `QEMU did not answer ${command} on ${this.path} within ${this.timeoutMs} ms`),
+          new DriverError('unavailable', `QEMU did not answer ${command} on ${this.path} within ${limit} ms`, {
+            effect: 'unknown',
+          }),
         );
-      }, this.timeoutMs);
+      }, limit);
       this.pending.set(id, { command, resolve, reject, timer });
       this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id })}\n`);
     });
   }
 
-  /** Resolves with the first event (already received or still to come) that matches. */
+  /** Resolves with the first event (already received or still to come) that matches, in time. */
   waitForEvent(matches: (event: QmpEvent) => boolean, timeoutMs: number, onTimeout: () => Error): Promise<QmpEvent> {
     const seen = this.events.find(matches);
     if (seen) return Promise.resolve(seen);
     if (this.failure) return Promise.reject(this.failure);
+    const limit = Math.min(timeoutMs, this.deadline - Date.now());
+    if (limit <= 0) return Promise.reject(onTimeout());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
         reject(onTimeout());
-      }, timeoutMs);
+      }, limit);
       const waiter: EventWaiter = {
         matches,
         resolve: (event) => {
@@ -221,7 +244,8 @@ export class QmpClient {
     for (const [id, pending] of this.pending) {
       clearTimeout(pending.timer);
       this.pending.delete(id);
-      pending.reject(error);
+      // Sent and never answered: QEMU may have run it.
+      pending.reject(error.withEffect('unknown'));
     }
     for (const waiter of [...this.waiters]) waiter.reject(error);
   }

@@ -38,7 +38,7 @@ export async function startVmmDelegate(
   const tls = ensureServiceTls(config.certDir, vmmDelegateIdentity(config.vmmHost));
   const envelope = signedAs({ certPem: tls.certPem, keyPem: tls.keyPem });
   if (config.driver === 'qemu') mkdirSync(config.qemuSocketDir, { recursive: true, mode: 0o700 });
-  const driver = createDriver(config);
+  const driver = createDriver(config, logger);
   let origin = '';
   const identity: VmmIdentity = {
     vmmHost: config.vmmHost,

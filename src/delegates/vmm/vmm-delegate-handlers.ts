@@ -4,7 +4,14 @@
  * relative to the storage root, made by the frontend from its IDs, and are resolved inside the root
  * here before a hypervisor ever sees them. A driver's error becomes an EC2 fault with a message of
  * ours; the hypervisor's own words go to the log.
+ *
+ * A fault means that nothing was done. A driver error whose effect is unknown (the hypervisor was
+ * asked for the change and did not answer in time) is not a fault but the answer outcome "unknown":
+ * the frontend then keeps the attachment as it is and settles it by this node's inventory. Each
+ * request's deadline runs from its arrival here (VMM_REQUEST_DEADLINE_MS), shorter than the time the
+ * frontend waits, so that the node never acts on a request the frontend gave up on.
  */
+import { VMM_REQUEST_DEADLINE_MS } from '../../config/config.js';
 import { VbsError, type ErrorCode } from '../../core/errors.js';
 import { isId } from '../../core/ids.js';
 import type * as Wire from '../../generated/vmm-delegate.js';
@@ -60,17 +67,33 @@ export async function inventory(driver: VmmDriver, identity: VmmIdentity): Promi
   };
 }
 
+/** What a driver call came to: done (with its value), or unknown (the hypervisor may still do it). */
+type Outcome<T> = { readonly done: T } | { readonly unknown: DriverError };
+
 export function vmmDelegateHandlers(
   driver: VmmDriver,
   root: string,
   identity: VmmIdentity,
   logger: Logger,
+  requestDeadlineMs: number = VMM_REQUEST_DEADLINE_MS,
 ): Handlers<Wire.VmmDelegatePortTypeOperations> {
-  async function viaDriver<T>(what: string, fields: Record<string, unknown>, call: () => Promise<T>): Promise<T> {
+  async function viaDriver<T>(
+    what: string,
+    fields: Record<string, unknown>,
+    call: () => Promise<T>,
+  ): Promise<Outcome<T>> {
     try {
-      return await call();
+      return { done: await call() };
     } catch (error) {
       if (!(error instanceof DriverError)) throw error;
+      if (error.effect === 'unknown') {
+        logger.warn(`${what}: the hypervisor did not finish in time; it may still take effect`, {
+          ...fields,
+          kind: error.kind,
+          error: error.message,
+        });
+        return { unknown: error };
+      }
       logger.warn(`${what} refused by the hypervisor`, { ...fields, kind: error.kind, error: error.message });
       const f = FAULTS[error.kind];
       throw new VbsError(f.code, f.message, { cause: error });
@@ -79,6 +102,7 @@ export function vmmDelegateHandlers(
 
   return {
     AttachDisk: async (req) => {
+      const deadline = Date.now() + requestDeadlineMs;
       if (!isId('vol', req.volumeId)) throw new VbsError('InvalidParameterValue', 'Not a volume ID.');
       if (req.attachMode !== 'rw' && req.attachMode !== 'ro')
         throw new VbsError('InvalidParameterValue', 'attachMode must be rw or ro.');
@@ -91,20 +115,48 @@ export function vmmDelegateHandlers(
         throw error;
       }
       const mode = req.attachMode;
-      const fields = { instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, mode };
-      const disk = await viaDriver('attach', fields, () =>
-        driver.attach({ instanceId: req.instanceId, volumeId: req.volumeId, path, device: req.device, mode }),
+      const { attachmentId } = req;
+      const fields = { attachmentId, instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, mode };
+      const outcome = await viaDriver('attach', fields, () =>
+        driver.attach({ instanceId: req.instanceId, volumeId: req.volumeId, path, device: req.device, mode, deadline }),
       );
+      if (!('done' in outcome)) return { attachmentId, outcome: 'unknown' };
+      const disk = outcome.done;
       logger.info('disk attached', fields);
-      return { instanceId: disk.instanceId, volumeId: disk.volumeId, device: disk.device, attachMode: disk.mode };
+      return {
+        attachmentId,
+        outcome: 'attached',
+        disk: {
+          instanceId: disk.instanceId,
+          volumeId: disk.volumeId,
+          device: disk.device,
+          attachMode: disk.mode,
+          attachmentId,
+        },
+      };
     },
     DetachDisk: async (req) => {
-      const fields = { instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, force: req.force };
-      await viaDriver('detach', fields, () =>
-        driver.detach({ instanceId: req.instanceId, volumeId: req.volumeId, device: req.device, force: req.force }),
+      const deadline = Date.now() + requestDeadlineMs;
+      const { attachmentId } = req;
+      const fields = {
+        attachmentId,
+        instanceId: req.instanceId,
+        volumeId: req.volumeId,
+        device: req.device,
+        force: req.force,
+      };
+      const outcome = await viaDriver('detach', fields, () =>
+        driver.detach({
+          instanceId: req.instanceId,
+          volumeId: req.volumeId,
+          device: req.device,
+          force: req.force,
+          deadline,
+        }),
       );
-      logger.info('disk detached', fields);
-      return { detached: true };
+      if (!('done' in outcome)) return { attachmentId, outcome: 'unknown' };
+      logger.info(outcome.done === 'detached' ? 'disk detached' : 'disk was not held: nothing to detach', fields);
+      return { attachmentId, outcome: outcome.done };
     },
     ListInstances: async () => inventory(driver, identity),
   };

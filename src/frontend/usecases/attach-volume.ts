@@ -2,10 +2,13 @@
  * AttachVolume (paper 4.1 (3) and 4.3): find the node that runs the instance (VMM Delegates register
  * their instances), admit the attachment atomically by the read-write/read-only rules, then have that
  * node's VMM Delegate attach the file. The attachment is "attaching" while the hypervisor works and
- * "attached" once it did; if the hypervisor refuses or does not answer, the attachment ends at once
- * and the volume is available again: no record stays behind.
+ * "attached" once it did. If the node refuses, or was never reached, the attachment ends at once and
+ * the volume is available again. If the node was asked and gave no answer in time, the disk may still
+ * appear: the attachment stays "attaching" (and the volume in-use, so that it cannot be attached
+ * read-write anywhere else meanwhile), the client is answered "attaching", and reconciliation settles
+ * it by what the hypervisor holds (register-vmm.ts).
  */
-import { VbsError, type ErrorCode } from '../../core/errors.js';
+import { isVbsError, VbsError, type ErrorCode } from '../../core/errors.js';
 import { clip, requireVolumeId } from '../../core/ids.js';
 import type { Principal } from '../../core/principal.js';
 import type { AttachmentRecord, AttachMode, InstanceLocation } from '../../core/records.js';
@@ -76,6 +79,7 @@ export async function attachVolume(
   const attachment = admission.attachment;
   try {
     await deps.vmms.attach(where.endpoint, {
+      attachmentId: String(attachment.id),
       instanceId: where.instanceId,
       volumeId: volume.id,
       path: volume.path,
@@ -83,6 +87,17 @@ export async function attachVolume(
       mode: req.mode,
     });
   } catch (error) {
+    if (isVbsError(error) && error.effect === 'unknown') {
+      deps.logger.warn('attach outcome unknown: left attaching until reconciliation settles it', {
+        attachmentId: attachment.id,
+        volumeId: volume.id,
+        instanceId: where.instanceId,
+        vmmHost: where.vmmHost,
+        error: String(error),
+        cause: String(error.cause),
+      });
+      return attachment;
+    }
     await deps.store.endAttachment(
       attachment.id,
       'attachFailed',

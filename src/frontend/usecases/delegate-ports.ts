@@ -43,6 +43,8 @@ export interface VolumeDelegates {
 }
 
 export interface DiskToAttach {
+  /** The attachment this serves, opaque to the node (our record's ID, in decimal). */
+  readonly attachmentId: string;
   readonly instanceId: string;
   readonly volumeId: string;
   readonly path: string;
@@ -51,15 +53,29 @@ export interface DiskToAttach {
 }
 
 export interface DiskToDetach {
+  /** As in DiskToAttach; empty for a disk no attachment allows (a stray). */
+  readonly attachmentId: string;
   readonly instanceId: string;
   readonly volumeId: string;
   readonly device: string;
   readonly force: boolean;
 }
 
+/**
+ * A VMM Delegate's part of an attach or detach. Both are idempotent on the node, so either may be
+ * asked again. Each resolves once the hypervisor did it, and rejects with a VbsError whose effect says
+ * what is known: 'none' (refused, or never reached the node: nothing was done) or 'unknown' (no
+ * answer in time: it may still be done, and only the node's next inventory tells).
+ */
 export interface VmmDelegates {
   attach(endpoint: string, disk: DiskToAttach): Promise<void>;
-  detach(endpoint: string, disk: DiskToDetach): Promise<void>;
+  /** held: false when the instance did not hold the disk, so there was nothing to detach. */
+  detach(endpoint: string, disk: DiskToDetach): Promise<{ readonly held: boolean }>;
+  /**
+   * How long a call waits for the node's answer. An attaching or detaching record older than this is
+   * no call's any more (register-vmm.ts settles it).
+   */
+  readonly callTimeoutMs: number;
   close(): void;
 }
 

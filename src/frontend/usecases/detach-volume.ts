@@ -1,10 +1,13 @@
 /**
  * DetachVolume (paper 4.1 (4)): the attachment goes "detaching" by a conditional update, the node's
  * VMM Delegate detaches the disk, and the attachment ends; the volume is available after its last
- * one. force=true detaches even when the hypervisor no longer knows the device. If the node does not
- * answer, the attachment is "attached" again: a disk that may still be in a guest is never forgotten.
+ * one. A disk the instance no longer holds ends the attachment too (the node says it was not held). If
+ * the node refuses, or was never reached, the attachment is "attached" again: a disk that may still be
+ * in a guest is never forgotten. If the node was asked and gave no answer in time, the disk may still
+ * go: the attachment stays "detaching", the client is answered so, and reconciliation settles it by
+ * what the hypervisor holds (register-vmm.ts).
  */
-import { VbsError } from '../../core/errors.js';
+import { isVbsError, VbsError } from '../../core/errors.js';
 import { clip, requireVolumeId } from '../../core/ids.js';
 import type { Principal } from '../../core/principal.js';
 import type { AttachmentRecord } from '../../core/records.js';
@@ -55,21 +58,38 @@ export async function detachVolume(
       `The attachment of '${volume.id}' to '${target.instanceId}' is ${begun.current?.status ?? 'gone'}.`,
     );
   const host = await deps.store.getVmmHost(target.vmmHost);
+  let held: boolean;
   try {
     if (!host) throw new VbsError('Unavailable', `The hypervisor node '${target.vmmHost}' is not registered now.`);
-    await deps.vmms.detach(host.endpoint, {
+    ({ held } = await deps.vmms.detach(host.endpoint, {
+      attachmentId: String(target.id),
       instanceId: target.instanceId,
       volumeId: volume.id,
       device: target.device,
       force: req.force,
-    });
+    }));
   } catch (error) {
+    if (isVbsError(error) && error.effect === 'unknown') {
+      deps.logger.warn('detach outcome unknown: left detaching until reconciliation settles it', {
+        attachmentId: target.id,
+        volumeId: volume.id,
+        instanceId: target.instanceId,
+        vmmHost: target.vmmHost,
+        error: String(error),
+        cause: String(error.cause),
+      });
+      return begun.record;
+    }
     await deps.store.transitionAttachment(target.id, 'detachFailed');
     deps.logger.warn('detach failed', { volumeId: volume.id, instanceId: target.instanceId, error: String(error) });
     throw error;
   }
-  const ended = await deps.store.endAttachment(target.id, 'detached');
-  deps.logger.info('volume detached', {
+  const ended = await deps.store.endAttachment(
+    target.id,
+    'detached',
+    held ? undefined : `the hypervisor on ${target.vmmHost} no longer held this disk`,
+  );
+  deps.logger.info(held ? 'volume detached' : 'volume detached: the hypervisor no longer held the disk', {
     volumeId: volume.id,
     instanceId: target.instanceId,
     vmmHost: target.vmmHost,

@@ -6,7 +6,8 @@
  *    detached, with the reason kept and logged; the volume is available again;
  *  - but a record that changed after the inventory may have been taken is left to the next
  *    registration (INVENTORY_STALENESS_MS);
- *  - an "attaching"/"detaching" record that no call is finishing any more is settled by what the
+ *  - an "attaching"/"detaching" record that no call is finishing any more (older than
+ *    inFlightGraceMs: a call whose answer did not come in time leaves one) is settled by what the
  *    hypervisor holds;
  *  - a VBS disk the hypervisor holds without a record is adopted when the rules allow it, or else
  *    detached from the hypervisor; both are logged.
@@ -19,8 +20,16 @@ import type { Deps } from './deps.js';
 /** The state a driver gives an instance it lists but cannot question (see the QEMU driver). */
 export const UNREACHABLE = 'unreachable';
 
-/** An attaching/detaching record younger than this belongs to a call still under way. */
-export const IN_FLIGHT_GRACE_MS = 60_000;
+/**
+ * An attaching/detaching record younger than this may belong to a call still under way: the frontend
+ * waits callTimeoutMs for a VMM Delegate, and the node does nothing of a request after its deadline,
+ * which is shorter (src/config/config.ts). Once the call is over, the registration that judges the
+ * record must have been taken after it: hence at least INVENTORY_STALENESS_MS more. Twice the call
+ * timeout (60 s by default) leaves room for a node slower than it should be.
+ */
+export function inFlightGraceMs(callTimeoutMs: number): number {
+  return callTimeoutMs + Math.max(callTimeoutMs, INVENTORY_STALENESS_MS);
+}
 
 /**
  * How much older than the records a registration's inventory may be. The delegate lists its disks,
@@ -71,6 +80,7 @@ export async function reconcile(deps: Deps, inv: VmmInventory): Promise<Reconcil
   const key = (instanceId: string, volumeId: string): string => `${instanceId}\u0000${volumeId}`;
   const heldKeys = new Map(held.map((d) => [key(d.instanceId, d.volumeId), d]));
   const now = deps.now().getTime();
+  const grace = inFlightGraceMs(deps.vmms.callTimeoutMs);
   let lost = 0;
   let settled = 0;
   const records = await deps.store.attachmentsOnHost(inv.vmmHost);
@@ -85,7 +95,7 @@ export async function reconcile(deps: Deps, inv: VmmInventory): Promise<Reconcil
         lost++;
         deps.logger.warn('attachment lost: marked detached', { ...log, reason });
       }
-    } else if (rec.status !== 'attached' && now - rec.updatedAt > IN_FLIGHT_GRACE_MS) {
+    } else if (rec.status !== 'attached' && now - rec.updatedAt > grace) {
       const outcome = isHeld
         ? await deps.store.transitionAttachment(rec.id, rec.status === 'attaching' ? 'attached' : 'detachFailed')
         : await deps.store.endAttachment(
@@ -128,7 +138,9 @@ export async function reconcile(deps: Deps, inv: VmmInventory): Promise<Reconcil
       }
     }
     try {
+      // No attachment allows this disk: there is no attachment ID to send.
       await deps.vmms.detach(inv.endpoint, {
+        attachmentId: '',
         instanceId: disk.instanceId,
         volumeId: disk.volumeId,
         device: disk.device,

@@ -126,8 +126,11 @@ describe('LibvirtDriver with the fake virsh', function () {
       device: '/dev/vdc',
       mode: 'ro',
     });
+    // Each attach reads the domain first: a disk held as asked already is done without virsh.
     expect(await fake.calls()).to.deep.equal([
+      ['dumpxml', '--domain', 'i-0000000a'],
       attachArgv('i-0000000a', rw, 'vdb', 'vol-0000000000000000a', false),
+      ['dumpxml', '--domain', 'i-0000000a'],
       attachArgv('i-0000000a', ro, 'vdc', 'vol-0000000000000000b', true),
     ]);
   });
@@ -149,6 +152,7 @@ describe('LibvirtDriver with the fake virsh', function () {
       force: false,
     });
     expect(await fake.calls()).to.deep.equal([
+      ['-c', 'qemu:///system', 'dumpxml', '--domain', 'i-0000000b'],
       ['-c', 'qemu:///system', ...attachArgv('i-0000000b', file, 'vdb', 'vol-0000000000000000c', false)],
       ['-c', 'qemu:///system', 'dumpxml', '--domain', 'i-0000000b'],
       ['-c', 'qemu:///system', 'detach-disk', 'i-0000000b', 'vdb', '--live'],
@@ -174,7 +178,7 @@ describe('LibvirtDriver with the fake virsh', function () {
         disks: [{ instanceId: 'i-0000000c', volumeId: 'vol-0000000000000000d', device: '/dev/vdb', mode: 'ro' }],
       },
     ]);
-    expect((await fake.calls()).slice(1)).to.deep.equal([
+    expect((await fake.calls()).slice(2)).to.deep.equal([
       ['list'],
       ['dumpxml', '--domain', 'i-0000000a'],
       ['dumpxml', '--domain', 'i-0000000b'],
@@ -233,25 +237,21 @@ describe('LibvirtDriver with the fake virsh', function () {
       mode: 'rw',
     });
     expect(
-      await kindOf(
-        fake.driver.detach({
-          instanceId: 'i-0000000a',
-          volumeId: 'vol-0000000000000000f',
-          device: '/dev/vda',
-          force: false,
-        }),
-      ),
-    ).to.equal('disk-not-found');
+      await fake.driver.detach({
+        instanceId: 'i-0000000a',
+        volumeId: 'vol-0000000000000000f',
+        device: '/dev/vda',
+        force: false,
+      }),
+    ).to.equal('not-held');
     expect(
-      await kindOf(
-        fake.driver.detach({
-          instanceId: 'i-0000000a',
-          volumeId: 'vol-0000000000000000f',
-          device: '/dev/vdb',
-          force: false,
-        }),
-      ),
-    ).to.equal('disk-not-found');
+      await fake.driver.detach({
+        instanceId: 'i-0000000a',
+        volumeId: 'vol-0000000000000000f',
+        device: '/dev/vdb',
+        force: false,
+      }),
+    ).to.equal('not-held');
     expect((await fake.calls()).some((c) => c[0] === 'detach-disk')).to.equal(false);
   });
 
@@ -293,22 +293,21 @@ describe('LibvirtDriver with the fake virsh', function () {
     );
     // QEMU's image lock: a volume attached read-write cannot be opened again elsewhere.
     expect(await kindOf(fake.driver.attach({ ...req, instanceId: 'i-0000000b' }))).to.equal('refused');
-    expect(
-      await kindOf(
-        fake.driver.attach({
-          ...req,
-          path: join(fake.dir, 'missing', 'vol-00000000000000013.img'),
-          device: '/dev/vdc',
-        }),
-      ),
-    ).to.equal('refused');
-    expect(await kindOf(fake.driver.attach({ ...req, device: "/dev/vdc'/><x" }))).to.equal('refused');
+    const missing = {
+      ...req,
+      volumeId: 'vol-00000000000000013',
+      path: join(fake.dir, 'missing', 'vol-00000000000000013.img'),
+      device: '/dev/vdc',
+    };
+    expect(await kindOf(fake.driver.attach(missing))).to.equal('refused');
+    expect(await kindOf(fake.driver.attach({ ...missing, device: "/dev/vdc'/><x" }))).to.equal('refused');
     expect(
       await kindOf(
         fake.driver.detach({ instanceId: 'i-nosuch', volumeId: req.volumeId, device: '/dev/vdb', force: false }),
       ),
     ).to.equal('instance-not-found');
-    expect((await fake.calls()).filter((c) => c[0] === 'attach-disk')).to.have.length(6); // the malformed device never reached virsh
+    // The unknown domain is found out by dumpxml, and the malformed device never reached virsh.
+    expect((await fake.calls()).filter((c) => c[0] === 'attach-disk')).to.have.length(5);
   });
 
   it('reports a libvirt daemon it cannot reach, or a virsh it cannot run, as unavailable', async () => {

@@ -2,15 +2,18 @@
  * What the QEMU driver promises beyond the conformance suite, checked against real QEMU: read-only
  * really is read-only in QEMU, image locks between VMs become 'refused', nothing is left half
  * attached, the format is never probed (CVE-2024-32498), a silent monitor is 'unavailable' in time,
- * and a new driver (a restarted VMM Delegate) reads every attachment back from QEMU alone.
+ * a new driver (a restarted VMM Delegate) reads every attachment back from QEMU alone, the line of
+ * operations waiting for a stuck instance is short and never outlives its requests' deadlines, a
+ * command that does not answer says whether QEMU may have acted, and listing removes block nodes
+ * that an attach cut short left behind.
  */
 import { expect } from 'chai';
-import { kindOf } from '../../conformance/vmm-driver.js';
-import { mkdir, stat } from 'node:fs/promises';
+import { driverErrorOf, kindOf } from '../../conformance/vmm-driver.js';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../../../src/delegates/exec.js';
-import { DriverError } from '../../../src/delegates/vmm/driver.js';
+import { DriverError, type DriverLog } from '../../../src/delegates/vmm/driver.js';
 import { QemuDriver } from '../../../src/delegates/vmm/drivers/qemu.js';
 import { QmpClient } from '../../../src/delegates/vmm/qmp-client.js';
 import { INSTANCE_A, INSTANCE_B, qemuFixture, type QemuFixture } from '../../support/qemu-vm.js';
@@ -45,15 +48,27 @@ async function insertedOf(socket: string, nodeName: string): Promise<InsertedInf
   return found;
 }
 
-/** A unix socket proxy in front of a QMP socket that records what the client sends. */
-async function recordingProxy(listenPath: string, targetPath: string): Promise<{ sent: string[]; server: Server }> {
+/**
+ * A unix socket proxy in front of a QMP socket that records what the client sends; lines matching
+ * `swallow` are recorded but never reach QEMU (a command QEMU never answers).
+ */
+async function recordingProxy(
+  listenPath: string,
+  targetPath: string,
+  swallow?: RegExp,
+): Promise<{ sent: string[]; server: Server }> {
   const sent: string[] = [];
   const server = createServer((client: Socket) => {
     track(server, client);
     const upstream = createConnection({ path: targetPath });
     client.on('data', (d) => {
       sent.push(d.toString('utf8'));
-      upstream.write(d);
+      const text = d.toString('utf8');
+      if (swallow === undefined) upstream.write(d);
+      else
+        for (const line of text.split(/(?<=\n)/)) {
+          if (!swallow.test(line)) upstream.write(line);
+        }
     });
     upstream.on('data', (d) => client.write(d));
     client.on('close', () => upstream.destroy());
@@ -75,6 +90,24 @@ function track(server: Server, socket: Socket): void {
 async function closeServer(server: Server): Promise<void> {
   for (const socket of connections.get(server) ?? []) socket.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** A DriverLog that keeps what it is told. */
+function recordingLog(): DriverLog & { readonly lines: { message: string; fields: Record<string, unknown> }[] } {
+  const lines: { message: string; fields: Record<string, unknown> }[] = [];
+  return { lines, warn: (message, fields) => lines.push({ message, fields }) };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs body with the VM's QEMU process stopped (SIGSTOP), as a hung QEMU; continues it in any case. */
+async function whileStopped<T>(pid: number, body: () => Promise<T>): Promise<T> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return await body();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
 }
 
 describe('QemuDriver against real QEMU', function () {
@@ -318,20 +351,146 @@ describe('QemuDriver against real QEMU', function () {
     expect(await vbsNodes(socketA)).to.deep.equal(['vbs-vol-0000000000000000a']);
   });
 
-  it('finishes an interrupted detach: a VBS node no device uses is removed by detach', async () => {
+  it('finishes an interrupted detach: a VBS node no device uses is removed by detach, which held no disk', async () => {
     const path = await f.volumeFile('vol-0000000000000000c');
     await qmp(socketA, 'blockdev-add', {
       driver: 'raw',
       'node-name': 'vbs-vol-0000000000000000c',
       file: { driver: 'file', filename: path },
     });
-    expect((await f.driver.listInstances()).find((i) => i.instanceId === INSTANCE_A)?.disks).to.deep.equal([]);
-    await f.driver.detach({
-      instanceId: INSTANCE_A,
-      volumeId: 'vol-0000000000000000c',
-      device: '/dev/sdb',
-      force: false,
+    expect(
+      await f.driver.detach({
+        instanceId: INSTANCE_A,
+        volumeId: 'vol-0000000000000000c',
+        device: '/dev/sdb',
+        force: false,
+      }),
+    ).to.equal('not-held');
+    expect(await vbsNodes(socketA)).to.deep.equal([]);
+  });
+
+  it('removes, when listing, a VBS block node that no device uses (a crash between blockdev-add and device_add), and logs it', async () => {
+    const log = recordingLog();
+    const driver = f.newDriver({ logger: log });
+    const path = await f.volumeFile('vol-0000000000000001c');
+    // Exactly what a delegate that crashed between blockdev-add and device_add leaves: the volume file
+    // open in QEMU, no device using it.
+    await qmp(socketA, 'blockdev-add', {
+      driver: 'raw',
+      'node-name': 'vbs-vol-0000000000000001c',
+      'read-only': false,
+      file: { driver: 'file', filename: path, 'read-only': false },
     });
+    const a = (await driver.listInstances()).find((i) => i.instanceId === INSTANCE_A);
+    expect(a?.disks).to.deep.equal([]);
+    expect(await vbsNodes(socketA)).to.deep.equal([]);
+    expect(log.lines.map((l) => [l.message.split(':')[0], l.fields])).to.deep.equal([
+      [
+        'orphan block node removed',
+        { instanceId: INSTANCE_A, nodeName: 'vbs-vol-0000000000000001c', volumeId: 'vol-0000000000000001c' },
+      ],
+    ]);
+  });
+
+  it('drops an operation still waiting for a stuck instance at its deadline, without asking QEMU anything', async () => {
+    const proxied = join(f.dir, 'proxy');
+    await mkdir(proxied);
+    const { sent, server } = await recordingProxy(join(proxied, `${INSTANCE_A}.qmp`), socketA);
+    const vm = f.vms.find((v) => v.id === INSTANCE_A) ?? expect.fail('no VM A');
+    try {
+      const driver = new QemuDriver({ socketDir: proxied });
+      const first = {
+        instanceId: INSTANCE_A,
+        volumeId: 'vol-0000000000000001a',
+        device: '/dev/sdb',
+        mode: 'rw' as const,
+      };
+      const late = {
+        instanceId: INSTANCE_A,
+        volumeId: 'vol-0000000000000001b',
+        device: '/dev/sdc',
+        mode: 'rw' as const,
+      };
+      const firstPath = await f.volumeFile(first.volumeId);
+      const latePath = await f.volumeFile(late.volumeId);
+      const [firstDone, lateError] = await whileStopped(vm.pid, async () => {
+        // QEMU is stuck: the first attach waits for its greeting, the second waits behind it.
+        const firstDone = driver.attach({ ...first, path: firstPath });
+        const started = Date.now();
+        const lateError = await driverErrorOf(driver.attach({ ...late, path: latePath, deadline: Date.now() + 300 }));
+        // Dropped at its deadline, not when its turn came.
+        expect(Date.now() - started).to.be.within(250, 1000);
+        await sleep(300);
+        return [firstDone, lateError] as const;
+      });
+      expect([lateError.kind, lateError.effect]).to.deep.equal(['unavailable', 'none']);
+      expect(lateError.message).to.match(/dropped/);
+      // QEMU goes on: the first attach completes, and the dropped one never reaches QEMU.
+      await firstDone;
+      await sleep(200);
+      expect(await vbsNodes(socketA)).to.deep.equal(['vbs-vol-0000000000000001a']);
+      expect(sent.join('')).to.not.contain(late.volumeId);
+      await driver.close();
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('refuses at once an operation for an instance that already has maxWaiting operations waiting', async () => {
+    const vm = f.vms.find((v) => v.id === INSTANCE_A) ?? expect.fail('no VM A');
+    const driver = f.newDriver({ maxWaiting: 2 });
+    const paths = await Promise.all(
+      ['vol-00000000000000021', 'vol-00000000000000022', 'vol-00000000000000023', 'vol-00000000000000024'].map((v) =>
+        f.volumeFile(v),
+      ),
+    );
+    const attach = (i: number): Promise<unknown> =>
+      driver.attach({
+        instanceId: INSTANCE_A,
+        volumeId: `vol-0000000000000002${i + 1}`,
+        path: paths[i] ?? '',
+        device: `/dev/sd${'bcde'[i] ?? 'z'}`,
+        mode: 'rw',
+      });
+    const [queued, refused] = await whileStopped(vm.pid, async () => {
+      // One runs (stuck on QEMU's greeting), two wait: the fourth is one too many.
+      const queued = [attach(0), attach(1), attach(2)];
+      const started = Date.now();
+      const refused = await driverErrorOf(attach(3));
+      expect(Date.now() - started).to.be.below(200);
+      return [queued, refused] as const;
+    });
+    expect([refused.kind, refused.effect]).to.deep.equal(['unavailable', 'none']);
+    expect(refused.message).to.match(/wait for/);
+    await Promise.all(queued);
+    expect((await driver.listInstances()).find((i) => i.instanceId === INSTANCE_A)?.disks).to.have.length(3);
+  });
+
+  it('says a command QEMU did not answer in time may have acted only once QEMU was asked for a change', async () => {
+    const path = await f.volumeFile('vol-00000000000000025');
+    const req = {
+      instanceId: INSTANCE_A,
+      volumeId: 'vol-00000000000000025',
+      path,
+      device: '/dev/sdb',
+      mode: 'rw' as const,
+    };
+    const cases = [
+      { swallow: /"query-block"/, effect: 'none' },
+      { swallow: /"blockdev-add"/, effect: 'unknown' },
+    ];
+    for (const c of cases) {
+      const proxied = await mkdtemp(join(f.dir, 'proxy-'));
+      const { server } = await recordingProxy(join(proxied, `${INSTANCE_A}.qmp`), socketA, c.swallow);
+      try {
+        const driver = new QemuDriver({ socketDir: proxied, timeoutMs: 300 });
+        const error = await driverErrorOf(driver.attach(req));
+        expect([error.kind, error.effect], String(c.swallow)).to.deep.equal(['unavailable', c.effect]);
+        await driver.close();
+      } finally {
+        await closeServer(server);
+      }
+    }
     expect(await vbsNodes(socketA)).to.deep.equal([]);
   });
 

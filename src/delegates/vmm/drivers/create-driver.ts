@@ -1,14 +1,18 @@
 /** Picks the hypervisor driver a VMM Delegate's config names. */
 import type { VmmDelegateConfig } from '../../../config/config.js';
-import type { VmmDriver } from '../driver.js';
+import type { DriverLog, VmmDriver } from '../driver.js';
 import { LibvirtDriver } from './libvirt.js';
 import { QemuDriver } from './qemu.js';
 import { XenDriver } from './xen.js';
 
-export function createDriver(config: VmmDelegateConfig): VmmDriver {
+export function createDriver(config: VmmDelegateConfig, logger?: DriverLog): VmmDriver {
   switch (config.driver) {
     case 'qemu':
-      return new QemuDriver({ socketDir: config.qemuSocketDir, busPreference: config.qemuBus });
+      return new QemuDriver({
+        socketDir: config.qemuSocketDir,
+        busPreference: config.qemuBus,
+        ...(logger ? { logger } : {}),
+      });
     case 'xen':
       return new XenDriver();
     case 'libvirt':

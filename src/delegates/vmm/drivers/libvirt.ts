@@ -10,14 +10,21 @@
  * libvirt's own live view; they are never remembered here. An optional connection URI (-c) picks the
  * libvirt daemon, e.g. qemu:///system.
  *
- * Every call goes through exec.run() as an argv array: no shell ever sees a path or an ID.
+ * Attach first reads the domain's disks, so that a disk already held exactly as asked is success with
+ * nothing done (libvirt would refuse the duplicate target); detach of a disk not held is 'not-held'.
+ * Every call goes through exec.run() as an argv array: no shell ever sees a path or an ID. Each virsh
+ * run is bounded by the command timeout and by the request's deadline, and so is the wait for the
+ * guest to let a disk go; an attach-disk or a detach that ran out of time may still complete.
  */
+import { VMM_COMMAND_TIMEOUT_MS, VMM_REQUEST_DEADLINE_MS } from '../../../config/config.js';
 import { isId } from '../../../core/ids.js';
 import { run, type RunResult } from '../../exec.js';
 import {
   DriverError,
+  timeLeft,
   UNREACHABLE_STATE,
   type AttachRequest,
+  type DetachOutcome,
   type DetachRequest,
   type DiskAttachment,
   type InstanceInfo,
@@ -35,8 +42,10 @@ export interface LibvirtDriverOptions {
   readonly connectUri?: string;
   /** Variables for virsh's environment, on top of this process's. */
   readonly env?: NodeJS.ProcessEnv;
-  /** How long one virsh call may take (default 60 s). */
+  /** How long one virsh call may take (default VMM_COMMAND_TIMEOUT_MS); never past the request's deadline. */
   readonly timeoutMs?: number;
+  /** A request's deadline after its arrival, when it brings none (default VMM_REQUEST_DEADLINE_MS). */
+  readonly requestDeadlineMs?: number;
   /** Bound on waiting, after detach-disk, for the guest to let the disk go (default 10000 ms). */
   readonly unplugTimeoutMs?: number;
 }
@@ -66,22 +75,25 @@ export class LibvirtDriver implements VmmDriver {
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly timeoutMs: number;
   private readonly unplugTimeoutMs: number;
+  private readonly requestDeadlineMs: number;
 
   constructor(options: LibvirtDriverOptions = {}) {
     this.command = options.command ?? 'virsh';
     this.connectUri = options.connectUri;
     this.env = options.env;
-    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.timeoutMs = options.timeoutMs ?? VMM_COMMAND_TIMEOUT_MS;
     this.unplugTimeoutMs = options.unplugTimeoutMs ?? 10_000;
+    this.requestDeadlineMs = options.requestDeadlineMs ?? VMM_REQUEST_DEADLINE_MS;
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
-    const table = (await this.virsh(['list'])).stdout;
+    const deadline = Date.now() + this.requestDeadlineMs;
+    const table = (await this.virsh(['list'], deadline)).stdout;
     const instances: InstanceInfo[] = [];
     for (const domain of readable(() => parseVirshList(table))) {
       let disks: DiskAttachment[];
       try {
-        disks = await this.disksOf(domain.name);
+        disks = await this.disksOf(domain.name, deadline);
       } catch (error) {
         if (error instanceof DriverError && error.kind === 'instance-not-found') continue; // gone meanwhile
         // Listed but not questionable now: its disks are unknown, not none.
@@ -97,57 +109,78 @@ export class LibvirtDriver implements VmmDriver {
   }
 
   async attach(request: AttachRequest): Promise<DiskAttachment> {
+    const deadline = request.deadline ?? Date.now() + this.requestDeadlineMs;
     const domain = instanceArg(request.instanceId);
     const path = volumePathArg(request.path);
     const target = bareDeviceName(request.device, LIBVIRT_DEVICE_PREFIXES);
-    await this.virsh([
-      'attach-disk',
-      domain,
-      path,
-      target,
-      '--sourcetype',
-      'file',
-      '--driver',
-      'qemu',
-      '--subdriver',
-      'raw',
-      '--serial',
-      request.volumeId,
-      ...(request.mode === 'ro' ? ['--mode', 'readonly'] : []),
-      '--live',
-    ]);
-    return { instanceId: request.instanceId, volumeId: request.volumeId, device: request.device, mode: request.mode };
+    const attachment = {
+      instanceId: request.instanceId,
+      volumeId: request.volumeId,
+      device: request.device,
+      mode: request.mode,
+    };
+    const same = (await this.disksOf(domain, deadline)).find((d) => d.volumeId === request.volumeId);
+    if (same) {
+      if (same.device === guestDevice(target) && same.mode === request.mode) return attachment; // held as asked
+      throw new DriverError(
+        'refused',
+        `${request.volumeId} is already attached to ${request.instanceId} as ${same.device} (${same.mode})`,
+      );
+    }
+    await this.virsh(
+      [
+        'attach-disk',
+        domain,
+        path,
+        target,
+        '--sourcetype',
+        'file',
+        '--driver',
+        'qemu',
+        '--subdriver',
+        'raw',
+        '--serial',
+        request.volumeId,
+        ...(request.mode === 'ro' ? ['--mode', 'readonly'] : []),
+        '--live',
+      ],
+      deadline,
+      true,
+    );
+    return attachment;
   }
 
-  async detach(request: DetachRequest): Promise<void> {
+  async detach(request: DetachRequest): Promise<DetachOutcome> {
+    const deadline = request.deadline ?? Date.now() + this.requestDeadlineMs;
     const domain = instanceArg(request.instanceId);
     const asked = guestDevice(bareDeviceName(request.device, LIBVIRT_DEVICE_PREFIXES));
     // Only ever detach the VBS volume asked for: never a root disk, never another volume.
-    const held = await this.disksOf(domain);
+    const held = await this.disksOf(domain, deadline);
     const disk =
       held.find((d) => d.volumeId === request.volumeId && d.device === asked) ??
       held.find((d) => d.volumeId === request.volumeId);
-    if (disk === undefined) {
-      if (request.force) return;
-      throw new DriverError(
-        'disk-not-found',
-        `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`,
-      );
-    }
+    if (disk === undefined) return 'not-held';
     const target = bareDeviceName(disk.device, LIBVIRT_DEVICE_PREFIXES);
     try {
-      await this.virsh(['detach-disk', domain, target, '--live']);
+      await this.virsh(['detach-disk', domain, target, '--live'], deadline, true);
     } catch (error) {
-      if (request.force && error instanceof DriverError && error.kind === 'disk-not-found') return;
+      // Gone between the listing and the detach: not held (any more).
+      if (error instanceof DriverError && error.kind === 'disk-not-found') return 'not-held';
       // An earlier detach that is still waiting for the guest: wait for it like for a new one.
       if (!(error instanceof DriverError && /already in the process of unplug/.test(error.message))) throw error;
     }
-    await this.waitUntilReleased(domain, disk);
+    try {
+      await this.waitUntilReleased(domain, disk, deadline);
+    } catch (error) {
+      // The unplug was asked for and may still complete.
+      throw error instanceof DriverError ? error.withEffect('unknown') : error;
+    }
+    return 'detached';
   }
 
   async health(): Promise<{ readonly healthy: boolean; readonly message: string }> {
     try {
-      const table = (await this.virsh(['list'])).stdout;
+      const table = (await this.virsh(['list'], Date.now() + this.requestDeadlineMs)).stdout;
       const domains = readable(() => parseVirshList(table));
       return {
         healthy: true,
@@ -166,10 +199,10 @@ export class LibvirtDriver implements VmmDriver {
    * libvirt returns from a live detach once QEMU was asked, and waits only briefly for the guest; the
    * disk stays in the live XML until the guest lets it go. The detach is done only when it is gone.
    */
-  private async waitUntilReleased(domain: string, disk: DiskAttachment): Promise<void> {
-    const deadline = Date.now() + this.unplugTimeoutMs;
+  private async waitUntilReleased(domain: string, disk: DiskAttachment, requestDeadline: number): Promise<void> {
+    const deadline = Math.min(Date.now() + this.unplugTimeoutMs, requestDeadline);
     for (;;) {
-      const held = await this.disksOf(domain);
+      const held = await this.disksOf(domain, requestDeadline);
       if (!held.some((d) => d.device === disk.device && d.volumeId === disk.volumeId)) return;
       if (Date.now() >= deadline) {
         throw new DriverError(
@@ -182,25 +215,27 @@ export class LibvirtDriver implements VmmDriver {
     }
   }
 
-  private async disksOf(instanceId: string): Promise<DiskAttachment[]> {
+  private async disksOf(instanceId: string, deadline: number): Promise<DiskAttachment[]> {
     // By name (--domain): listed names come from libvirt and may be anything, even "--all".
-    const xml = (await this.virsh(['dumpxml', '--domain', instanceId])).stdout;
+    const xml = (await this.virsh(['dumpxml', '--domain', instanceId], deadline)).stdout;
     return vbsDisks(
       instanceId,
       readable(() => parseDomainDisks(xml)),
     );
   }
 
-  private async virsh(args: readonly string[]): Promise<RunResult> {
+  /** One virsh run, within the command timeout and the deadline; `changes` for attach-disk/detach-disk. */
+  private async virsh(args: readonly string[], deadline: number, changes = false): Promise<RunResult> {
     const argv: [string, ...string[]] = [
       this.command,
       ...(this.connectUri !== undefined ? ['-c', this.connectUri] : []),
       ...args,
     ];
+    const timeoutMs = timeLeft(deadline, this.timeoutMs, `running virsh ${args[0] ?? ''}`);
     try {
-      return await run(argv, { timeoutMs: this.timeoutMs, ...(this.env ? { env: this.env } : {}) });
+      return await run(argv, { timeoutMs, ...(this.env ? { env: this.env } : {}) });
     } catch (error) {
-      throw toolFailure(error, VIRSH_FAILURES);
+      throw toolFailure(error, VIRSH_FAILURES, changes);
     }
   }
 }

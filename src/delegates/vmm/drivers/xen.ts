@@ -7,13 +7,20 @@
  * commas included. The disks an instance holds come from `xl list -l`, libxl's own record of the
  * domain's devices (see xl-output.ts); they are never remembered here.
  *
- * Every call goes through exec.run() as an argv array: no shell ever sees a path.
+ * Attach first reads the domain's disks, so that a disk already held exactly as asked is success with
+ * nothing done (xl would refuse the second block-attach); detach of a disk not held is 'not-held'.
+ * Every call goes through exec.run() as an argv array: no shell ever sees a path. Each xl run is
+ * bounded by the command timeout and by the request's deadline; an xl block-attach or block-detach
+ * cut off by its timeout (or libxl giving up on a backend still closing) may have acted, or still may.
  */
+import { VMM_COMMAND_TIMEOUT_MS, VMM_REQUEST_DEADLINE_MS } from '../../../config/config.js';
 import { run, type RunResult } from '../../exec.js';
 import {
   DriverError,
+  timeLeft,
   UNREACHABLE_STATE,
   type AttachRequest,
+  type DetachOutcome,
   type DetachRequest,
   type DiskAttachment,
   type InstanceInfo,
@@ -29,8 +36,10 @@ export interface XenDriverOptions {
   readonly command?: string;
   /** Variables for xl's environment, on top of this process's. */
   readonly env?: NodeJS.ProcessEnv;
-  /** How long one xl call may take (default 60 s; block-attach waits for the backend to connect). */
+  /** How long one xl call may take (default VMM_COMMAND_TIMEOUT_MS); never past the request's deadline. */
   readonly timeoutMs?: number;
+  /** A request's deadline after its arrival, when it brings none (default VMM_REQUEST_DEADLINE_MS). */
+  readonly requestDeadlineMs?: number;
 }
 
 /** Guest device names libxl accepts as a vdev (libxl__device_disk_dev_number). */
@@ -41,8 +50,9 @@ const XL_FAILURES: readonly FailureRule[] = [
   { pattern: /is an invalid domain identifier|Error: Domain '.*' does not exist/, kind: 'instance-not-found' },
   { pattern: /device already exists/, kind: 'device-in-use' },
   { pattern: /Error: Device \S+ not connected/, kind: 'disk-not-found' },
-  // The backend did not close in time: the guest has not let the disk go (as the QEMU driver says it).
-  { pattern: /libxl_device_disk_(safe_)?remove failed/, kind: 'unavailable' },
+  // The backend did not close in time: the guest has not let the disk go (as the QEMU driver says it);
+  // the removal stays requested, and may complete.
+  { pattern: /libxl_device_disk_(safe_)?remove failed/, kind: 'unavailable', effect: 'unknown' },
   {
     pattern: /cannot init xl context|cannot open libxc handle|cannot connect to xenstore|xencall: error/,
     kind: 'unavailable',
@@ -54,19 +64,22 @@ export class XenDriver implements VmmDriver {
   private readonly command: string;
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly timeoutMs: number;
+  private readonly requestDeadlineMs: number;
 
   constructor(options: XenDriverOptions = {}) {
     this.command = options.command ?? 'xl';
     this.env = options.env;
-    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.timeoutMs = options.timeoutMs ?? VMM_COMMAND_TIMEOUT_MS;
+    this.requestDeadlineMs = options.requestDeadlineMs ?? VMM_REQUEST_DEADLINE_MS;
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
-    const table = (await this.xl(['list'])).stdout;
+    const deadline = Date.now() + this.requestDeadlineMs;
+    const table = (await this.xl(['list'], deadline)).stdout;
     const domains = readable(() => parseXlList(table)).filter((d) => d.domid !== 0);
     let disks: Map<string, XlDisk[]>;
     try {
-      const long = (await this.xl(['list', '-l'])).stdout;
+      const long = (await this.xl(['list', '-l'], deadline)).stdout;
       disks = readable(() => parseXlListLong(long));
     } catch (error) {
       // xl answers but cannot tell the devices: the instances are there, their disks unknown (not none).
@@ -83,6 +96,7 @@ export class XenDriver implements VmmDriver {
   }
 
   async attach(request: AttachRequest): Promise<DiskAttachment> {
+    const deadline = request.deadline ?? Date.now() + this.requestDeadlineMs;
     const domain = instanceArg(request.instanceId);
     const path = volumePathArg(request.path);
     const vdev = bareDeviceName(request.device, XEN_DEVICE_PREFIXES);
@@ -91,37 +105,48 @@ export class XenDriver implements VmmDriver {
     if (/[\0-\x1f\x7f]/.test(path)) {
       throw new DriverError('refused', `xl cannot take a disk path with control characters: ${JSON.stringify(path)}`);
     }
+    const attachment = {
+      instanceId: request.instanceId,
+      volumeId: request.volumeId,
+      device: request.device,
+      mode: request.mode,
+    };
+    const same = (await this.disksOf(domain, deadline)).find((d) => d.volumeId === request.volumeId);
+    if (same) {
+      if (same.device === guestDevice(vdev) && same.mode === request.mode) return attachment; // held as asked
+      throw new DriverError(
+        'refused',
+        `${request.volumeId} is already attached to ${request.instanceId} as ${same.device} (${same.mode})`,
+      );
+    }
     const spec = `format=raw,vdev=${vdev},access=${request.mode},target=${path}`;
-    await this.xl(['block-attach', domain, spec]);
-    return { instanceId: request.instanceId, volumeId: request.volumeId, device: request.device, mode: request.mode };
+    await this.xl(['block-attach', domain, spec], deadline, true);
+    return attachment;
   }
 
-  async detach(request: DetachRequest): Promise<void> {
+  async detach(request: DetachRequest): Promise<DetachOutcome> {
+    const deadline = request.deadline ?? Date.now() + this.requestDeadlineMs;
     const domain = instanceArg(request.instanceId);
     const vdev = bareDeviceName(request.device, XEN_DEVICE_PREFIXES);
     // Only ever detach the VBS volume asked for: never a root disk, never another volume.
-    const held = await this.disksOf(domain);
+    const held = await this.disksOf(domain, deadline);
     const disk =
       held.find((d) => d.volumeId === request.volumeId && d.device === guestDevice(vdev)) ??
       held.find((d) => d.volumeId === request.volumeId);
-    if (disk === undefined) {
-      if (request.force) return;
-      throw new DriverError(
-        'disk-not-found',
-        `instance ${request.instanceId} holds no volume ${request.volumeId} (asked at ${request.device})`,
-      );
-    }
+    if (disk === undefined) return 'not-held';
     try {
-      await this.xl(['block-detach', domain, bareDeviceName(disk.device, XEN_DEVICE_PREFIXES)]);
+      await this.xl(['block-detach', domain, bareDeviceName(disk.device, XEN_DEVICE_PREFIXES)], deadline, true);
     } catch (error) {
-      if (request.force && error instanceof DriverError && error.kind === 'disk-not-found') return;
+      // Gone between the listing and the detach: not held (any more).
+      if (error instanceof DriverError && error.kind === 'disk-not-found') return 'not-held';
       throw error;
     }
+    return 'detached';
   }
 
   async health(): Promise<{ readonly healthy: boolean; readonly message: string }> {
     try {
-      const table = (await this.xl(['list'])).stdout;
+      const table = (await this.xl(['list'], Date.now() + this.requestDeadlineMs)).stdout;
       const domains = readable(() => parseXlList(table));
       return { healthy: true, message: `xl answers: ${domains.length} domain(s) including Domain-0` };
     } catch (error) {
@@ -133,17 +158,19 @@ export class XenDriver implements VmmDriver {
     // Nothing is held between calls: every call is one xl process.
   }
 
-  private async disksOf(instanceId: string): Promise<DiskAttachment[]> {
-    const long = (await this.xl(['list', '-l', instanceId])).stdout;
+  private async disksOf(instanceId: string, deadline: number): Promise<DiskAttachment[]> {
+    const long = (await this.xl(['list', '-l', instanceId], deadline)).stdout;
     const disks = readable(() => parseXlListLong(long));
     return vbsDisks(instanceId, disks.get(instanceId) ?? []);
   }
 
-  private async xl(args: readonly string[]): Promise<RunResult> {
+  /** One xl run, within the command timeout and the deadline; `changes` for block-attach/-detach. */
+  private async xl(args: readonly string[], deadline: number, changes = false): Promise<RunResult> {
+    const timeoutMs = timeLeft(deadline, this.timeoutMs, `running xl ${args[0] ?? ''}`);
     try {
-      return await run([this.command, ...args], { timeoutMs: this.timeoutMs, ...(this.env ? { env: this.env } : {}) });
+      return await run([this.command, ...args], { timeoutMs, ...(this.env ? { env: this.env } : {}) });
     } catch (error) {
-      throw toolFailure(error, XL_FAILURES);
+      throw toolFailure(error, XL_FAILURES, changes);
     }
   }
 }
