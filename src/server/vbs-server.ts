@@ -7,7 +7,11 @@
  * or, with `all` (what `npm start` runs), every service of a one-machine VBS as child processes with
  * the embedded defaults under $VBS_HOME (SQLite, var/volumes, a local CA in var/certs); a file
  * $VBS_HOME/<service>.json, when present, is that service's config.
+ *
+ * SIGTERM or SIGINT stops a service gracefully: it stops accepting connections, answers what it has
+ * in flight within STOP_GRACE_MS (10 s), and exits 0 (see docs/operations.md).
  */
+import cluster from 'node:cluster';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadFrontendConfig, loadVmmDelegateConfig, loadVolumeDelegateConfig, defaultHome } from '../config/config.js';
@@ -20,6 +24,8 @@ import { existsSync } from 'node:fs';
 
 const USAGE = 'usage: vbs-server frontend|volume-delegate|vmm-delegate [--config FILE] | vbs-server all';
 const SERVICES = ['volume-delegate', 'frontend', 'vmm-delegate'] as const;
+/** Once stopped, how long a service may take to end by itself (its last log lines written) before it is ended. */
+const EXIT_AFTER_MS = 2000;
 
 function configArg(argv: readonly string[]): string | undefined {
   const i = argv.indexOf('--config');
@@ -41,13 +47,46 @@ async function runOne(service: string, configFile: string | undefined): Promise<
   };
   const start = Object.hasOwn(starters, service) ? starters[service] : undefined;
   if (!start) throw new Error(USAGE);
-  const running = await start();
-  if (!running) return;
-  const stop = (): void => {
-    void running.close().finally(() => process.exit(0));
+  // A frontend worker handles its signals itself (src/frontend/cluster/worker.ts).
+  if (service === 'frontend' && cluster.isWorker) {
+    await start();
+    return;
+  }
+  // Handled from the start: a signal while the service starts stops it as soon as it runs. A repeated
+  // signal changes nothing: the stop is bounded already.
+  const state: { running: { close(): Promise<void> } | undefined; stopAsked: boolean; stopping: boolean } = {
+    running: undefined,
+    stopAsked: false,
+    stopping: false,
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const stop = (): void => {
+    if (!state.running) {
+      state.stopAsked = true;
+      return;
+    }
+    if (state.stopping) return;
+    state.stopping = true;
+    state.running.close().then(
+      () => exitOnceIdle(0),
+      (error: unknown) => {
+        console.error(`vbs-server: the ${service} did not stop cleanly: ${String(error)}`);
+        exitOnceIdle(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  state.running = await start();
+  if (state.stopAsked) stop();
+}
+
+/**
+ * Ends a stopped service: it exits when its event loop is empty, so that its last log lines are
+ * written; after EXIT_AFTER_MS at the latest, should anything still hold it.
+ */
+function exitOnceIdle(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_AFTER_MS).unref();
 }
 
 /**

@@ -67,6 +67,7 @@ export async function startVmmDelegate(
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     endpoints: [endpoint],
+    logger,
   });
   origin = host.origin;
   const client = new SoapClient<VmmRegistryPortTypeOperations>(schema, 'VmmRegistryPortType', {

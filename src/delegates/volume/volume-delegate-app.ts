@@ -79,6 +79,7 @@ export async function startVolumeDelegate(
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     endpoints: [endpoint],
+    logger,
   });
   reporter.start();
   await runner.recover();
