@@ -21,7 +21,8 @@ export interface RunnerOptions {
 }
 
 export class JobRunner {
-  private readonly active = new Map<string, AbortController>();
+  private readonly active = new Map<string, { readonly abort: AbortController; readonly done: Promise<void> }>();
+  private stopping = false;
 
   constructor(
     private readonly journal: Journal,
@@ -57,20 +58,34 @@ export class JobRunner {
     await this.reporter.flush();
   }
 
+  /** Runs a journaled job; once stopAll() was called it does not, and the job waits for the next start. */
   start(job: Job): void {
-    if (this.active.has(job.resourceId)) return;
+    if (this.stopping || this.active.has(job.resourceId)) return;
     const abort = new AbortController();
-    this.active.set(job.resourceId, abort);
-    void this.execute(job, abort.signal).finally(() => this.active.delete(job.resourceId));
+    const done = this.execute(job, abort.signal)
+      .catch((error: unknown) => {
+        this.logger.error('job runner failed', { resourceId: job.resourceId, error: String(error) });
+      })
+      .finally(() => this.active.delete(job.resourceId));
+    this.active.set(job.resourceId, { abort, done });
   }
 
   /** Stops a job whose file is being deleted; its end is not reported, the resource is gone. */
   cancel(resourceId: string): void {
-    this.active.get(resourceId)?.abort();
+    this.active.get(resourceId)?.abort.abort();
   }
 
-  async stopAll(): Promise<void> {
-    for (const a of this.active.values()) a.abort();
+  /**
+   * The delegate's stop: aborts every running job (its child processes are killed through the abort)
+   * and resolves, with their resource IDs, once they have ended. They stay journaled as running, so
+   * the next start takes them again; no job starts after this.
+   */
+  async stopAll(): Promise<string[]> {
+    this.stopping = true;
+    const running = [...this.active.entries()];
+    for (const [, a] of running) a.abort.abort();
+    await Promise.all(running.map(([, a]) => a.done));
+    return running.map(([resourceId]) => resourceId);
   }
 
   private async execute(job: Job, signal: AbortSignal): Promise<void> {
