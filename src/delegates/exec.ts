@@ -91,6 +91,9 @@ export async function run(argv: readonly [string, ...string[]], options: RunOpti
       // Children must never wait for a terminal the delegate does not have.
       stdin: 'ignore',
       cleanup: false,
+      // In a process group of its own: Ctrl-C (SIGINT to the terminal's group) must not kill a dd or a
+      // virsh under the service, which decides itself what to stop and when (see `live`).
+      detached: true,
       ...(options.env !== undefined ? { env: options.env } : {}),
       ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       ...(options.signal !== undefined ? { cancelSignal: options.signal } : {}),
