@@ -6,7 +6,7 @@
  * every way a command can fail (missing program, non-zero exit, timeout,
  * cancellation) into a single error type that keeps what an operator needs.
  */
-import { execa, ExecaError } from 'execa';
+import { execa, ExecaError, type ResultPromise } from 'execa';
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -61,6 +61,28 @@ function toText(value: unknown): string {
   return '';
 }
 
+/**
+ * Children still running. execa's `cleanup` option is off: it kills children through signal-exit,
+ * which handles SIGTERM, SIGINT and SIGHUP itself and raises the signal again as soon as it is the
+ * last listener left, killing the service in the middle of its graceful stop. A service stops its
+ * children itself (the Volume Delegate aborts its jobs); when the process exits anyway (a crash, or a
+ * stop cut off at its bound), what still runs is killed here, as `cleanup` did. Nothing kills them
+ * when the service is killed with SIGKILL (as before): the Volume Delegate's next start removes a
+ * partial file before it runs the job again.
+ */
+const live = new Set<ResultPromise>();
+let killOnExit = false;
+
+function track(subprocess: ResultPromise): void {
+  if (!killOnExit) {
+    killOnExit = true;
+    process.on('exit', () => {
+      for (const child of live) child.kill('SIGTERM');
+    });
+  }
+  live.add(subprocess);
+}
+
 export async function run(argv: readonly [string, ...string[]], options: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   try {
@@ -68,13 +90,22 @@ export async function run(argv: readonly [string, ...string[]], options: RunOpti
       shell: false,
       // Children must never wait for a terminal the delegate does not have.
       stdin: 'ignore',
+      cleanup: false,
+      // In a process group of its own: Ctrl-C (SIGINT to the terminal's group) must not kill a dd or a
+      // virsh under the service, which decides itself what to stop and when (see `live`).
+      detached: true,
       ...(options.env !== undefined ? { env: options.env } : {}),
       ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
       ...(options.signal !== undefined ? { cancelSignal: options.signal } : {}),
     });
-    if (options.onSpawn && subprocess.pid !== undefined) options.onSpawn(subprocess.pid);
-    const result = await subprocess;
-    return { stdout: toText(result.stdout), stderr: toText(result.stderr) };
+    track(subprocess);
+    try {
+      if (options.onSpawn && subprocess.pid !== undefined) options.onSpawn(subprocess.pid);
+      const result = await subprocess;
+      return { stdout: toText(result.stdout), stderr: toText(result.stderr) };
+    } finally {
+      live.delete(subprocess);
+    }
   } catch (error) {
     if (!(error instanceof ExecaError)) {
       throw new ExecError(`${describe(argv)}: ${String(error)}`, {

@@ -18,7 +18,7 @@ import {
 import { schema as vmmSchema, type VmmRegistryPortTypeOperations } from '../generated/vmm-delegate.js';
 import { createLogger, type Logger } from '../log.js';
 import { ensureServiceTls, type ServiceTls } from '../security/ca/local-tls.js';
-import { startHttpsHost, type RunningHost } from '../soap/https-host.js';
+import { startHttpsHost, STOP_GRACE_MS, type RunningHost } from '../soap/https-host.js';
 import { SoapEndpoint, type Authenticator } from '../soap/server.js';
 import {
   DEFAULT_VERIFICATION,
@@ -47,7 +47,17 @@ import { VolumeDelegatePool } from './volume-delegate-pool.js';
 export interface RunningFrontend {
   readonly origin: string;
   readonly deps: Deps;
+  /**
+   * The graceful stop: no new connection, every request in flight answered (those still running
+   * after STOP_GRACE_MS are cut off and logged), idle connections closed; then the store is closed.
+   */
   close(): Promise<void>;
+}
+
+/** The endpoints of serveFrontend, which may stop serving before the store closes. */
+export interface ServedFrontend extends RunningFrontend {
+  /** The first half of close(): stops serving (as close() does), leaving the store open. */
+  drain(): Promise<void>;
 }
 
 /**
@@ -109,25 +119,39 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
 /**
  * The deadline and deletion retries, every sweepIntervalSeconds; one process of a frontend runs it.
  * Its first pass, at once, settles every job offer made before this frontend started (a crash may
- * have left it unanswered, or not even sent). Returns its stop.
+ * have left it unanswered, or not even sent). Returns its stop, which resolves when a sweep under way
+ * has ended (or STOP_GRACE_MS passed), so that the store is not closed under it.
  */
-export function startSweeper(deps: Deps, config: FrontendConfig): () => void {
-  let sweeping = true;
-  settleOffers(deps, Date.now())
-    .catch((e: unknown) => deps.logger.error('settling job offers failed', { error: String(e) }))
-    .finally(() => {
-      sweeping = false;
-    });
+export function startSweeper(deps: Deps, config: FrontendConfig): () => Promise<void> {
+  let sweeping: Promise<void> | undefined = settleOffers(deps, Date.now()).then(
+    () => undefined,
+    (e: unknown) => {
+      deps.logger.error('settling job offers failed', { error: String(e) });
+    },
+  );
+  void sweeping.finally(() => {
+    sweeping = undefined;
+  });
   const timer = setInterval(() => {
     if (sweeping) return;
-    sweeping = true;
-    sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
-      .catch((e: unknown) => deps.logger.error('sweep failed', { error: String(e) }))
+    sweeping = sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
+      .then(
+        () => undefined,
+        (e: unknown) => {
+          deps.logger.error('sweep failed', { error: String(e) });
+        },
+      )
       .finally(() => {
-        sweeping = false;
+        sweeping = undefined;
       });
   }, config.sweepIntervalSeconds * 1000);
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    if (!sweeping) return;
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([sweeping, new Promise((resolve) => (bound = setTimeout(resolve, STOP_GRACE_MS)))]);
+    clearTimeout(bound);
+  };
 }
 
 /** What the frontend's log says when it listens. */
@@ -150,12 +174,20 @@ export async function startFrontend(
   const served = await serveFrontend(config, logger, { local: newReplayCache() }, overrides);
   const stopSweeper = startSweeper(served.deps, config);
   logger.info('frontend started', { ...startedFields(config, served.origin), workers: 1 });
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    const startedAt = Date.now();
+    logger.info('frontend stopping', { graceMs: STOP_GRACE_MS });
+    await Promise.all([stopSweeper(), served.drain()]);
+    await served.close();
+    logger.info('frontend stopped', { durationMs: Date.now() - startedAt });
+  };
   return {
     origin: served.origin,
     deps: served.deps,
-    close: async () => {
-      stopSweeper();
-      await served.close();
+    close: () => {
+      stopping ??= stop();
+      return stopping;
     },
   };
 }
@@ -166,7 +198,7 @@ export async function serveFrontend(
   logger: Logger,
   replays: ReplayGuard,
   overrides: FrontendOverrides = {},
-): Promise<RunningFrontend> {
+): Promise<ServedFrontend> {
   const core = openFrontendCore(config, logger);
   const { tls, signer, deps } = core;
   const envelope = signedAs(signer);
@@ -236,19 +268,30 @@ export async function serveFrontend(
       certPem: tls.certPem,
       keyPem: tls.keyPem,
       endpoints: [api, ec2, callback, registry],
+      logger,
     });
   } catch (error) {
     trust.close();
     await core.close();
     throw error;
   }
+  // The requests in flight still need the store, the trust store and the delegate pools.
+  let draining: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  const drain = (): Promise<void> => {
+    draining ??= host.close().then(() => undefined);
+    return draining;
+  };
   return {
     origin: host.origin,
     deps,
-    close: async () => {
-      await host.close();
-      trust.close();
-      await core.close();
+    drain,
+    close: () => {
+      closing ??= drain().then(async () => {
+        trust.close();
+        await core.close();
+      });
+      return closing;
     },
   };
 }

@@ -7,7 +7,12 @@
  * or, with `all` (what `npm start` runs), every service of a one-machine VBS as child processes with
  * the embedded defaults under $VBS_HOME (SQLite, var/volumes, a local CA in var/certs); a file
  * $VBS_HOME/<service>.json, when present, is that service's config.
+ *
+ * SIGTERM or SIGINT stops a service gracefully: it stops accepting connections, answers what it has
+ * in flight within STOP_GRACE_MS (10 s), and exits 0 (see docs/operations.md). `all` stops the
+ * frontend first, so that the requests it finishes still reach the delegates, then the delegates.
  */
+import cluster from 'node:cluster';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadFrontendConfig, loadVmmDelegateConfig, loadVolumeDelegateConfig, defaultHome } from '../config/config.js';
@@ -15,11 +20,23 @@ import { startVmmDelegate } from '../delegates/vmm/vmm-delegate-app.js';
 import { runFrontend } from '../frontend/cluster/run-frontend.js';
 import { startVolumeDelegate } from '../delegates/volume/volume-delegate-app.js';
 import { ensureLocalCa } from '../security/ca/local-tls.js';
+import { STOP_GRACE_MS } from '../soap/https-host.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 
 const USAGE = 'usage: vbs-server frontend|volume-delegate|vmm-delegate [--config FILE] | vbs-server all';
 const SERVICES = ['volume-delegate', 'frontend', 'vmm-delegate'] as const;
+/** How `all` stops its services: the frontend first (its requests in flight still need the delegates), then the rest. */
+const STOP_ORDER: readonly (readonly string[])[] = [['frontend'], ['volume-delegate', 'vmm-delegate']];
+/** A service drains for STOP_GRACE_MS at most (a clustered frontend's workers too); `all` kills one still running after this. */
+const KILL_AFTER_MS = STOP_GRACE_MS + 10_000;
+/**
+ * The PID of `vbs-server all`, in its services' environment. Such a service leaves SIGINT to it:
+ * Ctrl-C signals the whole process group, and `all` stops the services in order with SIGTERM.
+ */
+const SUPERVISOR_ENV = 'VBS_SERVER_ALL_PID';
+/** Once stopped, how long a service may take to end by itself (its last log lines written) before it is ended. */
+const EXIT_AFTER_MS = 2000;
 
 function configArg(argv: readonly string[]): string | undefined {
   const i = argv.indexOf('--config');
@@ -41,13 +58,49 @@ async function runOne(service: string, configFile: string | undefined): Promise<
   };
   const start = Object.hasOwn(starters, service) ? starters[service] : undefined;
   if (!start) throw new Error(USAGE);
-  const running = await start();
-  if (!running) return;
-  const stop = (): void => {
-    void running.close().finally(() => process.exit(0));
+  // A frontend worker handles its signals itself (src/frontend/cluster/worker.ts).
+  if (service === 'frontend' && cluster.isWorker) {
+    await start();
+    return;
+  }
+  // Handled from the start: a signal while the service starts stops it as soon as it runs. A repeated
+  // signal changes nothing: the stop is bounded already.
+  const state: { running: { close(): Promise<void> } | undefined; stopAsked: boolean; stopping: boolean } = {
+    running: undefined,
+    stopAsked: false,
+    stopping: false,
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const stop = (): void => {
+    if (!state.running) {
+      state.stopAsked = true;
+      return;
+    }
+    if (state.stopping) return;
+    state.stopping = true;
+    state.running.close().then(
+      () => exitOnceIdle(0),
+      (error: unknown) => {
+        console.error(`vbs-server: the ${service} did not stop cleanly: ${String(error)}`);
+        exitOnceIdle(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  // Asked at each signal: a service whose `all` has died (it has another parent now) stops on Ctrl-C again.
+  process.on('SIGINT', () => {
+    if (process.env[SUPERVISOR_ENV] !== String(process.ppid)) stop();
+  });
+  state.running = await start();
+  if (state.stopAsked) stop();
+}
+
+/**
+ * Ends a stopped service: it exits when its event loop is empty, so that its last log lines are
+ * written; after EXIT_AFTER_MS at the latest, should anything still hold it.
+ */
+function exitOnceIdle(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_AFTER_MS).unref();
 }
 
 /**
@@ -78,12 +131,13 @@ function runAll(): void {
   const frontend = loadFrontendConfig(configOf('frontend'));
   const volume = loadVolumeDelegateConfig(configOf('volume-delegate'));
   const vmm = loadVmmDelegateConfig(configOf('vmm-delegate'));
-  const children: ChildProcess[] = SERVICES.map((service) => {
+  const children: { readonly name: string; readonly process: ChildProcess }[] = SERVICES.map((service) => {
     const file = configOf(service);
-    return spawn(process.execPath, file ? [self, service, '--config', file] : [self, service], {
+    const child = spawn(process.execPath, file ? [self, service, '--config', file] : [self, service], {
       stdio: 'inherit',
-      env: { ...process.env, VBS_HOME: home },
+      env: { ...process.env, VBS_HOME: home, [SUPERVISOR_ENV]: String(process.pid) },
     });
+    return { name: service, process: child };
   });
   const api = `https://${frontend.host}:${frontend.port}/vbs`;
   const endpointHint = api === 'https://127.0.0.1:8443/vbs' ? '' : ` --endpoint ${api}`;
@@ -96,34 +150,49 @@ function runAll(): void {
   try:              npx vbs${endpointHint} create-volume --size 1 --wait
 Ctrl-C stops everything.`);
   let stopping = false;
-  const exited = (c: ChildProcess): Promise<void> =>
-    new Promise((resolve) =>
-      c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
-    );
-  const stop = (code: number): void => {
+  /** SIGTERM, and SIGKILL after KILL_AFTER_MS; true when the service exited 0. */
+  const stopChild = (c: (typeof children)[number]): Promise<boolean> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        const { exitCode, signalCode } = c.process;
+        if (exitCode !== 0) console.error(`vbs-server: the ${c.name} exited (${exitCode ?? signalCode ?? 'unknown'})`);
+        resolve(exitCode === 0);
+      };
+      if (c.process.exitCode !== null || c.process.signalCode !== null) {
+        done();
+        return;
+      }
+      const timer = setTimeout(() => {
+        console.error(`vbs-server: the ${c.name} did not stop within ${KILL_AFTER_MS / 1000} s; killing it`);
+        c.process.kill('SIGKILL');
+      }, KILL_AFTER_MS);
+      c.process.once('exit', () => {
+        clearTimeout(timer);
+        done();
+      });
+      c.process.kill('SIGTERM');
+    });
+  /** Stops the services in STOP_ORDER; exits with `code`, or 1 when a service did not stop cleanly. */
+  const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    process.exitCode = code;
-    for (const c of children) c.kill('SIGTERM');
-    // A service that does not stop in time is killed; the exit code stays what it was.
-    const timer = setTimeout(() => {
-      for (const c of children) c.kill('SIGKILL');
-    }, 5000);
-    void Promise.all(children.map(exited)).then(() => {
-      clearTimeout(timer);
-      process.exit(code);
-    });
+    let clean = true;
+    for (const names of STOP_ORDER) {
+      const stopped = await Promise.all(children.filter((c) => names.includes(c.name)).map(stopChild));
+      clean &&= stopped.every(Boolean);
+    }
+    process.exit(code !== 0 ? code : clean ? 0 : 1);
   };
   for (const c of children) {
-    c.once('exit', (code, signal) => {
+    c.process.once('exit', (code, signal) => {
       if (!stopping) {
         console.error(`a VBS service exited (${code ?? signal ?? 'unknown'}); stopping the others`);
-        stop(1);
+        void stop(1);
       }
     });
   }
-  process.once('SIGINT', () => stop(0));
-  process.once('SIGTERM', () => stop(0));
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
 }
 
 const [service, ...rest] = process.argv.slice(2);

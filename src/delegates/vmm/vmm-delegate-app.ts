@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../../log.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
 import { signedAs } from '../../security/wssec/sign.js';
 import { SoapClient } from '../../soap/client.js';
-import { startHttpsHost } from '../../soap/https-host.js';
+import { startHttpsHost, STOP_GRACE_MS } from '../../soap/https-host.js';
 import { SoapEndpoint } from '../../soap/server.js';
 import { WSDL_DIR } from '../../soap/wsdl-dir.js';
 import { DEFAULT_VERIFICATION, newReplayCache, serviceAuthenticator } from '../../security/authenticators.js';
@@ -26,6 +26,10 @@ export interface RunningVmmDelegate {
   readonly origin: string;
   /** Registers with the frontend now (tests and the demo use it after starting instances). */
   register(): Promise<boolean>;
+  /**
+   * The graceful stop: stops accepting connections and lets every operation in flight finish on the
+   * hypervisor and be answered (within STOP_GRACE_MS), then closes the driver.
+   */
   close(): Promise<void>;
 }
 
@@ -67,6 +71,7 @@ export async function startVmmDelegate(
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     endpoints: [endpoint],
+    logger,
   });
   origin = host.origin;
   const client = new SoapClient<VmmRegistryPortTypeOperations>(schema, 'VmmRegistryPortType', {
@@ -89,14 +94,24 @@ export async function startVmmDelegate(
     url: identity.endpoint(),
     registered,
   });
+  const stop = async (): Promise<void> => {
+    const startedAt = Date.now();
+    logger.info('vmm delegate stopping', { graceMs: STOP_GRACE_MS });
+    registration.stop();
+    // An attach or detach half done on the hypervisor is worse than a late stop: the driver stays
+    // open until every request in flight has its answer (or is cut off at the bound).
+    const { cutOff } = await host.close();
+    client.close();
+    await driver.close();
+    logger.info('vmm delegate stopped', { durationMs: Date.now() - startedAt, cutOffRequests: cutOff });
+  };
+  let stopping: Promise<void> | undefined;
   return {
     origin,
     register: () => registration.tick(true),
-    close: async () => {
-      registration.stop();
-      await host.close();
-      client.close();
-      await driver.close();
+    close: () => {
+      stopping ??= stop();
+      return stopping;
     },
   };
 }

@@ -32,7 +32,8 @@ export interface RunnerOptions {
 type StopReason = 'cancelled' | 'stopping' | 'stalled';
 
 export class JobRunner {
-  private readonly active = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly active = new Map<string, { readonly abort: AbortController; readonly done: Promise<void> }>();
+  private stopping = false;
 
   constructor(
     private readonly journal: Journal,
@@ -84,10 +85,15 @@ export class JobRunner {
     await this.reporter.flush();
   }
 
+  /** Runs a journaled job; once stopAll() was called it does not, and the job waits for the next start. */
   start(job: Job): void {
-    if (this.active.has(job.resourceId)) return;
+    if (this.stopping || this.active.has(job.resourceId)) return;
     const abort = new AbortController();
-    const done = this.execute(job, abort.signal).finally(() => this.active.delete(job.resourceId));
+    const done = this.execute(job, abort.signal)
+      .catch((error: unknown) => {
+        this.logger.error('job runner failed', { resourceId: job.resourceId, error: String(error) });
+      })
+      .finally(() => this.active.delete(job.resourceId));
     this.active.set(job.resourceId, { abort, done });
   }
 
@@ -99,11 +105,19 @@ export class JobRunner {
     await running.done;
   }
 
-  /** Stops every job for a shutdown; they stay journaled as running, for the next start. */
-  async stopAll(): Promise<void> {
-    const all = [...this.active.values()];
-    for (const a of all) a.abort.abort('stopping' satisfies StopReason);
-    await Promise.all(all.map((a) => a.done));
+  /**
+   * The delegate's stop: aborts every running job (its child processes are killed through the abort)
+   * and resolves, with their resource IDs, once they have ended. They stay journaled as running, so
+   * the next start takes them again; no job starts after this.
+   */
+  async stopAll(): Promise<string[]> {
+    this.stopping = true;
+    const running = [...this.active.entries()];
+    for (const [, a] of running) a.abort.abort('stopping' satisfies StopReason);
+    await Promise.all(running.map(([, a]) => a.done));
+    // A stop is not a failed attempt: only crashes count towards maxAttempts.
+    for (const [resourceId] of running) this.journal.stoppedCleanly(resourceId);
+    return running.map(([resourceId]) => resourceId);
   }
 
   private async execute(job: Job, signal: AbortSignal): Promise<void> {

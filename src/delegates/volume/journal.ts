@@ -152,6 +152,13 @@ export class Journal {
     });
   }
 
+  /** The job was stopped by a graceful stop, not interrupted: the next start does not count it as a retry. */
+  stoppedCleanly(resourceId: string): void {
+    this.db
+      .prepare(`UPDATE jobs SET attempts = attempts - 1 WHERE resource_id = ? AND state = 'running' AND attempts > 0`)
+      .run(resourceId);
+  }
+
   markReported(resourceId: string): void {
     this.db.prepare(`UPDATE jobs SET reported = 1 WHERE resource_id = ? AND state <> 'running'`).run(resourceId);
   }

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../../log.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
 import { signedAs } from '../../security/wssec/sign.js';
 import { SoapClient } from '../../soap/client.js';
-import { startHttpsHost } from '../../soap/https-host.js';
+import { startHttpsHost, STOP_GRACE_MS } from '../../soap/https-host.js';
 import { SoapEndpoint } from '../../soap/server.js';
 import { WSDL_DIR } from '../../soap/wsdl-dir.js';
 import { DEFAULT_VERIFICATION, newReplayCache, serviceAuthenticator } from '../../security/authenticators.js';
@@ -27,7 +27,21 @@ import { volumeDelegateHandlers } from './volume-delegate-handlers.js';
 
 export interface RunningVolumeDelegate {
   readonly origin: string;
+  /**
+   * The graceful stop: stops accepting connections and answers the requests in flight, stops the
+   * running jobs (killing their child processes) and leaves them journaled as running for the next
+   * start, both within STOP_GRACE_MS; then closes the journal.
+   */
   close(): Promise<void>;
+}
+
+/** Resolves with `work`'s value, or with undefined once `ms` have passed. */
+function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 export async function startVolumeDelegate(
@@ -84,6 +98,7 @@ export async function startVolumeDelegate(
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     endpoints: [endpoint],
+    logger,
   });
   reporter.start();
   await runner.recover();
@@ -93,14 +108,36 @@ export async function startVolumeDelegate(
     root: config.storageRoot,
     lustre,
   });
+  const stop = async (): Promise<void> => {
+    const startedAt = Date.now();
+    logger.info('volume delegate stopping', { activeJobs: runner.activeJobs, graceMs: STOP_GRACE_MS });
+    reporter.stop();
+    // Both at once: the requests in flight are answered (a job they add is journaled, and waits for
+    // the next start) while the running jobs are stopped.
+    const drained = host.close();
+    const stopped = await within(STOP_GRACE_MS, runner.stopAll());
+    if (stopped === undefined) {
+      logger.error('jobs still running at the end of the stop; their processes are killed at exit', {
+        graceMs: STOP_GRACE_MS,
+      });
+    } else {
+      for (const resourceId of stopped) logger.info('job stopped; the next start runs it again', { resourceId });
+    }
+    const { cutOff } = await drained;
+    callback.close();
+    journal.close();
+    logger.info('volume delegate stopped', {
+      durationMs: Date.now() - startedAt,
+      stoppedJobs: stopped?.length,
+      cutOffRequests: cutOff,
+    });
+  };
+  let stopping: Promise<void> | undefined;
   return {
     origin: host.origin,
-    close: async () => {
-      reporter.stop();
-      await runner.stopAll();
-      await host.close();
-      callback.close();
-      journal.close();
+    close: () => {
+      stopping ??= stop();
+      return stopping;
     },
   };
 }

@@ -7,13 +7,16 @@
  *  - the sweeper (deadlines, deletion retries), on its own store connection;
  *  - the workers' lives: "frontend started" is logged once every worker listens; a worker that dies
  *    is logged and replaced (with a growing delay while replacements die before they listen); close() stops
- *    every worker (SIGTERM, then SIGKILL after 5 s) before the primary's own resources.
+ *    every worker (SIGTERM: each drains, answering its requests in flight within STOP_GRACE_MS; SIGKILL
+ *    for one still there 5 s after that) before the primary's own resources. The primary answers
+ *    their replay questions until the last one has exited.
  * The store stays consistent across workers because SQLite serialises writers (WAL, busy_timeout,
  * BEGIN IMMEDIATE for the multi-statement changes), as it does across any two connections.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { FrontendConfig } from '../../config/config.js';
 import { createLogger } from '../../log.js';
+import { STOP_GRACE_MS } from '../../soap/https-host.js';
 import { MemoryReplayCache } from '../../security/wssec/replay-cache.js';
 import { openFrontendCore, startedFields, startSweeper } from '../frontend-app.js';
 import { answerReplayQuestions } from './replay-ipc.js';
@@ -34,7 +37,8 @@ export interface RunningPrimary {
 const REPLAY_ENTRIES_PER_WORKER = 1_000_000;
 const MIN_RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 30_000;
-const STOP_TIMEOUT_MS = 5000;
+/** A stopping worker drains for STOP_GRACE_MS at most, then closes its store and exits; one still there after this is killed. */
+const STOP_TIMEOUT_MS = STOP_GRACE_MS + 5000;
 
 interface Slot {
   worker: Worker | undefined;
@@ -105,24 +109,32 @@ export async function startPrimary(config: FrontendConfig): Promise<RunningPrima
     }, delay);
   };
 
-  const stopWorker = (worker: Worker): Promise<void> => {
+  const stopWorker = (index: number, worker: Worker): Promise<void> => {
     if (worker.isDead()) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => worker.process.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      worker.once('exit', () => {
+      const timer = setTimeout(() => {
+        logger.error('frontend worker did not stop in time; killing it', {
+          worker: index,
+          pid: worker.process.pid,
+          timeoutMs: STOP_TIMEOUT_MS,
+        });
+        worker.process.kill('SIGKILL');
+      }, STOP_TIMEOUT_MS);
+      worker.once('exit', (code: number | null, signal: string | null) => {
         clearTimeout(timer);
+        if (code !== 0)
+          logger.error('frontend worker stopped badly', { worker: index, pid: worker.process.pid, code, signal });
         resolve();
       });
       worker.process.kill('SIGTERM');
     });
   };
 
-  let closing: Promise<void> | undefined;
-  const stopAll = (): Promise<void> => {
+  /** Every worker at once, each draining its own requests; none is replaced from now on. */
+  const stopWorkers = async (): Promise<void> => {
     stopping = true;
     for (const slot of slots.values()) clearTimeout(slot.restart);
-    const workers = [...slots.values()].flatMap((s) => (s.worker ? [s.worker] : []));
-    return Promise.all(workers.map(stopWorker)).then(() => core.close());
+    await Promise.all([...slots.entries()].flatMap(([index, s]) => (s.worker ? [stopWorker(index, s.worker)] : [])));
   };
 
   const indexes = Array.from({ length: config.workers }, (_, i) => i + 1);
@@ -130,7 +142,8 @@ export async function startPrimary(config: FrontendConfig): Promise<RunningPrima
   try {
     origins = await Promise.all(indexes.map(fork));
   } catch (error) {
-    await stopAll();
+    await stopWorkers();
+    await core.close();
     throw error;
   }
   started = true;
@@ -140,11 +153,20 @@ export async function startPrimary(config: FrontendConfig): Promise<RunningPrima
     .map((i) => slots.get(i)?.worker?.process.pid)
     .filter((pid): pid is number => pid !== undefined);
   logger.info('frontend started', { ...startedFields(config, origin), workerPids: servingPids });
+  const stop = async (): Promise<void> => {
+    const startedAt = Date.now();
+    logger.info('frontend stopping', { graceMs: STOP_GRACE_MS });
+    // The workers drain while a sweep under way ends; the store they share is closed after both.
+    await Promise.all([stopSweeper(), stopWorkers()]);
+    await core.close();
+    logger.info('frontend stopped', { durationMs: Date.now() - startedAt });
+  };
+  let closing: Promise<void> | undefined;
   return {
     origin,
     servingPids,
     close: () => {
-      closing ??= (stopSweeper(), stopAll());
+      closing ??= stop();
       return closing;
     },
   };
