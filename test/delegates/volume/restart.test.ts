@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startCluster, type Cluster } from '../../support/services.js';
 import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../../support/ec2-client.js';
 import { waitFor } from '../../support/wait.js';
+import { partialSizeOf } from '../../support/partial-files.js';
 
 const ZONE = 'vbs-local-1a';
 
@@ -16,13 +17,6 @@ function filesOnDisk(cluster: Cluster): string[] {
   return ['volumes', 'snapshots'].flatMap((d) =>
     readdirSync(join(cluster.home, 'volumes', d)).map((f) => f.split('.')[0] ?? f),
   );
-}
-
-/** The size of the partial file a job is writing for `volumeId`, 0 while there is none. */
-function partialSize(cluster: Cluster, volumeId: string): number {
-  const dir = join(cluster.home, 'volumes', 'volumes');
-  const partial = readdirSync(dir).find((f) => f.startsWith(`${volumeId}.`) && f.endsWith('.part'));
-  return partial === undefined ? 0 : (statSync(join(dir, partial), { throwIfNoEntry: false })?.size ?? 0);
 }
 
 async function recordedIds(client: Ec2Client): Promise<string[]> {
@@ -54,7 +48,7 @@ describe('Volume Delegate crash and restart', function () {
     // Wait until dd has really written something, so the kill lands in the middle of the job.
     await waitFor(
       'zero-fill under way',
-      () => partialSize(cluster, volumeId),
+      () => partialSizeOf(join(cluster.home, 'volumes', 'volumes'), volumeId),
       (n) => n > 64 * 1024 * 1024,
     );
     const delegate = cluster.delegates[0];
