@@ -134,7 +134,12 @@ export function startSweeper(deps: Deps, config: FrontendConfig): () => Promise<
   });
   const timer = setInterval(() => {
     if (sweeping) return;
-    sweeping = sweep(deps, config.jobDeadlineSeconds * 1000, config.sweepIntervalSeconds * 2000)
+    sweeping = sweep(deps, {
+      deadlineMs: config.jobDeadlineSeconds * 1000,
+      deleteRetryMs: config.sweepIntervalSeconds * 2000,
+      // Three of the frontend's waits for a delegate: an offer still unanswered then is made again.
+      offerRetryMs: config.volumeDelegateTimeoutSeconds * 3000,
+    })
       .then(
         () => undefined,
         (e: unknown) => {

@@ -104,6 +104,36 @@ describe('Volume Delegate calls that fail', function () {
     });
   });
 
+  describe('a delegate that never answers', () => {
+    let s: Setup | undefined;
+    before(async () => {
+      s = await setUp({ frontend: { workers: 1, volumeDelegateTimeoutSeconds: 1, jobDeadlineSeconds: 8 } }, true);
+    });
+    after(() => tearDown(s));
+
+    it('is asked again with the same job, and the volume still fails at its deadline, with the reason', async () => {
+      const { cluster, client, proxy } = s ?? expect.fail('no setup');
+      (proxy ?? expect.fail('no proxy')).mode = 'swallow';
+      const started = Date.now();
+      // The delegate refuses this one (it does not fit), but its answer never arrives: "unknown" each time.
+      const { volumeId, status } = await client.call('CreateVolume', {
+        size: '10000',
+        availabilityZone: ZONE,
+        volumeType: 'thick',
+      });
+      expect(status).to.equal('creating');
+      expect(await waitForVolume(client, volumeId, ['available', 'error'], 30_000)).to.equal('error');
+      expect(Date.now() - started, 'failed by the deadline, not kept alive by the offers').to.be.below(20_000);
+      expect((proxy ?? expect.fail('no proxy')).accepted.swallow, 'offered more than once').to.be.greaterThan(1);
+      const offers = cluster
+        .logLines(cluster.frontend)
+        .filter(
+          (l) => l['message'] === 'volume delegate did not answer; it may have the job, which is offered again later',
+        );
+      expect(new Set(offers.map((l) => l['jobId'])).size, 'always the same job').to.equal(1);
+    });
+  });
+
   describe('a frontend killed before its offer reached the delegate', () => {
     let s: Setup | undefined;
     before(async () => {

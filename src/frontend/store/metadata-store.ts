@@ -126,7 +126,8 @@ export interface MetadataStore {
 
   /**
    * The resource's job is about to be offered to `delegateId` (written before the call, so that a
-   * report or a restart finds who may have it): job state 'offering'; counts as word from the job.
+   * report or a restart finds who may have it): job state 'offering'. It is not word from the job:
+   * the deadline still counts from the last report, so a job offered again and again still expires.
    * False when the resource is no longer waiting for its file (creating, pending).
    */
   offerJob(kind: JobResource, id: string, delegateId: string): Promise<boolean>;

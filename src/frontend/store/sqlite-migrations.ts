@@ -89,4 +89,11 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE snapshots SET job_id = id;
    CREATE INDEX volumes_job ON volumes (status, job_state, updated_at);
    CREATE INDEX snapshots_job ON snapshots (status, job_state, updated_at);`,
+  // When the job was last offered, apart from updated_at: offering again must not reset the deadline.
+  `ALTER TABLE volumes ADD COLUMN job_offered_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE snapshots ADD COLUMN job_offered_at INTEGER NOT NULL DEFAULT 0;
+   DROP INDEX volumes_job;
+   DROP INDEX snapshots_job;
+   CREATE INDEX volumes_job ON volumes (status, job_state, job_offered_at);
+   CREATE INDEX snapshots_job ON snapshots (status, job_state, job_offered_at);`,
 ];

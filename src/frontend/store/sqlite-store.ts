@@ -337,7 +337,7 @@ export class SqliteStore implements MetadataStore {
     return this.write(
       () =>
         this.sql(
-          `UPDATE ${table} SET delegate_id = ?, job_state = 'offering', updated_at = ? WHERE id = ? AND status = '${waiting}'`,
+          `UPDATE ${table} SET delegate_id = ?, job_state = 'offering', job_offered_at = ? WHERE id = ? AND status = '${waiting}'`,
         ).run(delegateId, Date.now(), id).changes === 1,
     );
   }
@@ -364,7 +364,7 @@ export class SqliteStore implements MetadataStore {
 
   private offeredBefore(table: ResourceTable, waiting: string, before: number): Row[] {
     return this.sql(
-      `SELECT * FROM ${table} WHERE status = ? AND job_state = 'offering' AND updated_at < ? ORDER BY updated_at`,
+      `SELECT * FROM ${table} WHERE status = ? AND job_state = 'offering' AND job_offered_at < ? ORDER BY job_offered_at`,
     ).all(waiting, before) as Row[];
   }
 

@@ -13,12 +13,19 @@ export interface SweepResult {
   readonly deletionsRetried: number;
 }
 
-/** An offer unanswered this long is made again: longer than a delegate call may take. */
-export const OFFER_RETRY_MS = 30_000;
+export interface SweepTimes {
+  /** A waiting resource with no word from its job this long fails. */
+  readonly deadlineMs: number;
+  /** A deletion that could not reach a delegate is tried again after this long. */
+  readonly deleteRetryMs: number;
+  /** An offer unanswered this long is made again: longer than a delegate call may take. */
+  readonly offerRetryMs: number;
+}
 
-export async function sweep(deps: Deps, deadlineMs: number, deleteRetryMs: number): Promise<SweepResult> {
+export async function sweep(deps: Deps, times: SweepTimes): Promise<SweepResult> {
+  const { deadlineMs, deleteRetryMs } = times;
   const now = deps.now().getTime();
-  await settleOffers(deps, now - OFFER_RETRY_MS);
+  await settleOffers(deps, now - times.offerRetryMs);
   const reason = `no report from the Volume Delegate for ${Math.round(deadlineMs / 1000)} s`;
   let expired = 0;
   for (const v of await deps.store.volumesUnchangedSince('creating', now - deadlineMs)) {
