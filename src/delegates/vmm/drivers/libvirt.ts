@@ -32,7 +32,7 @@ import {
 } from '../driver.js';
 import { instanceArg, volumePathArg } from './tool-args.js';
 import { toolFailure, type FailureRule } from './tool-failure.js';
-import { bareDeviceName, guestDevice, volumeIdOfFile } from './vbs-disk.js';
+import { bareDeviceName, guestDevice, heldAsAsked, volumeIdOfFile } from './vbs-disk.js';
 import { parseDomainDisks, parseVirshList, type VirshDisk } from './virsh-output.js';
 
 export interface LibvirtDriverOptions {
@@ -119,14 +119,7 @@ export class LibvirtDriver implements VmmDriver {
       device: request.device,
       mode: request.mode,
     };
-    const same = (await this.disksOf(domain, deadline)).find((d) => d.volumeId === request.volumeId);
-    if (same) {
-      if (same.device === guestDevice(target) && same.mode === request.mode) return attachment; // held as asked
-      throw new DriverError(
-        'refused',
-        `${request.volumeId} is already attached to ${request.instanceId} as ${same.device} (${same.mode})`,
-      );
-    }
+    if (heldAsAsked(await this.disksOf(domain, deadline), request, (d) => d === guestDevice(target))) return attachment;
     await this.virsh(
       [
         'attach-disk',

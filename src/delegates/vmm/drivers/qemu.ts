@@ -38,6 +38,7 @@ import { QmpClient, QmpConnectError } from '../qmp-client.js';
 import { attachError, isQmpError } from './qemu-errors.js';
 import { findFreePciePort, findVirtioScsi, readVbsBlockState, type PlugTarget, type VbsDisk } from './qemu-inspect.js';
 import { deviceIdFor, nodeNameFor, sameDevice, serialFor, volumeIdOfNode } from './qemu-names.js';
+import { heldAsAsked } from './vbs-disk.js';
 
 export type QemuBusPreference = 'auto' | 'scsi' | 'virtio-blk';
 
@@ -131,14 +132,7 @@ export class QemuDriver implements VmmDriver {
     const attachment: DiskAttachment = { instanceId, volumeId, device, mode };
     return this.session(instanceId, deadline, async (qmp) => {
       const { disks, orphanNodes } = await definitely(readVbsBlockState(qmp));
-      const same = disks.find((d) => d.volumeId === volumeId);
-      if (same) {
-        if (sameDevice(same.device, device) && same.mode === mode) return attachment; // held as asked: done
-        throw new DriverError(
-          'refused',
-          `${volumeId} is already attached to ${instanceId} as ${same.device} (${same.mode})`,
-        );
-      }
+      if (heldAsAsked(disks, request, (d) => sameDevice(d, device))) return attachment;
       const holder = disks.find((d) => sameDevice(d.device, device));
       if (holder) throw new DriverError('device-in-use', `${device} is taken in ${instanceId} by ${holder.volumeId}`);
       if (orphanNodes.includes(nodeName)) await definitely(this.deleteNode(qmp, nodeName));

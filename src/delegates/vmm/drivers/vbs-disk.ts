@@ -44,3 +44,22 @@ export function bareDeviceName(device: string, prefixes: readonly string[]): str
 export function guestDevice(name: string): string {
   return `/dev/${name}`;
 }
+
+/**
+ * An attach is idempotent: when the instance already holds the volume exactly as asked (the same
+ * guest device, the same mode), it is done, and this is true; held any other way, it is refused;
+ * not held, false (go on and attach). `sameDevice` compares guest device names as the driver does.
+ */
+export function heldAsAsked(
+  held: readonly { readonly volumeId: string; readonly device: string; readonly mode: string }[],
+  request: { readonly instanceId: string; readonly volumeId: string; readonly mode: string },
+  isAskedDevice: (device: string) => boolean,
+): boolean {
+  const same = held.find((d) => d.volumeId === request.volumeId);
+  if (!same) return false;
+  if (isAskedDevice(same.device) && same.mode === request.mode) return true;
+  throw new DriverError(
+    'refused',
+    `${request.volumeId} is already attached to ${request.instanceId} as ${same.device} (${same.mode})`,
+  );
+}

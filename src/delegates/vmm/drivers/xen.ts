@@ -28,7 +28,7 @@ import {
 } from '../driver.js';
 import { instanceArg, volumePathArg } from './tool-args.js';
 import { toolFailure, type FailureRule } from './tool-failure.js';
-import { bareDeviceName, guestDevice, volumeIdOfFile } from './vbs-disk.js';
+import { bareDeviceName, guestDevice, heldAsAsked, volumeIdOfFile } from './vbs-disk.js';
 import { parseXlList, parseXlListLong, type XlDisk } from './xl-output.js';
 
 export interface XenDriverOptions {
@@ -111,14 +111,7 @@ export class XenDriver implements VmmDriver {
       device: request.device,
       mode: request.mode,
     };
-    const same = (await this.disksOf(domain, deadline)).find((d) => d.volumeId === request.volumeId);
-    if (same) {
-      if (same.device === guestDevice(vdev) && same.mode === request.mode) return attachment; // held as asked
-      throw new DriverError(
-        'refused',
-        `${request.volumeId} is already attached to ${request.instanceId} as ${same.device} (${same.mode})`,
-      );
-    }
+    if (heldAsAsked(await this.disksOf(domain, deadline), request, (d) => d === guestDevice(vdev))) return attachment;
     const spec = `format=raw,vdev=${vdev},access=${request.mode},target=${path}`;
     await this.xl(['block-attach', domain, spec], deadline, true);
     return attachment;
