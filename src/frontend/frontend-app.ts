@@ -90,7 +90,7 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
     logger,
     config.volumeDelegateTimeoutSeconds * 1000,
   );
-  const vmms = new VmmDelegatePool(tls.caPem, signer, config.vmmCallTimeoutSeconds * 1000);
+  const vmms = new VmmDelegatePool(tls.caPem, signer, logger, config.vmmCallTimeoutSeconds * 1000);
   const deps: Deps = {
     store,
     delegates,

@@ -1,16 +1,40 @@
 /**
  * The frontend's clients of the VMM Delegates, one per registered endpoint. A delegate's fault is
- * passed on with its EC2 code, and is definite: the node did nothing. A delegate that cannot be
+ * definite (the node did nothing); the client is told what it means for its request, in the
+ * frontend's words (NODE_FAULTS), never the node's own message, which goes to the log with the node's
+ * request ID; a fault the table does not know is an InternalError of ours. A delegate that cannot be
  * reached is Server.Unavailable with effect 'none' when nothing was sent, and 'unknown' when the
  * request was sent and no answer came in time; so is a delegate's answer that the hypervisor did not
  * answer it in time (outcome "unknown").
  */
 import { VMM_CALL_TIMEOUT_MS } from '../config/config.js';
-import { VbsError } from '../core/errors.js';
+import { VbsError, type ErrorCode } from '../core/errors.js';
+import type { Logger } from '../log.js';
 import { SoapClient, SoapFault, TransportError } from '../soap/client.js';
 import { signedAs, type Signer } from '../security/wssec/sign.js';
 import { schema, type VmmDelegatePortTypeOperations } from '../generated/vmm-delegate.js';
 import type { DiskToAttach, DiskToDetach, VmmDelegates } from './usecases/delegate-ports.js';
+
+/** What a node's fault means for the client's request; any other code is an InternalError of ours. */
+const NODE_FAULTS: Readonly<Partial<Record<string, { readonly code: ErrorCode; readonly message: string }>>> = {
+  'InvalidInstanceID.NotFound': {
+    code: 'InvalidInstanceID.NotFound',
+    message: 'The instance does not exist on its hypervisor node any more.',
+  },
+  'InvalidAttachment.NotFound': {
+    code: 'InvalidAttachment.NotFound',
+    message: 'The instance does not hold this volume.',
+  },
+  InvalidParameterValue: { code: 'InvalidParameterValue', message: 'The device is already in use in this instance.' },
+  VolumeInUse: {
+    code: 'VolumeInUse',
+    message: 'The hypervisor refused the attachment: the volume file is in use by another instance.',
+  },
+  Unavailable: {
+    code: 'Unavailable',
+    message: 'The hypervisor node of this instance cannot do this now. Try again later.',
+  },
+};
 
 export class VmmDelegatePool implements VmmDelegates {
   private readonly clients = new Map<string, SoapClient<VmmDelegatePortTypeOperations>>();
@@ -18,6 +42,7 @@ export class VmmDelegatePool implements VmmDelegates {
   constructor(
     private readonly caPem: string,
     private readonly signer: Signer,
+    private readonly logger: Logger,
     private readonly timeoutMs = VMM_CALL_TIMEOUT_MS,
   ) {}
 
@@ -41,22 +66,35 @@ export class VmmDelegatePool implements VmmDelegates {
 
   async attach(endpoint: string, disk: DiskToAttach): Promise<void> {
     const { mode, ...rest } = disk;
-    const answer = await this.relay(() => this.client(endpoint).call('AttachDisk', { ...rest, attachMode: mode }));
+    const answer = await this.relay(endpoint, () =>
+      this.client(endpoint).call('AttachDisk', { ...rest, attachMode: mode }),
+    );
     if (answer.outcome !== 'attached') throw notAnswered(new Error(`AttachDisk answered "${answer.outcome}"`));
   }
 
   async detach(endpoint: string, disk: DiskToDetach): Promise<{ readonly held: boolean }> {
-    const answer = await this.relay(() => this.client(endpoint).call('DetachDisk', disk));
+    const answer = await this.relay(endpoint, () => this.client(endpoint).call('DetachDisk', disk));
     if (answer.outcome === 'detached') return { held: true };
     if (answer.outcome === 'not-held') return { held: false };
     throw notAnswered(new Error(`DetachDisk answered "${answer.outcome}"`));
   }
 
-  private async relay<T>(call: () => Promise<T>): Promise<T> {
+  private async relay<T>(endpoint: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof SoapFault) throw error.toVbsError();
+      if (error instanceof SoapFault) {
+        this.logger.warn('VMM Delegate answered with a fault', {
+          endpoint,
+          nodeCode: error.code,
+          nodeMessage: error.message,
+          nodeRequestId: error.requestId,
+        });
+        const meant = NODE_FAULTS[error.code];
+        throw meant
+          ? new VbsError(meant.code, meant.message, { cause: error })
+          : new VbsError('InternalError', 'The hypervisor node failed.', { cause: error });
+      }
       if (error instanceof TransportError) {
         if (error.effect === 'unknown') throw notAnswered(error);
         throw new VbsError(
