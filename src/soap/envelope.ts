@@ -90,8 +90,17 @@ export function checkMarkup(text: string, limits: MarkupLimits): void {
     nodes += n;
     if (nodes > limits.maxNodes) throw malformed(`more than ${limits.maxNodes} XML nodes`);
   };
+  // The next '&' at or after where the last search began, kept: searching again from every text
+  // run would scan the same stretch once per run, quadratic when one '&' sits far ahead.
+  // text.length when there is none left.
+  let amp = -1;
+  const nextAmp = (from: number): number => {
+    const a = text.indexOf('&', from);
+    return a < 0 ? text.length : a;
+  };
   const references = (from: number, to: number): void => {
-    for (let a = text.indexOf('&', from); a >= 0 && a < to; a = text.indexOf('&', a + 1)) count(1);
+    if (amp < from) amp = nextAmp(from);
+    for (; amp < to; amp = nextAmp(amp + 1)) count(1);
   };
   let i = 0;
   for (;;) {

@@ -3,7 +3,8 @@
  * and a request's XML may cost before anyone is authenticated. Each is far beyond what a busy, honest
  * client needs (the SoapClient, the CLI, node-soap and zeep send a whole request at once, and open at
  * most 64 connections), and each stops what an abusive client does: trickle, stall, hold connections
- * open, or send XML that is cheap to write and dear to parse. docs/security.md ("Connection and request limits") lists them.
+ * open, or send XML that is cheap to write and dear to parse. docs/security.md ("Connection and
+ * request limits") lists them.
  *
  * The connection limits hold per process: a frontend with N workers accepts N times as many
  * connections, as the primary hands each new connection to the next worker in turn.
