@@ -6,6 +6,11 @@
  * reached is Server.Unavailable with effect 'none' when nothing was sent, and 'unknown' when the
  * request was sent and no answer came in time; so is a delegate's answer that the hypervisor did not
  * answer it in time (outcome "unknown").
+ *
+ * The endpoints are what nodes register, so the clients are kept for the MAX_VMM_CLIENTS endpoints
+ * used last: a node that registers ever new URLs costs one client each, evicted in turn, never
+ * memory without bound. An evicted client is closed once its calls in flight have ended; the next
+ * call to its endpoint makes a new one (a new TLS connection, nothing else).
  */
 import { VMM_CALL_TIMEOUT_MS } from '../config/config.js';
 import { VbsError, type ErrorCode } from '../core/errors.js';
@@ -36,44 +41,84 @@ const NODE_FAULTS: Readonly<Partial<Record<string, { readonly code: ErrorCode; r
   },
 };
 
+/**
+ * Clients kept at once: far more nodes than a VBS deployment has, each client a few KB and its idle
+ * connections closed by the node within seconds.
+ */
+export const MAX_VMM_CLIENTS = 1024;
+
+type Client = SoapClient<VmmDelegatePortTypeOperations>;
+
+interface Kept {
+  readonly client: Client;
+  calls: number;
+  evicted: boolean;
+}
+
 export class VmmDelegatePool implements VmmDelegates {
-  private readonly clients = new Map<string, SoapClient<VmmDelegatePortTypeOperations>>();
+  /** By endpoint, the one used last at the end (a Map keeps insertion order). */
+  private readonly clients = new Map<string, Kept>();
 
   constructor(
     private readonly caPem: string,
     private readonly signer: Signer,
     private readonly logger: Logger,
     private readonly timeoutMs = VMM_CALL_TIMEOUT_MS,
+    private readonly maxClients = MAX_VMM_CLIENTS,
   ) {}
 
   get callTimeoutMs(): number {
     return this.timeoutMs;
   }
 
-  private client(endpoint: string): SoapClient<VmmDelegatePortTypeOperations> {
-    let c = this.clients.get(endpoint);
-    if (!c) {
-      c = new SoapClient<VmmDelegatePortTypeOperations>(schema, 'VmmDelegatePortType', {
-        url: endpoint,
-        caPem: this.caPem,
-        timeoutMs: this.timeoutMs,
-        envelope: signedAs(this.signer),
-      });
-      this.clients.set(endpoint, c);
+  /** Clients kept now (evicted ones still finishing a call are not). */
+  get keptClients(): number {
+    return this.clients.size;
+  }
+
+  /** Runs `call` on the endpoint's client, made if need be, and keeps it as the one used last. */
+  private async withClient<T>(endpoint: string, call: (c: Client) => Promise<T>): Promise<T> {
+    let kept = this.clients.get(endpoint);
+    if (kept) this.clients.delete(endpoint);
+    else {
+      kept = {
+        client: new SoapClient<VmmDelegatePortTypeOperations>(schema, 'VmmDelegatePortType', {
+          url: endpoint,
+          caPem: this.caPem,
+          timeoutMs: this.timeoutMs,
+          envelope: signedAs(this.signer),
+        }),
+        calls: 0,
+        evicted: false,
+      };
     }
-    return c;
+    this.clients.set(endpoint, kept);
+    for (const [oldest, k] of this.clients) {
+      if (this.clients.size <= this.maxClients) break;
+      this.clients.delete(oldest);
+      k.evicted = true;
+      if (k.calls === 0) k.client.close();
+    }
+    const mine = kept;
+    mine.calls++;
+    try {
+      return await call(mine.client);
+    } finally {
+      mine.calls--;
+      if (mine.evicted && mine.calls === 0) mine.client.close();
+    }
   }
 
   async attach(endpoint: string, disk: DiskToAttach): Promise<void> {
     const { mode, ...rest } = disk;
     const answer = await this.relay(endpoint, () =>
-      this.client(endpoint).call('AttachDisk', { ...rest, attachMode: mode }),
+      this.withClient(endpoint, (c) => c.call('AttachDisk', { ...rest, attachMode: mode })),
     );
     if (answer.outcome !== 'attached') throw notAnswered(new Error(`AttachDisk answered "${answer.outcome}"`));
   }
 
   async detach(endpoint: string, disk: DiskToDetach): Promise<{ readonly held: boolean }> {
-    const answer = await this.relay(endpoint, () => this.client(endpoint).call('DetachDisk', disk));
+    const answer = await this.relay(endpoint, () => this.withClient(endpoint, (c) => c.call('DetachDisk', disk)));
     if (answer.outcome === 'detached') return { held: true };
     if (answer.outcome === 'not-held') return { held: false };
     throw notAnswered(new Error(`DetachDisk answered "${answer.outcome}"`));
@@ -108,7 +153,7 @@ export class VmmDelegatePool implements VmmDelegates {
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    for (const k of this.clients.values()) k.client.close();
   }
 }
 

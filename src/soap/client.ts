@@ -11,6 +11,7 @@ import { encodeElement } from './encode.js';
 import { elementChildren, parseXml, SOAP_ENV_NS } from './envelope.js';
 import type { ServiceSchema } from './schema.js';
 import { plainEnvelope } from './faults.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import type { OperationsOf } from './server.js';
 
 export class SoapFault extends Error {
@@ -59,6 +60,11 @@ export interface ClientOptions {
   readonly keyPem?: string;
   /** Writes every request: plain when unset; signedAs(identity) signs it (WS-Security X.509). */
   readonly envelope?: EnvelopeWriter;
+  /**
+   * An answer larger than this is not read further: the call fails with a TransportError whose
+   * effect is 'unknown' (the request was sent). Default DEFAULT_MAX_RESPONSE_BYTES.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 export class SoapClient<Ops extends OperationsOf<Ops>> {
@@ -143,8 +149,23 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
           },
         },
         (res) => {
+          const max = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+          // The peer chooses the size: past the cap nothing more is read, and the connection is dropped.
+          const tooLarge = (): void => {
+            reject(new TransportError(`${this.url.origin}: the answer is larger than ${max} bytes`, 'unknown'));
+            req.destroy();
+          };
+          if (Number(res.headers['content-length'] ?? '0') > max) {
+            tooLarge();
+            return;
+          }
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > max) tooLarge();
+            else chunks.push(c);
+          });
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
           res.on('error', (e) => reject(new TransportError(e.message, 'unknown')));
         },

@@ -2,6 +2,12 @@
  * Serves SOAP endpoints over HTTPS on one port: POST to an endpoint's path is a request, GET
  * PATH?wsdl is its WSDL. Everything else is 404. VBS services listen on 127.0.0.1 unless configured.
  *
+ * No client can hold the process (src/soap/limits.ts): a TLS handshake, a request's headers and a
+ * whole request each have a deadline of a few seconds, an idle keep-alive connection is closed, a
+ * connection beyond the caps (per client address, in all: connection-caps.ts) is closed as soon as
+ * it is accepted, and a connection may have only a few pipelined requests unanswered. The body's own idle limit is the
+ * endpoint's (readBody in server.ts), as only it reads the body.
+ *
  * close() is a service's graceful stop (SIGTERM, SIGINT): no new connection is accepted, every
  * request already received is answered (with `Connection: close`, so that its client does not send
  * another on that connection), idle keep-alive connections are closed, and what still runs after
@@ -12,6 +18,15 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
+import { ConnectionCaps, peerOf } from './connection-caps.js';
+import {
+  DEADLINE_CHECK_INTERVAL_MS,
+  HEADERS_TIMEOUT_MS,
+  KEEP_ALIVE_IDLE_MS,
+  MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION,
+  REQUEST_DEADLINE_MS,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+} from './limits.js';
 
 /**
  * The bound of every service's graceful stop: how long a stopping service goes on answering the
@@ -84,8 +99,23 @@ export async function startHttpsHost(options: HostOptions): Promise<RunningHost>
   const sockets = new Set<Socket>();
   const connections = new Map<Socket, Connection>();
   const inFlight = new Map<ServerResponse, InFlight>();
+  const caps = new ConnectionCaps(options.logger);
 
-  const server = createServer({ cert: options.certPem, key: options.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server = createServer(
+    {
+      cert: options.certPem,
+      key: options.keyPem,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_DEADLINE_MS,
+      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+      keepAliveTimeout: KEEP_ALIVE_IDLE_MS,
+    },
+    (req, res) => serve(req, res),
+  );
+
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'https://vbs.invalid');
     const connection = connections.get(req.socket);
     if (connection) connection.busy++;
@@ -97,6 +127,8 @@ export async function startHttpsHost(options: HostOptions): Promise<RunningHost>
       soapAction: req.headers['soapaction']?.toString(),
       remote: req.socket.remoteAddress,
     });
+    const peer = peerOf(req.socket);
+    res.once('finish', () => caps.answered(peer));
     res.once('close', () => {
       inFlight.delete(res);
       if (connection) {
@@ -107,7 +139,11 @@ export async function startHttpsHost(options: HostOptions): Promise<RunningHost>
     // A request that arrives while stopping is answered too, and its connection closed after it.
     if (stopping) closeAfter(res, connection);
     const endpoint = byPath.get(url.pathname);
-    if (!endpoint) {
+    if (connection && connection.busy > MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION) {
+      // Pipelined beyond the cap: not run. Answered in turn, after those before it, and the connection ends there.
+      res.writeHead(503, { 'content-type': 'text/plain', connection: 'close', 'retry-after': '1' });
+      res.end('too many requests in flight on this connection\n');
+    } else if (!endpoint) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     } else if (req.method === 'GET' && url.search.toLowerCase() === '?wsdl') {
       res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(endpoint.wsdl(origin));
@@ -118,9 +154,11 @@ export async function startHttpsHost(options: HostOptions): Promise<RunningHost>
     } else {
       res.writeHead(405, { allow: 'POST, GET' }).end();
     }
-  });
-  server.keepAliveTimeout = 30_000;
-  server.on('connection', (socket: Socket) => {
+  };
+
+  // Before TLS takes the socket (tls.Server's own listener was added first).
+  server.prependListener('connection', (socket: Socket) => {
+    if (!caps.admit(socket)) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
@@ -187,6 +225,7 @@ export async function startHttpsHost(options: HostOptions): Promise<RunningHost>
       TlsServer.prototype.close.call(server, () => {
         clearInterval(poll);
         clearTimeout(bound);
+        caps.flush();
         resolve({ cutOff, durationMs: Date.now() - startedAt });
       });
       closeIdle();

@@ -1,9 +1,10 @@
 /**
  * A SOAP 1.1 document/literal endpoint over HTTPS, owned end to end so that nothing is routed before
- * it is checked: the body is capped before it is read, parsed once, its frame checked, the caller
- * authenticated, and the operation taken from the Body's element (a SOAPAction that disagrees is
- * refused). Handlers are typed by the generated contract; every failure leaves as a fault from the
- * one fault table. One JSON log line per request.
+ * it is checked: the body is capped before it is read (and abandoned when it stalls), its markup
+ * counted, parsed once, its frame checked, the caller authenticated, and the operation taken from the
+ * Body's element (a SOAPAction that disagrees is refused). Handlers are typed by the generated
+ * contract; every failure leaves as a fault from the one fault table. One JSON log line per request;
+ * a client that goes away before its request is complete is a line at info, not an error.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { EnvelopeWriter } from './envelope-writer.js';
 import { encodeElement } from './encode.js';
 import { parseEnvelope, type ParsedEnvelope } from './envelope.js';
 import { faultElement, faultFor, plainEnvelope } from './faults.js';
+import { BODY_IDLE_TIMEOUT_MS, MAX_BODY_BYTES } from './limits.js';
 import type { ServiceSchema } from './schema.js';
 
 export interface RequestContext {
@@ -52,8 +54,6 @@ interface Operation {
   readonly input: string;
   readonly output: string;
 }
-
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
   private readonly byInputElement = new Map<string, Operation>();
@@ -94,7 +94,7 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
     let status = 200;
     let responseText: string;
     try {
-      const text = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+      const text = await readBody(req, this.options.maxBodyBytes ?? MAX_BODY_BYTES);
       const message = parseEnvelope(text);
       const principal = await this.options.authenticate(message, req);
       caller = principal.userId;
@@ -105,6 +105,10 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
       const output = await handler(input, { requestId, principal });
       responseText = this.envelope(encodeElement(this.options.schema, op.output, output));
     } catch (error) {
+      if (error instanceof RequestAbandoned) {
+        this.abandoned(req, res, requestId, error, started);
+        return;
+      }
       const fault = faultFor(error);
       outcome = fault.code;
       status = fault.httpStatus;
@@ -123,6 +127,35 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
       durationMs: Math.round(durationMs * 1000) / 1000,
       outcome,
     });
+  }
+
+  /**
+   * The client stopped before its request was complete: it went away (or was cut off by the request
+   * deadline), or its body stalled. Nobody waits for a fault; a stalled client is told 408 and the
+   * connection closed. Logged at info: it is what clients on a bad network do, and what an abusive one
+   * does thousands of times, so neither a stack nor an error.
+   */
+  private abandoned(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    why: RequestAbandoned,
+    started: bigint,
+  ): void {
+    this.options.logger.info('request abandoned by its client', {
+      requestId,
+      reason: why.reason,
+      receivedBytes: why.receivedBytes,
+      durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
+      remote: req.socket.remoteAddress,
+    });
+    if (why.reason !== 'stalled' || res.headersSent) return;
+    res.writeHead(408, { 'content-type': 'text/plain', connection: 'close' });
+    res.end(`no part of the request body arrived for ${BODY_IDLE_TIMEOUT_MS} ms\n`);
+    // The rest of the body will not come: the connection ends with this answer, whatever the client does.
+    const socket = req.socket;
+    res.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), BODY_IDLE_TIMEOUT_MS).unref();
   }
 
   private envelope(bodyXml: string): string {
@@ -158,8 +191,30 @@ function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);
 }
 
-/** Reads the body, refusing compressed bodies and anything over the cap before it is buffered. */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+/**
+ * The client stopped before its request was complete: 'disconnected' when its connection closed (it
+ * went away, or the host's request deadline cut it off), 'stalled' when its body sent nothing for
+ * BODY_IDLE_TIMEOUT_MS.
+ */
+export class RequestAbandoned extends Error {
+  override readonly name = 'RequestAbandoned';
+  constructor(
+    readonly reason: 'disconnected' | 'stalled',
+    readonly receivedBytes: number,
+  ) {
+    super(`the client ${reason === 'stalled' ? 'stopped sending' : 'went away'} before its request was complete`);
+  }
+}
+
+/**
+ * Reads the body, refusing compressed bodies and anything over the cap before it is buffered, and
+ * giving up on a body that sends nothing for `idleMs` (RequestAbandoned).
+ */
+export async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  idleMs: number = BODY_IDLE_TIMEOUT_MS,
+): Promise<string> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity')
     throw new VbsError('InvalidRequest', 'Content-Encoding other than identity is not accepted.');
@@ -168,19 +223,40 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
     let size = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const settle = (error?: Error): void => {
+      clearTimeout(idle);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const arm = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => settle(new RequestAbandoned('stalled', size)), idleMs);
+    };
     const onData = (buf: Buffer): void => {
       size += buf.length;
-      if (size > maxBytes) {
-        // Stop buffering; Node discards the rest of the body once the fault has been sent.
-        req.off('data', onData);
-        reject(new VbsError('RequestEntityTooLarge', `The request is larger than ${maxBytes} bytes.`));
-        return;
+      // Stop buffering; Node discards the rest of the body once the fault has been sent.
+      if (size > maxBytes)
+        settle(new VbsError('RequestEntityTooLarge', `The request is larger than ${maxBytes} bytes.`));
+      else {
+        chunks.push(buf);
+        arm();
       }
-      chunks.push(buf);
+    };
+    const onEnd = (): void => settle();
+    const onGone = (): void => settle(new RequestAbandoned('disconnected', size));
+    const onClose = (): void => {
+      if (!req.complete) onGone();
     };
     req.on('data', onData);
-    req.once('end', resolve);
-    req.once('error', reject);
+    req.once('end', onEnd);
+    req.once('error', onGone);
+    req.once('close', onClose);
+    arm();
   });
   const body = Buffer.concat(chunks);
   try {

@@ -155,8 +155,11 @@ describe('graceful stop of the frontend under load', function () {
     });
 
     it('is cut off and logged; every other request is answered; the frontend exits 0 just after the bound', async () => {
-      // Its headers and half its body, and then nothing: a request the frontend cannot finish.
+      // Its headers and half its body, then a byte a second: a request the frontend cannot finish
+      // before the bound (a body that stalled would be abandoned after BODY_IDLE_TIMEOUT_MS, and
+      // one that trickles is cut off only at REQUEST_DEADLINE_MS, past the bound).
       let written = false;
+      let trickle: NodeJS.Timeout | undefined;
       const stalled = new Promise<string>((resolve) => {
         const req = request(cluster.frontendUrl, {
           method: 'POST',
@@ -170,8 +173,12 @@ describe('graceful stop of the frontend under load', function () {
         });
         req.on('response', (res) => resolve(`answered ${res.statusCode}`));
         req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        req.on('close', () => clearInterval(trickle));
         req.on('socket', (socket) =>
-          socket.once('secureConnect', () => req.write('x'.repeat(1000), () => (written = true))),
+          socket.once('secureConnect', () => {
+            req.write('x'.repeat(1000), () => (written = true));
+            trickle = setInterval(() => req.write('x'), 1000);
+          }),
         );
       });
       await waitFor(

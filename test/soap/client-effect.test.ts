@@ -2,7 +2,7 @@
  * What a failed call of SoapClient says about its effect, against real sockets on 127.0.0.1: a
  * refused connection had none (nothing was sent), a service that took the request and then said
  * nothing, or closed the connection, may have acted on it ('unknown'). The frontend retries or
- * places a job elsewhere only after 'none'.
+ * places a job elsewhere only after 'none'. An answer over the client's cap is not read further.
  */
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,13 +15,17 @@ import { ensureServiceTls } from '../../src/security/ca/local-tls.js';
 import { SoapClient, TransportError } from '../../src/soap/client.js';
 
 async function effectOf(p: Promise<unknown>): Promise<string> {
+  return (await failureOf(p)).effect;
+}
+
+async function failureOf(p: Promise<unknown>): Promise<{ effect: string; message: string }> {
   try {
     await p;
   } catch (e) {
-    if (e instanceof TransportError) return e.effect;
+    if (e instanceof TransportError) return { effect: e.effect, message: e.message };
     throw e;
   }
-  return 'answered';
+  return { effect: 'answered', message: '' };
 }
 
 describe('SoapClient: the effect of a failed call', function () {
@@ -41,8 +45,17 @@ describe('SoapClient: the effect of a failed call', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const client = (port: number, timeoutMs = 500): SoapClient<VolumeDelegatePortTypeOperations> =>
-    new SoapClient(schema, 'VolumeDelegatePortType', { url: `https://127.0.0.1:${port}/x`, caPem, timeoutMs });
+  const client = (
+    port: number,
+    timeoutMs = 500,
+    maxResponseBytes?: number,
+  ): SoapClient<VolumeDelegatePortTypeOperations> =>
+    new SoapClient(schema, 'VolumeDelegatePortType', {
+      url: `https://127.0.0.1:${port}/x`,
+      caPem,
+      timeoutMs,
+      ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
+    });
 
   async function listen(
     handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
@@ -87,6 +100,46 @@ describe('SoapClient: the effect of a failed call', function () {
       req.resume();
     });
     expect(await effectOf(client(port).call('DescribeCapacity', {}))).to.equal('unknown');
+  });
+
+  it("stops reading an answer past its cap: 'unknown', and the service sees the connection dropped", async () => {
+    const cap = 1024 * 1024;
+    let sent = 0;
+    let dropped: Promise<boolean> = Promise.resolve(false);
+    const port = await listen((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      // Up to 64 MiB, as fast as the client reads; it should stop reading after 1 MiB.
+      dropped = new Promise((resolve) => res.once('close', () => resolve(!res.writableFinished)));
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const write = (): void => {
+        while (sent < 64 * 1024 * 1024 && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', write);
+        }
+        res.end();
+      };
+      write();
+    });
+    const failure = await failureOf(client(port, 5_000, cap).call('DescribeCapacity', {}));
+    expect(failure).to.deep.equal({
+      effect: 'unknown',
+      message: `https://127.0.0.1:${port}: the answer is larger than ${cap} bytes`,
+    });
+    expect(await dropped, 'the answer was cut off').to.equal(true);
+    expect(sent).to.be.below(16 * 1024 * 1024);
+  });
+
+  it("refuses an answer whose Content-Length is over the cap before reading it: 'unknown'", async () => {
+    const port = await listen((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': String(2 ** 31) }).write('<');
+    });
+    const started = Date.now();
+    const failure = await failureOf(client(port, 5_000).call('DescribeCapacity', {}));
+    expect(failure.effect).to.equal('unknown');
+    expect(failure.message).to.match(/the answer is larger than 16777216 bytes/);
+    expect(Date.now() - started).to.be.below(2_000);
   });
 
   it("is 'unknown' when the answer is not SOAP", async () => {

@@ -12,6 +12,16 @@ import type { Job, Journal } from './journal.js';
 
 const PROGRESS_EVERY_MS = 1000;
 
+/**
+ * What is remembered of progress sent is only there to throttle it, and its keys are the resource
+ * IDs the frontend sends: a job that ends without a report (cancelled, stopped) leaves its entry
+ * behind. So entries not refreshed for this long are dropped (a running job refreshes its entry
+ * at least every heartbeat), and no more than MAX_PROGRESS_TRACKED are kept; a dropped entry
+ * costs at most one progress report sent sooner than the throttle would.
+ */
+export const PROGRESS_FORGET_MS = 10 * 60_000;
+export const MAX_PROGRESS_TRACKED = 4096;
+
 export class Reporter {
   private readonly lastSent = new Map<string, { at: number; percent: number }>();
   private flushing: Promise<void> | undefined;
@@ -44,10 +54,25 @@ export class Reporter {
     const last = this.lastSent.get(resourceId);
     if (last && now - last.at < PROGRESS_EVERY_MS && !heartbeat) return;
     if (last && last.percent === percent && !heartbeat) return;
-    this.lastSent.set(resourceId, { at: now, percent });
+    this.remember(resourceId, { at: now, percent }, now);
     this.client
       .call('ReportJob', { delegateId: this.delegateId, jobId, resourceId, outcome: 'running', progress: percent })
       .catch((e: unknown) => this.logger.warn('progress report not delivered', { resourceId, error: String(e) }));
+  }
+
+  /** Progress entries kept now. */
+  get trackedProgress(): number {
+    return this.lastSent.size;
+  }
+
+  /** Sets the entry as the newest (a Map keeps insertion order), and drops the stale and the surplus oldest. */
+  private remember(resourceId: string, sent: { at: number; percent: number }, now: number): void {
+    this.lastSent.delete(resourceId);
+    this.lastSent.set(resourceId, sent);
+    for (const [oldest, { at }] of this.lastSent) {
+      if (this.lastSent.size <= MAX_PROGRESS_TRACKED && now - at < PROGRESS_FORGET_MS) break;
+      this.lastSent.delete(oldest);
+    }
   }
 
   /** Delivers every finished, unacknowledged job once; concurrent calls share one pass. */
