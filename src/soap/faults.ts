@@ -3,6 +3,12 @@
  * Server.* faults say the fault is ours. A fault carries the code, our message for the client and the
  * request ID, never a stack trace or an internal message: anything that is not a VbsError becomes
  * InternalError here, and its real message goes only to the log.
+ *
+ * The shape, as Amazon's SOAP faults had it: the EC2 code in `faultcode` (`soap:Client.CODE`), the
+ * message in `faultstring`, and `detail` holding exactly one namespace-qualified element, here
+ * `vbs:Error` (FAULT_DETAIL_NS) with Code, Message and RequestID. Strict toolkits (gSOAP in strict
+ * mode, generated from a WSDL that declares no fault types) read one detail element and refuse a
+ * fault with two; Amazon's own was one `aws:RequestId`.
  */
 import { VbsError, type ErrorCode } from '../core/errors.js';
 import { escapeXml } from './xml-text.js';
@@ -55,13 +61,17 @@ export function faultFor(error: unknown): Fault {
   return { code, faultcode: `${spec.side}.${code}`, message, httpStatus: spec.httpStatus };
 }
 
+/** The namespace of the one element in a fault's detail (vbs:Error) and of its children. */
+export const FAULT_DETAIL_NS = 'urn:vbs:fault:2026-11';
+
 /** The soap:Fault element alone (xmlns declared on it), so that it can be signed like any body. */
 export function faultElement(fault: Fault, requestId: string): string {
   return (
     `<soap:Fault xmlns:soap="${SOAP_ENV_NS}">` +
     `<faultcode>soap:${fault.faultcode}</faultcode><faultstring>${escapeXml(fault.message)}</faultstring>` +
-    `<detail><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors>` +
-    `<RequestID>${escapeXml(requestId)}</RequestID></detail></soap:Fault>`
+    `<detail><vbs:Error xmlns:vbs="${FAULT_DETAIL_NS}"><vbs:Code>${fault.code}</vbs:Code>` +
+    `<vbs:Message>${escapeXml(fault.message)}</vbs:Message><vbs:RequestID>${escapeXml(requestId)}</vbs:RequestID>` +
+    `</vbs:Error></detail></soap:Fault>`
   );
 }
 

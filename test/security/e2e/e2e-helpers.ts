@@ -76,8 +76,8 @@ export function answerOf(raw: RawAnswer): Answer {
     status: raw.status,
     element,
     faultcode: /<faultcode>([^<]*)<\/faultcode>/.exec(raw.body)?.[1],
-    code: /<Code>([^<]*)<\/Code>/.exec(raw.body)?.[1],
-    message: unescape(/<Message>([^<]*)<\/Message>/.exec(raw.body)?.[1]),
+    code: /<vbs:Code>([^<]*)<\/vbs:Code>/.exec(raw.body)?.[1],
+    message: unescape(/<vbs:Message>([^<]*)<\/vbs:Message>/.exec(raw.body)?.[1]),
   };
 }
 
