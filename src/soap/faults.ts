@@ -64,13 +64,26 @@ export function faultFor(error: unknown): Fault {
 /** The namespace of the one element in a fault's detail (vbs:Error) and of its children. */
 export const FAULT_DETAIL_NS = 'urn:vbs:fault:2026-11';
 
+/**
+ * Text as exclusive c14n writes it (only &, <, > and CR escaped; quotes as they are), so that what
+ * is sent is already the canonical form: gSOAP keeps detail as literal XML and digests it as it came,
+ * entities included, so an `&apos;` there broke the signature for gSOAP alone.
+ */
+function canonicalText(text: string): string {
+  return escapeXml(text)
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/\r/g, '&#xD;');
+}
+
 /** The soap:Fault element alone (xmlns declared on it), so that it can be signed like any body. */
 export function faultElement(fault: Fault, requestId: string): string {
+  const message = canonicalText(fault.message);
   return (
     `<soap:Fault xmlns:soap="${SOAP_ENV_NS}">` +
-    `<faultcode>soap:${fault.faultcode}</faultcode><faultstring>${escapeXml(fault.message)}</faultstring>` +
+    `<faultcode>soap:${fault.faultcode}</faultcode><faultstring>${message}</faultstring>` +
     `<detail><vbs:Error xmlns:vbs="${FAULT_DETAIL_NS}"><vbs:Code>${fault.code}</vbs:Code>` +
-    `<vbs:Message>${escapeXml(fault.message)}</vbs:Message><vbs:RequestID>${escapeXml(requestId)}</vbs:RequestID>` +
+    `<vbs:Message>${message}</vbs:Message><vbs:RequestID>${canonicalText(requestId)}</vbs:RequestID>` +
     `</vbs:Error></detail></soap:Fault>`
   );
 }

@@ -104,6 +104,14 @@ describe('fault table', () => {
     expect(field('RequestID')).to.equal('abc-123');
   });
 
+  it('writes its text as exclusive c14n does (quotes as they are), so that the wire form is the canonical one', () => {
+    const xml = faultEnvelope(faultFor(new VbsError('IncorrectState', `it's "a" <b> & c\r`)), `r'1`);
+    expect(xml).to.include(`<faultstring>it's "a" &lt;b&gt; &amp; c&#xD;</faultstring>`);
+    expect(xml).to.include(`<vbs:Message>it's "a" &lt;b&gt; &amp; c&#xD;</vbs:Message>`);
+    expect(xml).to.include(`<vbs:RequestID>r'1</vbs:RequestID>`);
+    expect(parseXml(xml).getElementsByTagName('faultstring')[0]?.textContent).to.equal(`it's "a" <b> & c\r`);
+  });
+
   it('puts exactly one namespace-qualified element in detail, as strict toolkits (gSOAP) read it', () => {
     const doc = parseXml(faultEnvelope(faultFor(new VbsError('AuthFailure', 'no')), 'req-9'));
     const fault = doc.getElementsByTagNameNS('http://schemas.xmlsoap.org/soap/envelope/', 'Fault')[0];
