@@ -26,9 +26,10 @@ import {
   type KeyObject,
   type SignKeyObjectInput,
 } from 'node:crypto';
-import { SOAP_ENV_NS } from '../../soap/envelope.js';
+import type { Element } from '@xmldom/xmldom';
+import { elementChildren, SOAP_ENV_NS, type ParsedEnvelope } from '../../soap/envelope.js';
 import type { EnvelopeWriter } from '../../soap/envelope-writer.js';
-import { keyKindOf } from './key-kind.js';
+import { keyKindOf, type KeyKind } from './key-kind.js';
 import {
   BASE64_ENCODING,
   DS_NS,
@@ -36,10 +37,12 @@ import {
   EXC_C14N,
   RSA_SHA256,
   SHA256,
+  SIGNATURE_METHODS,
   WSSE_NS,
   WSU_NS,
   X509_TOKEN,
 } from './names.js';
+import { isElement } from './strict-xml.js';
 import { exclusiveC14nOfText, TextC14nError, type TextC14nContext } from './text-c14n.js';
 
 export interface Signer {
@@ -111,6 +114,36 @@ function dateTime(ms: number): string {
 /** The envelope writer that signs every message of a SoapClient or SoapEndpoint as `signer`. */
 export function signedAs(signer: Signer): EnvelopeWriter {
   return (bodyXml) => signEnvelope(bodyXml, signer);
+}
+
+/**
+ * A server's envelope writer: signs each answer as `signer` (the service's own, EC P-256 key),
+ * except the answer to a request signed with RSA, which it signs as `forRsaPeers` when given (the
+ * service's second certificate, same identity, an RSA key): a client that signs only with RSA may
+ * verify only RSA (stock gSOAP 2.8 hands XML-DSig's r || s to OpenSSL, which wants DER, and fails
+ * every ECDSA answer). An answer to a request with no readable signature (unsigned, unparsable) is
+ * signed as `signer`: cheaper, and not worth more to whoever sends such requests.
+ */
+export function answersSignedAs(signer: Signer, forRsaPeers?: Signer): EnvelopeWriter {
+  if (!forRsaPeers) return signedAs(signer);
+  return (bodyXml, answering) =>
+    signEnvelope(bodyXml, answering?.request && requestKeyKind(answering.request) === 'rsa' ? forRsaPeers : signer);
+}
+
+/**
+ * The key kind the request's SignatureMethod names (rsa-* or ecdsa-sha256), read from the parsed
+ * request without checking anything else: it only chooses which of the service's own keys signs the
+ * answer. Undefined unless there is exactly one Security header holding exactly one Signature with
+ * a SignatureMethod VBS knows.
+ */
+export function requestKeyKind(request: ParsedEnvelope): KeyKind | undefined {
+  const only = (parent: Element | undefined, ns: string, name: string): Element | undefined => {
+    const found = parent ? elementChildren(parent).filter((el) => isElement(el, ns, name)) : [];
+    return found.length === 1 ? found[0] : undefined;
+  };
+  const signedInfo = only(only(only(request.header, WSSE_NS, 'Security'), DS_NS, 'Signature'), DS_NS, 'SignedInfo');
+  const method = only(signedInfo, DS_NS, 'SignatureMethod');
+  return method ? SIGNATURE_METHODS.get(method.getAttribute('Algorithm') ?? '')?.key : undefined;
 }
 
 /** Literal characters that xmldom reads as XML 1.1 line ends and XML 1.0 parsers do not. */
