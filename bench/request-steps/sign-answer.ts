@@ -52,7 +52,7 @@ function checkSigned(text: string, who: Signer): void {
     resolveCertificate: (der) => (der.equals(x509.raw) ? { x509, userId: 'frontend' } : undefined),
     now: () => new Date(),
     clockSkewSeconds: 30,
-    replayCache: { seen: () => false, since: 0 },
+    replayCache: { record: () => 'new', since: 0 },
   });
 }
 

@@ -27,7 +27,7 @@ import {
   serviceAuthenticator,
   userAuthenticator,
 } from '../security/authenticators.js';
-import type { ReplayCache } from '../security/wssec/replay-cache.js';
+import type { ReplayCache, ReplayLimits } from '../security/wssec/replay-cache.js';
 import { answersSignedAs, type Signer } from '../security/wssec/sign.js';
 import { FRONTEND_IDENTITY, vmmHostOf, volumeDelegateIdentity } from '../security/identities.js';
 import { TrustStore } from '../security/truststore/trust-store.js';
@@ -67,6 +67,14 @@ export interface ServedFrontend extends RunningFrontend {
  */
 export interface FrontendOverrides {
   readonly userAuthenticator?: Authenticator;
+}
+
+/** The replay cache's bounds the config sets; unset ones follow the process's heap (replay-cache.ts). */
+export function replayLimitsOf(config: FrontendConfig): ReplayLimits {
+  return {
+    ...(config.replayCacheEntries === undefined ? {} : { maxEntries: config.replayCacheEntries }),
+    ...(config.replayCacheEntriesPerUser === undefined ? {} : { maxEntriesPerOwner: config.replayCacheEntriesPerUser }),
+  };
 }
 
 /** Which replay cache the endpoints check against: this process's own, or the cluster's (held by the primary). */
@@ -178,7 +186,7 @@ export async function startFrontend(
   logger: Logger = createLogger('frontend', { file: config.logFile }),
   overrides: FrontendOverrides = {},
 ): Promise<RunningFrontend> {
-  const served = await serveFrontend(config, logger, { local: newReplayCache() }, overrides);
+  const served = await serveFrontend(config, logger, { local: newReplayCache(replayLimitsOf(config)) }, overrides);
   const stopSweeper = startSweeper(served.deps, config);
   logger.info('frontend started', { ...startedFields(config, served.origin), workers: 1 });
   let stopping: Promise<void> | undefined;

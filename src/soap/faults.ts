@@ -39,6 +39,9 @@ export const FAULTS: Readonly<Record<ErrorCode, FaultSpec>> = {
   AuthFailure: { side: 'Client', httpStatus: 500 },
   // 413 before parsing: the body was not read, so there is no envelope to answer inside of.
   RequestEntityTooLarge: { side: 'Client', httpStatus: 413 },
+  // One user's request rate over its bound (the replay cache's per-user share): the caller's doing, and
+  // 503 as EC2 answers it, so that HTTP-level retry logic backs off.
+  RequestLimitExceeded: { side: 'Client', httpStatus: 503 },
   InsufficientVolumeCapacity: { side: 'Server', httpStatus: 500 },
   Unavailable: { side: 'Server', httpStatus: 503 },
   InternalError: { side: 'Server', httpStatus: 500 },

@@ -32,6 +32,7 @@ const EXPECTED: Readonly<Record<ErrorCode, { readonly side: 'Client' | 'Server';
   InvalidRequest: { side: 'Client', httpStatus: 500 },
   AuthFailure: { side: 'Client', httpStatus: 500 },
   RequestEntityTooLarge: { side: 'Client', httpStatus: 413 },
+  RequestLimitExceeded: { side: 'Client', httpStatus: 503 },
   InsufficientVolumeCapacity: { side: 'Server', httpStatus: 500 },
   Unavailable: { side: 'Server', httpStatus: 503 },
   InternalError: { side: 'Server', httpStatus: 500 },

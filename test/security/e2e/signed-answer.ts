@@ -36,7 +36,7 @@ export function signedBy(xml: string, certPem: string): string {
       resolveCertificate: store.resolve,
       now: () => new Date(),
       clockSkewSeconds: 60, // An answer is checked once, whenever it arrived: no replay question, no start time.
-      replayCache: { seen: () => false, since: 0 },
+      replayCache: { record: () => 'new', since: 0 },
     });
     return `signed:${sender.userId}`;
   } catch (e) {

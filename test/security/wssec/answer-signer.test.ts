@@ -32,7 +32,7 @@ function signerOf(answer: string): 'ec' | 'rsa' | 'neither' {
         resolveCertificate: store.resolve,
         now: () => new Date(),
         clockSkewSeconds: 60,
-        replayCache: { seen: () => false, since: 0 },
+        replayCache: { record: () => 'new', since: 0 },
       });
       return name;
     } catch {
