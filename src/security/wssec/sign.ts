@@ -60,6 +60,10 @@ export interface SignOptions {
 interface SigningMaterial {
   /** Base64 DER of the certificate, for the BinarySecurityToken. */
   readonly token: string;
+  readonly subject: string;
+  /** The certificate's validity (epoch ms), checked before each request is signed (signedAs). */
+  readonly notBefore: number;
+  readonly notAfter: number;
   readonly key: KeyObject | SignKeyObjectInput;
   readonly method: string;
 }
@@ -80,10 +84,16 @@ function materialOf(signer: Signer): SigningMaterial {
     if (!fromKey.equals(x509.publicKey.export({ type: 'spki', format: 'der' }))) {
       throw new Error('signEnvelope: the key does not match the certificate');
     }
+    const facts = {
+      token: x509.raw.toString('base64'),
+      subject: x509.subject,
+      notBefore: Date.parse(x509.validFrom),
+      notAfter: Date.parse(x509.validTo),
+    };
     material =
       kind === 'rsa'
-        ? { token: x509.raw.toString('base64'), key, method: RSA_SHA256 }
-        : { token: x509.raw.toString('base64'), key: { key, dsaEncoding: 'ieee-p1363' }, method: ECDSA_SHA256 };
+        ? { ...facts, key, method: RSA_SHA256 }
+        : { ...facts, key: { key, dsaEncoding: 'ieee-p1363' }, method: ECDSA_SHA256 };
     if (materials.size >= CACHE_LIMIT) materials.clear();
     materials.set(cacheKey, material);
   }
@@ -111,9 +121,38 @@ function dateTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** The envelope writer that signs every message of a SoapClient or SoapEndpoint as `signer`. */
+/**
+ * The signer's own certificate cannot sign now (expired, not yet valid): a problem of whoever signs,
+ * never of the party it calls for. Deliberately not a VbsError: a service that meets it while serving
+ * a request answers Server.InternalError with the generic message, and this message (which names the
+ * certificate) goes to its log under the request ID.
+ */
+export class SigningCertificateError extends Error {
+  override readonly name = 'SigningCertificateError';
+}
+
+/**
+ * The envelope writer that signs every message of a SoapClient or SoapEndpoint as `signer`. A request
+ * (written by a client: no `answering`) is not signed with a certificate outside its validity: the
+ * receiver would refuse it with AuthFailure ("the signing certificate is not ..."), and a frontend
+ * would pass that on to its user as theirs, when the fault is its own. An answer is signed whatever
+ * the dates (one must be written; the caller judges it).
+ */
 export function signedAs(signer: Signer): EnvelopeWriter {
-  return (bodyXml) => signEnvelope(bodyXml, signer);
+  return (bodyXml, answering) => {
+    if (answering !== undefined) return signEnvelope(bodyXml, signer);
+    const { subject, notBefore, notAfter } = materialOf(signer);
+    const now = Date.now();
+    if (now > notAfter)
+      throw new SigningCertificateError(
+        `the signing certificate (${subject}) expired on ${new Date(notAfter).toISOString()}: renew it`,
+      );
+    if (now < notBefore)
+      throw new SigningCertificateError(
+        `the signing certificate (${subject}) is valid only from ${new Date(notBefore).toISOString()}`,
+      );
+    return signEnvelope(bodyXml, signer);
+  };
 }
 
 /**
@@ -125,7 +164,7 @@ export function signedAs(signer: Signer): EnvelopeWriter {
  * signed as `signer`: cheaper, and not worth more to whoever sends such requests.
  */
 export function answersSignedAs(signer: Signer, forRsaPeers?: Signer): EnvelopeWriter {
-  if (!forRsaPeers) return signedAs(signer);
+  if (!forRsaPeers) return (bodyXml) => signEnvelope(bodyXml, signer);
   return (bodyXml, answering) =>
     signEnvelope(bodyXml, answering?.request && requestKeyKind(answering.request) === 'rsa' ? forRsaPeers : signer);
 }
