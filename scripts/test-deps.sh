@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as independent peers or real tools: Python zeep and xmlsec (an
 # independent SOAP/WS-Security client), xmlsec1, xfsprogs (a reflink file system on a loop device),
-# QEMU under TCG for real VMs, and cpio to pack the tiny test guest's initrd.
+# QEMU under TCG for real VMs, cpio to pack the tiny test guest's initrd, and gSOAP 2.8 (gsoap,
+# libgsoap-dev; a stock C client built from Amazon's EC2 WSDL with gcc, OpenSSL and zlib headers:
+# test/interop/gsoap.test.ts). gsoap + libgsoap-dev: ~6 s, 2 MB download, 10 MB installed here.
 # Installed non-interactively, only when missing.
 set -euo pipefail
-packages=(python3-zeep python3-xmlsec xmlsec1 xfsprogs qemu-system-x86 qemu-utils cpio)
+packages=(python3-zeep python3-xmlsec xmlsec1 xfsprogs qemu-system-x86 qemu-utils cpio gsoap libgsoap-dev gcc libssl-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

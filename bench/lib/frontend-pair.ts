@@ -146,8 +146,8 @@ export async function withFrontendPair<T>(options: PairOptions, fn: (pair: Front
   try {
     const certDir = join(home, 'certs');
     const ca = ensureLocalCa(certDir);
-    // Made once here: two frontends starting at once would each issue their own certificate.
-    ensureServiceTls(certDir, FRONTEND_IDENTITY);
+    // Made once here: two frontends starting at once would each issue their own certificates.
+    ensureServiceTls(certDir, FRONTEND_IDENTITY, undefined, { forRsaPeers: true });
     const trust = new TrustStore(join(home, 'trust.sqlite'), ca.certPem);
     let alice: Signer;
     try {

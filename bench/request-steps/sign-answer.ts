@@ -3,7 +3,9 @@
  * signEnvelope on a DescribeVolumesResponse of 8 volumes (the answer of the signed-request part)
  * against node-soap's WSSecurityCert, the usual way to sign WS-Security in Node (xml-crypto, which
  * parses the envelope to sign it), with the same RSA-2048 key; then signEnvelope with the EC P-256
- * key that services are issued today against RSA-2048; then signEnvelope's parts as shares of it.
+ * key against RSA-2048; then signEnvelope's parts as shares of it. The frontend signs its answers to
+ * users (who sign with RSA) with its RSA-2048 certificate, so that RSA-only toolkits can check them,
+ * and its answers to services (EC P-256) with its EC key: both rows are on a request's path.
  * Every signed answer is checked by VBS's verifier before anything is timed.
  */
 import { createPrivateKey, hash, sign, X509Certificate } from 'node:crypto';
@@ -50,7 +52,7 @@ function checkSigned(text: string, who: Signer): void {
     resolveCertificate: (der) => (der.equals(x509.raw) ? { x509, userId: 'frontend' } : undefined),
     now: () => new Date(),
     clockSkewSeconds: 30,
-    replayCache: { seen: () => false, since: 0 },
+    replayCache: { record: () => 'new', since: 0 },
   });
 }
 
@@ -90,13 +92,13 @@ export function signSteps(ids: StepIdentities, options: MicroOptions, log: (line
       },
       {
         id: 'vbs.rsa',
-        label: 'signEnvelope, RSA-2048',
+        label: 'signEnvelope, RSA-2048 (answers to users)',
         call: () => signEnvelope(payload, ids.rsaService),
         baseline: 'node-soap.rsa',
       },
       {
         id: 'vbs.ec',
-        label: "signEnvelope, EC P-256 (services' key)",
+        label: 'signEnvelope, EC P-256 (answers to services)',
         call: () => signEnvelope(payload, ids.ecService),
         baseline: 'vbs.rsa',
       },

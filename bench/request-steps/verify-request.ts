@@ -73,7 +73,7 @@ export async function verifySteps(
     resolveCertificate: ids.trust.resolve,
     now: () => new Date(),
     clockSkewSeconds: 30,
-    replayCache: { seen: () => false, since: 0 },
+    replayCache: { record: () => 'new', since: 0 },
   };
   // Nothing is timed unless both checks accept every request: a refusal would time an error path.
   for (const r of requests) {

@@ -53,6 +53,13 @@ export interface FrontendConfig extends Listen {
   /** Accept rsa-sha1/sha1 signatures, for EC2-era tooling. Off unless turned on. */
   readonly allowSha1Signatures: boolean;
   /**
+   * Live entries the replay cache holds at most, and per user (docs/security.md, "Replay
+   * protection"). Default: a quarter of the frontend's heap limit at 100 bytes an entry; per user an
+   * eighth of that.
+   */
+  readonly replayCacheEntries: number | undefined;
+  readonly replayCacheEntriesPerUser: number | undefined;
+  /**
    * Processes that serve requests (node:cluster workers sharing the port); 1 runs the frontend as one
    * process. Default: one per CPU (os.availableParallelism()).
    */
@@ -124,6 +131,8 @@ export function frontendDefaults(home: string): FrontendConfig {
     admins: ['admin'],
     clockSkewSeconds: 60,
     allowSha1Signatures: false,
+    replayCacheEntries: undefined,
+    replayCacheEntriesPerUser: undefined,
     workers: availableParallelism(),
     vmmCallTimeoutSeconds: VMM_CALL_TIMEOUT_MS / 1000,
     logFile: undefined,
@@ -218,6 +227,8 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
   admins: (v) => Array.isArray(v) && v.every(isStr),
   clockSkewSeconds: (v) => typeof v === 'number' && v >= 0 && v <= 3600,
   allowSha1Signatures: (v) => typeof v === 'boolean',
+  replayCacheEntries: (v) => v === undefined || (Number.isInteger(v) && isPos(v)),
+  replayCacheEntriesPerUser: (v) => v === undefined || (Number.isInteger(v) && isPos(v)),
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_FRONTEND_WORKERS,
   vmmCallTimeoutSeconds: isPos,
   logFile: isOptStr,

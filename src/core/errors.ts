@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'InvalidRequest',
   'AuthFailure',
   'RequestEntityTooLarge',
+  'RequestLimitExceeded',
   'InsufficientVolumeCapacity',
   'Unavailable',
   'InternalError',

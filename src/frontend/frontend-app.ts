@@ -3,7 +3,8 @@
  * SOAP endpoint at /vbs (and its strict EC2 twin at /ec2), the Volume Delegates' callback at
  * /vbs/callback, the VMM Delegates' registry at /vbs/vmm-registry, and the sweeper, on one HTTPS
  * port. Who may call which endpoint is decided in src/security/authenticators.ts; every answer is
- * signed with the frontend's service certificate.
+ * signed with the frontend's service certificate: its RSA one (frontend.rsa.pem) for a request signed
+ * with RSA, its EC P-256 one (frontend.pem) otherwise.
  *
  * startFrontend is the whole frontend in one process. A clustered frontend (src/frontend/cluster/)
  * uses the same parts apart: each worker serves the endpoints (serveFrontend) with the replay cache
@@ -26,8 +27,8 @@ import {
   serviceAuthenticator,
   userAuthenticator,
 } from '../security/authenticators.js';
-import type { ReplayCache } from '../security/wssec/replay-cache.js';
-import { signedAs, type Signer } from '../security/wssec/sign.js';
+import type { ReplayCache, ReplayLimits } from '../security/wssec/replay-cache.js';
+import { answersSignedAs, type Signer } from '../security/wssec/sign.js';
 import { FRONTEND_IDENTITY, vmmHostOf, volumeDelegateIdentity } from '../security/identities.js';
 import { TrustStore } from '../security/truststore/trust-store.js';
 import { WSDL_DIR } from '../soap/wsdl-dir.js';
@@ -68,6 +69,14 @@ export interface FrontendOverrides {
   readonly userAuthenticator?: Authenticator;
 }
 
+/** The replay cache's bounds the config sets; unset ones follow the process's heap (replay-cache.ts). */
+export function replayLimitsOf(config: FrontendConfig): ReplayLimits {
+  return {
+    ...(config.replayCacheEntries === undefined ? {} : { maxEntries: config.replayCacheEntries }),
+    ...(config.replayCacheEntriesPerUser === undefined ? {} : { maxEntriesPerOwner: config.replayCacheEntriesPerUser }),
+  };
+}
+
 /** Which replay cache the endpoints check against: this process's own, or the cluster's (held by the primary). */
 export type ReplayGuard = { readonly local: ReplayCache } | { readonly shared: SharedReplayCache };
 
@@ -80,7 +89,8 @@ export interface FrontendCore {
 }
 
 export function openFrontendCore(config: FrontendConfig, logger: Logger): FrontendCore {
-  const tls = ensureServiceTls(config.certDir, FRONTEND_IDENTITY);
+  // Users sign with RSA: the frontend answers them with its RSA certificate (frontend.rsa.pem).
+  const tls = ensureServiceTls(config.certDir, FRONTEND_IDENTITY, undefined, { forRsaPeers: true });
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
   const store = new SqliteStore(config.database);
   const delegates = new VolumeDelegatePool(
@@ -176,7 +186,7 @@ export async function startFrontend(
   logger: Logger = createLogger('frontend', { file: config.logFile }),
   overrides: FrontendOverrides = {},
 ): Promise<RunningFrontend> {
-  const served = await serveFrontend(config, logger, { local: newReplayCache() }, overrides);
+  const served = await serveFrontend(config, logger, { local: newReplayCache(replayLimitsOf(config)) }, overrides);
   const stopSweeper = startSweeper(served.deps, config);
   logger.info('frontend started', { ...startedFields(config, served.origin), workers: 1 });
   let stopping: Promise<void> | undefined;
@@ -206,7 +216,8 @@ export async function serveFrontend(
 ): Promise<ServedFrontend> {
   const core = openFrontendCore(config, logger);
   const { tls, signer, deps } = core;
-  const envelope = signedAs(signer);
+  // Answers in the kind of key the request was signed with: RSA to users, EC P-256 to the services.
+  const envelope = answersSignedAs(signer, tls.rsa);
   const trust = new TrustStore(config.trustStore, tls.caPem);
   const verification = { clockSkewSeconds: config.clockSkewSeconds, allowSha1: config.allowSha1Signatures };
   // The authenticators are made around a ReplayCache; with a shared cache, the check is finished against it.

@@ -9,7 +9,7 @@
 import type { Principal } from '../core/principal.js';
 import type { Authenticator } from '../soap/server.js';
 import { wsSecurityAuthenticator } from './wssec/authenticator.js';
-import { MemoryReplayCache, type ReplayCache } from './wssec/replay-cache.js';
+import { MemoryReplayCache, type ReplayCache, type ReplayLimits } from './wssec/replay-cache.js';
 import type { TrustedCertificate, VerifyOptions } from './wssec/verify.js';
 import { serviceResolver } from './truststore/service-trust.js';
 
@@ -36,8 +36,8 @@ function options(
 }
 
 /** One replay cache per process: a message seen by any endpoint of it is refused by all. */
-export function newReplayCache(): ReplayCache {
-  return new MemoryReplayCache();
+export function newReplayCache(limits: ReplayLimits = {}): ReplayCache {
+  return new MemoryReplayCache(limits);
 }
 
 export function userAuthenticator(

@@ -10,7 +10,7 @@ import type { EnvelopeWriter } from './envelope-writer.js';
 import { encodeElement } from './encode.js';
 import { elementChildren, parseXml, SOAP_ENV_NS } from './envelope.js';
 import type { ServiceSchema } from './schema.js';
-import { plainEnvelope } from './faults.js';
+import { FAULT_DETAIL_NS, plainEnvelope } from './faults.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import type { OperationsOf } from './server.js';
 
@@ -189,16 +189,31 @@ export class SoapClient<Ops extends OperationsOf<Ops>> {
   }
 }
 
-function textOf(el: import('@xmldom/xmldom').Element, name: string): string | undefined {
-  const found = el.getElementsByTagName(name)[0];
+type XmlElement = import('@xmldom/xmldom').Element;
+
+/** The text of `parent`'s first child element named `localName` in namespace `ns` (null: no namespace). */
+function childText(parent: XmlElement | undefined, ns: string | null, localName: string): string | undefined {
+  const found = parent
+    ? elementChildren(parent).find((e) => e.localName === localName && (e.namespaceURI ?? null) === ns)
+    : undefined;
   return found ? (found.textContent ?? '') : undefined;
 }
 
-function faultOf(fault: import('@xmldom/xmldom').Element): SoapFault {
-  const faultcode = textOf(fault, 'faultcode') ?? '';
-  const message = textOf(fault, 'faultstring') ?? '';
-  const code = textOf(fault, 'Code') ?? faultcode.replace(/^[^:]*:/, '').replace(/^(Client|Server)\./, '');
-  return new SoapFault(code, faultcode, message, textOf(fault, 'RequestID'));
+/**
+ * A fault as faults.ts writes it: the EC2 code in faultcode (`soap:Client.CODE`), and in detail one
+ * vbs:Error with Code, Message and RequestID. A fault without that element (another service) still
+ * gives its code from faultcode.
+ */
+function faultOf(fault: XmlElement): SoapFault {
+  const faultcode = childText(fault, null, 'faultcode') ?? '';
+  const message = childText(fault, null, 'faultstring') ?? '';
+  const detail = elementChildren(fault).find((e) => e.localName === 'detail' && (e.namespaceURI ?? null) === null);
+  const error = detail
+    ? elementChildren(detail).find((e) => e.localName === 'Error' && e.namespaceURI === FAULT_DETAIL_NS)
+    : undefined;
+  const code =
+    childText(error, FAULT_DETAIL_NS, 'Code') ?? faultcode.replace(/^[^:]*:/, '').replace(/^(Client|Server)\./, '');
+  return new SoapFault(code, faultcode, message, childText(error, FAULT_DETAIL_NS, 'RequestID'));
 }
 
 export function isErrorCode(code: string): code is ErrorCode {

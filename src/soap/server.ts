@@ -93,9 +93,12 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
     let outcome = 'ok';
     let status = 200;
     let responseText: string;
+    // Told to the envelope writer, which may sign the answer in the kind the request was signed with.
+    let request: ParsedEnvelope | undefined;
     try {
       const text = await readBody(req, this.options.maxBodyBytes ?? MAX_BODY_BYTES);
       const message = parseEnvelope(text);
+      request = message;
       const principal = await this.options.authenticate(message, req);
       caller = principal.userId;
       const op = this.operationOf(message, req);
@@ -103,7 +106,7 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
       const input = decodeElement<object>(this.options.schema, message.payload, op.input);
       const handler = this.options.handlers[op.name as keyof Ops];
       const output = await handler(input, { requestId, principal });
-      responseText = this.envelope(encodeElement(this.options.schema, op.output, output));
+      responseText = this.envelope(encodeElement(this.options.schema, op.output, output), request);
     } catch (error) {
       if (error instanceof RequestAbandoned) {
         this.abandoned(req, res, requestId, error, started);
@@ -112,7 +115,7 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
       const fault = faultFor(error);
       outcome = fault.code;
       status = fault.httpStatus;
-      responseText = this.envelope(faultElement(fault, requestId));
+      responseText = this.envelope(faultElement(fault, requestId), request);
       if (fault.code === 'InternalError') {
         this.options.logger.error('internal error', { requestId, operation, error: describe(error) });
       }
@@ -158,8 +161,8 @@ export class SoapEndpoint<Ops extends OperationsOf<Ops>> {
     setTimeout(() => socket.destroy(), BODY_IDLE_TIMEOUT_MS).unref();
   }
 
-  private envelope(bodyXml: string): string {
-    return (this.options.envelope ?? plainEnvelope)(bodyXml);
+  private envelope(bodyXml: string, request: ParsedEnvelope | undefined): string {
+    return (this.options.envelope ?? plainEnvelope)(bodyXml, { request });
   }
 
   private operationOf(message: ParsedEnvelope, req: IncomingMessage): Operation {

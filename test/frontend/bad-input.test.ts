@@ -163,7 +163,7 @@ describe('bad input to the frontend', function () {
     const answer = await rawPost(cluster.frontendUrl, cluster.caPem, body, headers);
     expect(answer.status).to.equal(500);
     expect(faultCode(answer)).to.equal(code);
-    expect(answer.body).to.match(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
+    expect(answer.body).to.match(/<vbs:RequestID>[0-9a-f-]{36}<\/vbs:RequestID>/);
     expect(answer.body).to.not.match(/\bat .*\.js|\/work\/|node_modules|Error:/);
     expect(await state()).to.equal(before);
   };

@@ -12,7 +12,7 @@ import { createClientAsync, type Client } from 'soap';
 import { requireExternalFile } from '../support/external-file.js';
 import { EC2_WSDL } from '../support/repo.js';
 import { startCluster, type Cluster } from '../support/services.js';
-import { frontendCertPem, signedBy } from '../security/e2e/signed-answer.js';
+import { frontendRsaCertPem, signedBy } from '../security/e2e/signed-answer.js';
 import { signAs } from './node-soap-signing.js';
 import { defineLifecycle, items, nodeSoapApi, text, until, ZONE, type Ec2Api } from './ec2-lifecycle.js';
 
@@ -60,7 +60,9 @@ describe("interop: node-soap client from Amazon's EC2 2010-08-31 WSDL", function
     // node-soap types lastResponse as any; it is the answer's text.
     const answer: unknown = c.lastResponse;
     const answerText = typeof answer === 'string' ? answer : expect.fail('node-soap kept no answer text');
-    expect(signedBy(answerText, frontendCertPem(cluster?.home ?? expect.fail('no cluster')))).to.equal('signed:signer');
+    expect(signedBy(answerText, frontendRsaCertPem(cluster?.home ?? expect.fail('no cluster')))).to.equal(
+      'signed:signer',
+    );
   });
 
   it('sends EC2-shaped requests only (no VBS extension elements)', async () => {

@@ -13,7 +13,7 @@ import { createClientAsync } from 'soap';
 import { ifMade } from '../support/if-made.js';
 import { REPO_ROOT } from '../support/repo.js';
 import { startCluster, type Cluster } from '../support/services.js';
-import { frontendCertPem, signedBy } from '../security/e2e/signed-answer.js';
+import { frontendRsaCertPem, signedBy } from '../security/e2e/signed-answer.js';
 import { defineLifecycle, nodeSoapApi, type Ec2Api } from './ec2-lifecycle.js';
 import { signAs } from './node-soap-signing.js';
 
@@ -98,7 +98,7 @@ describe('interop: node-soap client from the served WSDL', function () {
     // node-soap types lastResponse as any; it is the answer's text.
     const answer: unknown = client.lastResponse;
     const answerText = typeof answer === 'string' ? answer : expect.fail('node-soap kept no answer text');
-    expect(signedBy(answerText, frontendCertPem(c.home))).to.equal('signed:signer');
+    expect(signedBy(answerText, frontendRsaCertPem(c.home))).to.equal('signed:signer');
   });
 
   defineLifecycle(ready, 'node-soap served-WSDL interop');

@@ -9,8 +9,9 @@
  * strict EC2 endpoint (/ec2), which answers in exactly Amazon's shapes.
  *
  * Both sign as alice (BinarySignature rsa-sha256 + a Timestamp plugin), and zeep verifies every answer,
- * faults too, against the frontend's service certificate (HOME/certs/frontend.pem): a life cycle that
- * completes also proves that each answer was signed by the frontend. A control run told to expect
+ * faults too, against the frontend's RSA certificate (HOME/certs/frontend.rsa.pem, which signs its
+ * answers to requests signed with RSA): a life cycle that completes also proves that each answer
+ * was signed by the frontend. A control run told to expect
  * another certificate fails at the first answer, so the check is known to be live.
  */
 import { spawn } from 'node:child_process';
@@ -189,7 +190,7 @@ describe('interop: Python zeep client', function () {
     caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, cluster.caPem);
     const alice = join(cluster.home, 'users', 'alice');
-    signing = [join(alice, 'alice.key'), join(alice, 'alice.pem'), join(cluster.home, 'certs', 'frontend.pem')];
+    signing = [join(alice, 'alice.key'), join(alice, 'alice.pem'), join(cluster.home, 'certs', 'frontend.rsa.pem')];
   });
 
   after(async () => {

@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from zeep_wssec import ClientSigning  # noqa: E402  (a sibling test helper, found by path)
 
 NS = 'http://ec2.amazonaws.com/doc/2010-08-31/'
+FAULT_NS = 'urn:vbs:fault:2026-11'
 BINDING = '{%s}AmazonEC2Binding' % NS
 ZONE = 'vbs-local-1a'
 UNKNOWN_VOLUME = 'vol-0123456789abcdef0'
@@ -91,7 +92,9 @@ def fault_of(call, *args, **kwargs):
                 return None
             found = detail.xpath('.//*[local-name()=$n]', n=name)
             return found[0].text if found else None
+        children = [] if detail is None else [c for c in detail if isinstance(c.tag, str)]
         return {
+            'detail': [c.tag for c in children],
             'faultcode': fault.code,
             'faultstring': fault.message,
             'code': text('Code'),
@@ -105,6 +108,8 @@ def check_clean_fault(f, faultcode, code):
     check(f['faultcode'] == faultcode, 'faultcode %r, expected %r' % (f['faultcode'], faultcode))
     check(f['code'] == code, 'detail Code %r, expected %r' % (f['code'], code))
     check(bool(f['requestId']) and len(f['requestId']) >= 8, 'fault detail has no RequestID: %r' % (f,))
+    # One element in detail, as strict toolkits (gSOAP) read it: vbs:Error with Code, Message, RequestID.
+    check(f['detail'] == ['{%s}Error' % FAULT_NS], 'fault detail holds %r, expected one vbs:Error' % (f['detail'],))
     for part in (f['faultstring'] or '', f['message'] or ''):
         for marker in LEAK_MARKERS:
             check(marker not in part, 'fault text leaks %r: %r' % (marker, part))

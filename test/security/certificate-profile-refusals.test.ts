@@ -321,6 +321,28 @@ const CASES: readonly Case[] = [
     message: /service\.json: key\.generate: a ec-p256 key is generated but key\.accept does not list ec-p256$/,
   },
   {
+    why: 'a key for RSA peers that is not RSA',
+    role: 'service',
+    path: ['key', 'forRsaPeers'],
+    value: { type: 'ec', curve: 'P-256' },
+    message:
+      /service\.json: key\.forRsaPeers\.type: it signs answers for peers that verify RSA only, so it must be an RSA key$/,
+  },
+  {
+    why: 'a key for RSA peers that is not accepted',
+    role: 'service',
+    path: ['key', 'accept'],
+    value: ['ec-p256'],
+    message: /service\.json: key\.forRsaPeers: an rsa key is generated but key\.accept does not list rsa$/,
+  },
+  {
+    why: 'a key for RSA peers of a bad size',
+    role: 'service',
+    path: ['key', 'forRsaPeers', 'bits'],
+    value: 1024,
+    message: /service\.json: key\.forRsaPeers\.bits: expected a whole number from 2048 to 8192, got 1024$/,
+  },
+  {
     why: 'renewal at every start',
     role: 'service',
     path: ['lifetime', 'renewWithinDays'],

@@ -180,6 +180,40 @@ describe('security/ca certificate profiles', function () {
       }
     });
 
+    it('gives a service that asks for it (the frontend) a second certificate with the forRsaPeers key, renewed alike', () => {
+      const dir = join(tempDir(), 'certs');
+      const forRsa = profiles.service.key.forRsaPeers;
+      expect(forRsa, 'the shipped profile names a key for RSA peers').to.deep.equal({ type: 'rsa', bits: 2048 });
+      expect(ensureServiceTls(dir, 'volume-delegate-vd-1').rsa, 'only when asked').to.equal(undefined);
+      const issuedAt = Date.now();
+      const tls = ensureServiceTls(dir, 'frontend', undefined, { forRsaPeers: true });
+      const rsa = tls.rsa ?? expect.fail('no RSA certificate');
+      expect([rsa.certPath, rsa.keyPath]).to.deep.equal([
+        join(dir, 'frontend.rsa.pem'),
+        join(dir, 'frontend.rsa-key.pem'),
+      ]);
+      expectFollowsProfile(rsa.certPem, profiles.service, {
+        commonName: 'frontend',
+        issuer: new X509Certificate(tls.caPem),
+        ca: profiles.ca,
+        ...profiles.service.defaultHosts,
+        issuedAt,
+      });
+      const cert = new X509Certificate(rsa.certPem);
+      expect(keyKindOf(cert.publicKey)).to.equal('rsa');
+      expect(cert.publicKey.asymmetricKeyDetails?.modulusLength).to.equal(2048);
+      expect(keyKindOf(new X509Certificate(tls.certPem).publicKey), 'the main one stays EC').to.equal('ec-p256');
+      expect(statSync(rsa.keyPath).mode & 0o777).to.equal(0o600);
+      expect(ensureServiceTls(dir, 'frontend', undefined, { forRsaPeers: true }).rsa?.certPem, 'kept').to.equal(
+        rsa.certPem,
+      );
+      // One that lost its key, or is of the wrong kind, is issued again.
+      writeFileSync(rsa.keyPath, generateKeyPair('ec-p256').privateKeyPem);
+      const again = ensureServiceTls(dir, 'frontend', undefined, { forRsaPeers: true }).rsa;
+      expect(again?.certPem).to.not.equal(rsa.certPem);
+      expect(keyKindOf(new X509Certificate(again?.certPem ?? '').publicKey)).to.equal('rsa');
+    });
+
     it('adds the profile’s forRsaKeys usages to an RSA service key (older installations), and the hosts asked for', () => {
       const issuedAt = Date.now();
       const hosts = { dnsNames: ['vbs.internal', 'localhost'], ipAddresses: ['10.0.0.7'] };

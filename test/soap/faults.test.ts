@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { ERROR_CODES, VbsError, type ErrorCode } from '../../src/core/errors.js';
 import { FAULTS, faultEnvelope, faultFor, type Fault } from '../../src/soap/faults.js';
-import { parseXml } from '../../src/soap/envelope.js';
+import { elementChildren, parseXml } from '../../src/soap/envelope.js';
+
+/** Where the one element of a fault's detail lives (written out, as the table below is). */
+const DETAIL_NS = 'urn:vbs:fault:2026-11';
 
 /**
  * What every error code must become, written out here rather than read from src/soap/faults.ts, so
@@ -29,6 +32,7 @@ const EXPECTED: Readonly<Record<ErrorCode, { readonly side: 'Client' | 'Server';
   InvalidRequest: { side: 'Client', httpStatus: 500 },
   AuthFailure: { side: 'Client', httpStatus: 500 },
   RequestEntityTooLarge: { side: 'Client', httpStatus: 413 },
+  RequestLimitExceeded: { side: 'Client', httpStatus: 503 },
   InsufficientVolumeCapacity: { side: 'Server', httpStatus: 500 },
   Unavailable: { side: 'Server', httpStatus: 503 },
   InternalError: { side: 'Server', httpStatus: 500 },
@@ -92,7 +96,37 @@ describe('fault table', () => {
     const doc = parseXml(xml);
     expect(doc.getElementsByTagName('faultcode')[0]?.textContent).to.equal('soap:Client.IncorrectState');
     expect(doc.getElementsByTagName('faultstring')[0]?.textContent).to.equal('a <b> & "c"');
-    expect(doc.getElementsByTagName('Code')[0]?.textContent).to.equal('IncorrectState');
-    expect(doc.getElementsByTagName('RequestID')[0]?.textContent).to.equal('abc-123');
+    const detail = doc.getElementsByTagName('detail')[0];
+    const error = detail ? elementChildren(detail)[0] : undefined;
+    const field = (name: string): string | null | undefined =>
+      error?.getElementsByTagNameNS(DETAIL_NS, name)[0]?.textContent;
+    expect(field('Code')).to.equal('IncorrectState');
+    expect(field('Message')).to.equal('a <b> & "c"');
+    expect(field('RequestID')).to.equal('abc-123');
+  });
+
+  it('writes its text as exclusive c14n does (quotes as they are), so that the wire form is the canonical one', () => {
+    const xml = faultEnvelope(faultFor(new VbsError('IncorrectState', `it's "a" <b> & c\r`)), `r'1`);
+    expect(xml).to.include(`<faultstring>it's "a" &lt;b&gt; &amp; c&#xD;</faultstring>`);
+    expect(xml).to.include(`<vbs:Message>it's "a" &lt;b&gt; &amp; c&#xD;</vbs:Message>`);
+    expect(xml).to.include(`<vbs:RequestID>r'1</vbs:RequestID>`);
+    expect(parseXml(xml).getElementsByTagName('faultstring')[0]?.textContent).to.equal(`it's "a" <b> & c\r`);
+  });
+
+  it('puts exactly one namespace-qualified element in detail, as strict toolkits (gSOAP) read it', () => {
+    const doc = parseXml(faultEnvelope(faultFor(new VbsError('AuthFailure', 'no')), 'req-9'));
+    const fault = doc.getElementsByTagNameNS('http://schemas.xmlsoap.org/soap/envelope/', 'Fault')[0];
+    const parts = fault ? elementChildren(fault).map((e) => `${e.namespaceURI ?? ''}|${e.localName ?? ''}`) : [];
+    // SOAP 1.1: faultcode, faultstring and detail are unqualified.
+    expect(parts).to.deep.equal(['|faultcode', '|faultstring', '|detail']);
+    const detail = fault ? elementChildren(fault)[2] : undefined;
+    const inDetail = detail ? elementChildren(detail) : [];
+    expect(inDetail.map((e) => `${e.namespaceURI ?? ''}|${e.localName ?? ''}`)).to.deep.equal([`${DETAIL_NS}|Error`]);
+    const error = inDetail[0];
+    expect(
+      error ? elementChildren(error).map((e) => `${e.namespaceURI ?? ''}|${e.localName ?? ''}`) : [],
+    ).to.deep.equal([`${DETAIL_NS}|Code`, `${DETAIL_NS}|Message`, `${DETAIL_NS}|RequestID`]);
+    // The EC2 code stays in faultcode, for clients that read only that.
+    expect(doc.getElementsByTagName('faultcode')[0]?.textContent).to.equal('soap:Client.AuthFailure');
   });
 });

@@ -33,7 +33,7 @@ export function envelope(payload: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>${payload}</soap:Body></soap:Envelope>`;
 }
 
-/** The EC2 error code of a fault answer, or undefined when it is not a fault. */
+/** The EC2 error code of a fault answer (its detail's vbs:Code), or undefined when it is not a fault. */
 export function faultCode(answer: RawAnswer): string | undefined {
-  return /<Code>([^<]*)<\/Code>/.exec(answer.body)?.[1];
+  return /<vbs:Code>([^<]*)<\/vbs:Code>/.exec(answer.body)?.[1];
 }

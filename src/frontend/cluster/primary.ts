@@ -18,7 +18,7 @@ import type { FrontendConfig } from '../../config/config.js';
 import { createLogger } from '../../log.js';
 import { STOP_GRACE_MS } from '../../soap/https-host.js';
 import { MemoryReplayCache } from '../../security/wssec/replay-cache.js';
-import { openFrontendCore, startedFields, startSweeper } from '../frontend-app.js';
+import { openFrontendCore, replayLimitsOf, startedFields, startSweeper } from '../frontend-app.js';
 import { answerReplayQuestions } from './replay-ipc.js';
 import { isReadyMessage, REPLAY_SINCE_ENV, WORKER_INDEX_ENV } from './worker.js';
 
@@ -29,12 +29,6 @@ export interface RunningPrimary {
   close(): Promise<void>;
 }
 
-/**
- * Live entries the shared cache may hold, per worker. A full cache refuses every new request (it fails
- * closed), and an entry lives up to 6 minutes (300 s + clock skew): a worker at ~1,500 signed
- * requests/s fills ~540,000. About 94 bytes each in the primary's heap: 2 workers at most ~190 MB.
- */
-const REPLAY_ENTRIES_PER_WORKER = 1_000_000;
 const MIN_RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A stopping worker drains for STOP_GRACE_MS at most, then closes its store and exits; one still there after this is killed. */
@@ -52,7 +46,10 @@ interface Slot {
 export async function startPrimary(config: FrontendConfig): Promise<RunningPrimary> {
   const logger = createLogger('frontend', { file: config.logFile });
   const core = openFrontendCore(config, logger);
-  const replays = new MemoryReplayCache({ maxEntries: REPLAY_ENTRIES_PER_WORKER * config.workers });
+  // One cache for all workers, bounded by this process's heap (or the config), never by the number of
+  // workers; and per user, so that one user cannot fill it (replay-cache.ts).
+  const replays = new MemoryReplayCache(replayLimitsOf(config));
+  logger.info('replay cache', { maxEntries: replays.maxEntries, maxEntriesPerUser: replays.maxEntriesPerOwner });
   const slots = new Map<number, Slot>();
   let stopping = false;
   let started = false;

@@ -1,8 +1,9 @@
 /**
  * Why: the replay cache of a clustered frontend lives in the primary (one cache, so one answer for
  * all workers, and it outlives any worker), and workers ask it over the cluster's IPC channel. This
- * is that protocol: a batch of questions { vbs: 'replay?', ids, keys, expiresAt } and its answer
- * { vbs: 'replay!', ids, seen }, one entry per question, in order.
+ * is that protocol: a batch of questions { vbs: 'replay?', ids, keys, expiresAt, owners } and its
+ * answer { vbs: 'replay!', ids, answers } (each a ReplayAnswer: new, replayed, owner-limit, full),
+ * one entry per question, in order.
  *
  * A worker sends the questions of one event-loop turn together (flushed by setImmediate): under load
  * a turn verifies several requests, and each message wakes the primary, which costs more than the
@@ -13,7 +14,7 @@
  * request (Unavailable) instead of accepting it unchecked.
  */
 import { VbsError } from '../../core/errors.js';
-import type { ReplayCache } from '../../security/wssec/replay-cache.js';
+import type { ReplayAnswer, ReplayCache } from '../../security/wssec/replay-cache.js';
 import type { SharedReplayCache } from '../../security/wssec/shared-replay.js';
 
 export interface ReplayQuestions {
@@ -21,13 +22,17 @@ export interface ReplayQuestions {
   readonly ids: readonly number[];
   readonly keys: readonly string[];
   readonly expiresAt: readonly number[];
+  /** Whom each key is counted against: the signer's user ID. */
+  readonly owners: readonly string[];
 }
 
 export interface ReplayAnswers {
   readonly vbs: 'replay!';
   readonly ids: readonly number[];
-  readonly seen: readonly boolean[];
+  readonly answers: readonly ReplayAnswer[];
 }
+
+const REPLAY_ANSWERS: readonly string[] = ['new', 'replayed', 'owner-limit', 'full'] satisfies ReplayAnswer[];
 
 /** The IPC end a worker talks through: `process` in a cluster worker. */
 export interface Channel {
@@ -48,7 +53,8 @@ function isQuestions(m: unknown): m is ReplayQuestions {
   const n = m['ids'].length;
   return (
     arrayOf<string>(m['keys'], (x) => typeof x === 'string', n) &&
-    arrayOf<number>(m['expiresAt'], (x) => typeof x === 'number' && Number.isFinite(x), n)
+    arrayOf<number>(m['expiresAt'], (x) => typeof x === 'number' && Number.isFinite(x), n) &&
+    arrayOf<string>(m['owners'], (x) => typeof x === 'string', n)
   );
 }
 
@@ -57,14 +63,14 @@ function isAnswers(m: unknown): m is ReplayAnswers {
     tagged(m) &&
     m['vbs'] === 'replay!' &&
     arrayOf<number>(m['ids'], isId) &&
-    arrayOf<boolean>(m['seen'], (x) => typeof x === 'boolean', m['ids'].length)
+    arrayOf<ReplayAnswer>(m['answers'], (x) => typeof x === 'string' && REPLAY_ANSWERS.includes(x), m['ids'].length)
   );
 }
 
 /**
  * The primary's side: answers a worker's message if it is a batch of replay questions (true), from
- * `cache`, in the order asked (so of two equal keys in one batch, the second is seen). `reply` sends
- * to that worker.
+ * `cache`, in the order asked (so of two equal keys in one batch, the second is 'replayed'). `reply`
+ * sends to that worker.
  */
 export function answerReplayQuestions(
   cache: ReplayCache,
@@ -72,13 +78,13 @@ export function answerReplayQuestions(
   reply: (answers: ReplayAnswers) => void,
 ): boolean {
   if (!isQuestions(message)) return false;
-  const seen = message.keys.map((key, i) => cache.seen(key, message.expiresAt[i] ?? 0));
-  reply({ vbs: 'replay!', ids: message.ids, seen });
+  const answers = message.keys.map((key, i) => cache.record(key, message.expiresAt[i] ?? 0, message.owners[i] ?? ''));
+  reply({ vbs: 'replay!', ids: message.ids, answers });
   return true;
 }
 
 interface Pending {
-  readonly resolve: (seen: boolean) => void;
+  readonly resolve: (answer: ReplayAnswer) => void;
   readonly reject: (error: Error) => void;
   readonly askedAt: number;
 }
@@ -87,6 +93,7 @@ interface Queued {
   readonly id: number;
   readonly key: string;
   readonly expiresAt: number;
+  readonly owner: string;
 }
 
 const unavailable = (cause: unknown): VbsError =>
@@ -110,19 +117,20 @@ export class ReplayCacheClient implements SharedReplayCache {
       m.ids.forEach((id, i) => {
         const p = this.pending.get(id);
         this.pending.delete(id);
-        p?.resolve(m.seen[i] === true);
+        // An answer missing from a well-formed batch cannot be: taken as a replay, refused.
+        p?.resolve(m.answers[i] ?? 'replayed');
       });
     });
     // Questions left unanswered are swept out (in id order, so the oldest come first).
     setInterval(() => this.expire(Date.now()), Math.min(1000, timeoutMs)).unref();
   }
 
-  seen(key: string, expiresAt: number): Promise<boolean> {
+  record(key: string, expiresAt: number, owner: string): Promise<ReplayAnswer> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject, askedAt: Date.now() });
       if (this.queued.length === 0) setImmediate(() => this.flush());
-      this.queued.push({ id, key, expiresAt });
+      this.queued.push({ id, key, expiresAt, owner });
     });
   }
 
@@ -136,6 +144,7 @@ export class ReplayCacheClient implements SharedReplayCache {
         ids: batch.map((q) => q.id),
         keys: batch.map((q) => q.key),
         expiresAt: batch.map((q) => q.expiresAt),
+        owners: batch.map((q) => q.owner),
       };
       const fail = (error: unknown): void => {
         for (const q of batch) {

@@ -98,8 +98,17 @@ export interface CaProfile extends CommonProfile {
 }
 
 export interface ServiceProfile extends CommonProfile {
-  /** accept: what the CA signs for a service; generate: what a service is given on its start. */
-  readonly key: { readonly accept: readonly KeyKind[]; readonly generate: GeneratedKey };
+  /**
+   * accept: what the CA signs for a service; generate: what a service is given on its start;
+   * forRsaPeers (RSA only, optional): the key of a second certificate, made for a service that asks
+   * for one (the frontend), to sign its answers to requests signed with RSA: stock gSOAP 2.8 cannot
+   * verify an ECDSA answer. Without it, every answer is signed with the `generate` key.
+   */
+  readonly key: {
+    readonly accept: readonly KeyKind[];
+    readonly generate: GeneratedKey;
+    readonly forRsaPeers?: GeneratedKey;
+  };
   /** renewWithinDays: a service reissues its certificate when it expires within this many days. */
   readonly lifetime: Lifetime & { readonly renewWithinDays: number };
   /** The subjectAltName of a service whose caller names no hosts (one machine). */

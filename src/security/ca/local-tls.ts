@@ -10,7 +10,10 @@
  * signed by the current CA, does not match its key, lacks a requested host, expires within the
  * profile's renewWithinDays, or holds another kind of key than the profile generates (EC P-256:
  * services sign every answer, and ECDSA P-256 costs a tenth of RSA-2048, so an installation's RSA
- * service certificates are replaced once, on their next start).
+ * service certificates are replaced once, on their next start). A service that answers RSA signers
+ * (the frontend) asks for a second certificate, <service>.rsa.pem, with the profile's forRsaPeers
+ * key, kept and reissued by the same rules: clients that verify only RSA (stock gSOAP 2.8) can
+ * check its answers to them.
  * One process per service name: two processes issuing the same service's pair at once may interleave
  * it, which the next start detects (key/cert mismatch) and repairs.
  */
@@ -31,7 +34,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { keyKindOf } from '../wssec/key-kind.js';
+import { keyKindOf, type KeyKind } from '../wssec/key-kind.js';
 import {
   createCa,
   generateKeyPairFor,
@@ -39,7 +42,7 @@ import {
   keyMatchesCertificate,
   type CaMaterial,
 } from './certificate-authority.js';
-import { kindOfGenerated, type ServiceHosts, type ServiceProfile } from './certificate-profile.js';
+import { kindOfGenerated, type GeneratedKey, type ServiceHosts, type ServiceProfile } from './certificate-profile.js';
 import { certificateProfiles } from './certificate-profiles.js';
 import { SUBJECT_RULES } from './subject-rules.js';
 
@@ -50,6 +53,24 @@ export interface ServiceTls {
   certPath: string;
   keyPath: string;
   caPath: string;
+  /**
+   * The service's second certificate, same CN and hosts, with the profile's forRsaPeers key
+   * (<service>.rsa.pem, <service>.rsa-key.pem): made only when asked (ServiceTlsOptions.forRsaPeers)
+   * and the profile names such a key. It signs answers to requests signed with RSA.
+   */
+  rsa?: ServiceKeyPair;
+}
+
+export interface ServiceKeyPair {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly certPath: string;
+  readonly keyPath: string;
+}
+
+export interface ServiceTlsOptions {
+  /** Also the certificate for answering RSA signers (the frontend's users): see ServiceTls.rsa. */
+  readonly forRsaPeers?: boolean;
 }
 
 const CA_COMMON_NAME = 'VBS local CA';
@@ -81,30 +102,53 @@ export function ensureLocalCa(certDir: string): CaMaterial {
 }
 
 /** `hosts` default: the service profile's defaultHosts. */
-export function ensureServiceTls(certDir: string, serviceName: string, hosts?: ServiceHosts): ServiceTls {
+export function ensureServiceTls(
+  certDir: string,
+  serviceName: string,
+  hosts?: ServiceHosts,
+  options: ServiceTlsOptions = {},
+): ServiceTls {
   const profile = certificateProfiles().service;
   // The service-name rule also keeps <name>.pem from colliding with a CA file or another service's key.
   SUBJECT_RULES[profile.subject.commonName](serviceName);
   const names = hosts ?? profile.defaultHosts;
   const ca = ensureLocalCa(certDir);
-  const certPath = join(certDir, `${serviceName}.pem`);
-  const keyPath = join(certDir, `${serviceName}-key.pem`);
-  const result = (certPem: string, keyPem: string): ServiceTls => ({
+  const main = ensurePair(certDir, serviceName, serviceName, names, ca, profile, profile.key.generate);
+  const forRsa = profile.key.forRsaPeers;
+  return {
     caPem: ca.certPem,
-    certPem,
-    keyPem,
-    certPath,
-    keyPath,
+    ...main,
     caPath: join(certDir, 'ca.pem'),
-  });
+    // A service name holds no '.', so <name>.rsa never collides with another service's files.
+    ...(options.forRsaPeers && forRsa
+      ? { rsa: ensurePair(certDir, `${serviceName}.rsa`, serviceName, names, ca, profile, forRsa) }
+      : {}),
+  };
+}
 
+/** <stem>.pem and <stem>-key.pem for CN serviceName with a `generate` key: kept when current, else issued. */
+function ensurePair(
+  certDir: string,
+  stem: string,
+  serviceName: string,
+  names: ServiceHosts,
+  ca: CaMaterial,
+  profile: ServiceProfile,
+  generate: GeneratedKey,
+): ServiceKeyPair {
+  const certPath = join(certDir, `${stem}.pem`);
+  const keyPath = join(certDir, `${stem}-key.pem`);
   const certPem = readIfExists(certPath);
   const keyPem = readIfExists(keyPath);
-  if (certPem !== undefined && keyPem !== undefined && isCurrent(certPem, keyPem, ca, serviceName, names, profile)) {
+  if (
+    certPem !== undefined &&
+    keyPem !== undefined &&
+    isCurrent(certPem, keyPem, ca, serviceName, names, profile, kindOfGenerated(generate))
+  ) {
     fixKeyMode(keyPath);
-    return result(certPem, keyPem);
+    return { certPem, keyPem, certPath, keyPath };
   }
-  const pair = generateKeyPairFor(profile.key.generate);
+  const pair = generateKeyPairFor(generate);
   const issued = issueCertificate(ca, {
     commonName: serviceName,
     publicKeyPem: pair.publicKeyPem,
@@ -114,7 +158,7 @@ export function ensureServiceTls(certDir: string, serviceName: string, hosts?: S
   });
   publish(keyPath, pair.privateKeyPem, 0o600);
   publish(certPath, issued.certPem, 0o644);
-  return result(issued.certPem, pair.privateKeyPem);
+  return { certPem: issued.certPem, keyPem: pair.privateKeyPem, certPath, keyPath };
 }
 
 function isCurrent(
@@ -124,6 +168,7 @@ function isCurrent(
   serviceName: string,
   hosts: ServiceHosts,
   profile: ServiceProfile,
+  kind: KeyKind,
 ): boolean {
   try {
     const cert = new X509Certificate(certPem);
@@ -133,7 +178,7 @@ function isCurrent(
       cert.checkIssued(caCert) &&
       cert.verify(caCert.publicKey) &&
       cert.subject === `CN=${serviceName}` &&
-      keyKindOf(cert.publicKey) === kindOfGenerated(profile.key.generate) &&
+      keyKindOf(cert.publicKey) === kind &&
       Date.parse(cert.validFrom) <= now &&
       Date.parse(cert.validTo) - now > profile.lifetime.renewWithinDays * DAY_MS &&
       keyMatchesCertificate(keyPem, certPem) &&

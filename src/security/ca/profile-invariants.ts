@@ -45,6 +45,13 @@ export function checkServiceProfile(profile: ServiceProfile): void {
   if (!profile.key.accept.includes(generated)) {
     refuse('key.generate', `a ${generated} key is generated but key.accept does not list ${generated}`);
   }
+  const forRsa = profile.key.forRsaPeers;
+  if (forRsa !== undefined && forRsa.type !== 'rsa') {
+    refuse('key.forRsaPeers.type', 'it signs answers for peers that verify RSA only, so it must be an RSA key');
+  }
+  if (forRsa !== undefined && !profile.key.accept.includes('rsa')) {
+    refuse('key.forRsaPeers', 'an rsa key is generated but key.accept does not list rsa');
+  }
   if (profile.lifetime.renewWithinDays >= profile.lifetime.defaultDays) {
     refuse('lifetime.renewWithinDays', 'must be less than defaultDays, or every start would reissue the certificate');
   }

@@ -58,11 +58,15 @@ export function readCaProfile(doc: unknown): CaProfile {
 
 export function readServiceProfile(doc: unknown): ServiceProfile {
   const fields = readObject(doc, '', [...COMMON_FIELDS, 'key', 'defaultHosts']);
-  const key = readObject(fields.key, 'key', ['accept', 'generate']);
+  const key = readObject(fields.key, 'key', ['accept', 'generate'], ['forRsaPeers']);
   const profile: ServiceProfile = {
     ...readCommon(fields),
     lifetime: readServiceLifetime(fields.lifetime, 'lifetime'),
-    key: { accept: readKeyKinds(key.accept, 'key.accept'), generate: readGeneratedKey(key.generate, 'key.generate') },
+    key: {
+      accept: readKeyKinds(key.accept, 'key.accept'),
+      generate: readGeneratedKey(key.generate, 'key.generate'),
+      ...(key.forRsaPeers === undefined ? {} : { forRsaPeers: readGeneratedKey(key.forRsaPeers, 'key.forRsaPeers') }),
+    },
     defaultHosts: readHosts(fields.defaultHosts, 'defaultHosts'),
   };
   checkServiceProfile(profile);

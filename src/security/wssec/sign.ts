@@ -26,9 +26,10 @@ import {
   type KeyObject,
   type SignKeyObjectInput,
 } from 'node:crypto';
-import { SOAP_ENV_NS } from '../../soap/envelope.js';
+import type { Element } from '@xmldom/xmldom';
+import { elementChildren, SOAP_ENV_NS, type ParsedEnvelope } from '../../soap/envelope.js';
 import type { EnvelopeWriter } from '../../soap/envelope-writer.js';
-import { keyKindOf } from './key-kind.js';
+import { keyKindOf, type KeyKind } from './key-kind.js';
 import {
   BASE64_ENCODING,
   DS_NS,
@@ -36,10 +37,12 @@ import {
   EXC_C14N,
   RSA_SHA256,
   SHA256,
+  SIGNATURE_METHODS,
   WSSE_NS,
   WSU_NS,
   X509_TOKEN,
 } from './names.js';
+import { isElement } from './strict-xml.js';
 import { exclusiveC14nOfText, TextC14nError, type TextC14nContext } from './text-c14n.js';
 
 export interface Signer {
@@ -57,6 +60,10 @@ export interface SignOptions {
 interface SigningMaterial {
   /** Base64 DER of the certificate, for the BinarySecurityToken. */
   readonly token: string;
+  readonly subject: string;
+  /** The certificate's validity (epoch ms), checked before each request is signed (signedAs). */
+  readonly notBefore: number;
+  readonly notAfter: number;
   readonly key: KeyObject | SignKeyObjectInput;
   readonly method: string;
 }
@@ -77,10 +84,16 @@ function materialOf(signer: Signer): SigningMaterial {
     if (!fromKey.equals(x509.publicKey.export({ type: 'spki', format: 'der' }))) {
       throw new Error('signEnvelope: the key does not match the certificate');
     }
+    const facts = {
+      token: x509.raw.toString('base64'),
+      subject: x509.subject,
+      notBefore: Date.parse(x509.validFrom),
+      notAfter: Date.parse(x509.validTo),
+    };
     material =
       kind === 'rsa'
-        ? { token: x509.raw.toString('base64'), key, method: RSA_SHA256 }
-        : { token: x509.raw.toString('base64'), key: { key, dsaEncoding: 'ieee-p1363' }, method: ECDSA_SHA256 };
+        ? { ...facts, key, method: RSA_SHA256 }
+        : { ...facts, key: { key, dsaEncoding: 'ieee-p1363' }, method: ECDSA_SHA256 };
     if (materials.size >= CACHE_LIMIT) materials.clear();
     materials.set(cacheKey, material);
   }
@@ -108,9 +121,68 @@ function dateTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** The envelope writer that signs every message of a SoapClient or SoapEndpoint as `signer`. */
+/**
+ * The signer's own certificate cannot sign now (expired, not yet valid): a problem of whoever signs,
+ * never of the party it calls for. Deliberately not a VbsError: a service that meets it while serving
+ * a request answers Server.InternalError with the generic message, and this message (which names the
+ * certificate) goes to its log under the request ID.
+ */
+export class SigningCertificateError extends Error {
+  override readonly name = 'SigningCertificateError';
+}
+
+/**
+ * The envelope writer that signs every message of a SoapClient or SoapEndpoint as `signer`. A request
+ * (written by a client: no `answering`) is not signed with a certificate outside its validity: the
+ * receiver would refuse it with AuthFailure ("the signing certificate is not ..."), and a frontend
+ * would pass that on to its user as theirs, when the fault is its own. An answer is signed whatever
+ * the dates (one must be written; the caller judges it).
+ */
 export function signedAs(signer: Signer): EnvelopeWriter {
-  return (bodyXml) => signEnvelope(bodyXml, signer);
+  return (bodyXml, answering) => {
+    if (answering !== undefined) return signEnvelope(bodyXml, signer);
+    const { subject, notBefore, notAfter } = materialOf(signer);
+    const now = Date.now();
+    if (now > notAfter)
+      throw new SigningCertificateError(
+        `the signing certificate (${subject}) expired on ${new Date(notAfter).toISOString()}: renew it`,
+      );
+    if (now < notBefore)
+      throw new SigningCertificateError(
+        `the signing certificate (${subject}) is valid only from ${new Date(notBefore).toISOString()}`,
+      );
+    return signEnvelope(bodyXml, signer);
+  };
+}
+
+/**
+ * A server's envelope writer: signs each answer as `signer` (the service's own, EC P-256 key),
+ * except the answer to a request signed with RSA, which it signs as `forRsaPeers` when given (the
+ * service's second certificate, same identity, an RSA key): a client that signs only with RSA may
+ * verify only RSA (stock gSOAP 2.8 hands XML-DSig's r || s to OpenSSL, which wants DER, and fails
+ * every ECDSA answer). An answer to a request with no readable signature (unsigned, unparsable) is
+ * signed as `signer`: cheaper, and not worth more to whoever sends such requests.
+ */
+export function answersSignedAs(signer: Signer, forRsaPeers?: Signer): EnvelopeWriter {
+  if (!forRsaPeers) return (bodyXml) => signEnvelope(bodyXml, signer);
+  return (bodyXml, answering) =>
+    signEnvelope(bodyXml, answering?.request && requestKeyKind(answering.request) === 'rsa' ? forRsaPeers : signer);
+}
+
+/**
+ * The key kind the request's SignatureMethod names (rsa-* or ecdsa-sha256), read from the parsed
+ * request without checking anything else: it only chooses which of the service's own keys signs the
+ * answer. Undefined unless there is exactly one Security header holding exactly one Signature with
+ * a SignatureMethod VBS knows.
+ */
+export function requestKeyKind(request: ParsedEnvelope): KeyKind | undefined {
+  const only = (parent: Element | undefined, ns: string, name: string): Element | undefined => {
+    const found = parent ? elementChildren(parent).filter((el) => isElement(el, ns, name)) : [];
+    return found.length === 1 ? found[0] : undefined;
+  };
+  const signedInfo = only(only(only(request.header, WSSE_NS, 'Security'), DS_NS, 'Signature'), DS_NS, 'SignedInfo');
+  const method = only(signedInfo, DS_NS, 'SignatureMethod');
+  return method ? SIGNATURE_METHODS.get(method.getAttribute('Algorithm') ?? '')?.key : undefined;
 }
 
 /** Literal characters that xmldom reads as XML 1.1 line ends and XML 1.0 parsers do not. */

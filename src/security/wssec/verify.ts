@@ -27,7 +27,7 @@ import { indexDocument } from './document-index.js';
 import { exclusiveC14n } from './exc-c14n.js';
 import { describeKeyKind, keyKindOf, type KeyKind } from './key-kind.js';
 import { BASE64_ENCODING, DS_NS, P256_SIGNATURE_BYTES, WSSE_NS, WSU_NS, X509_TOKEN } from './names.js';
-import type { ReplayCache } from './replay-cache.js';
+import { replayRefusal, type ReplayCache } from './replay-cache.js';
 import { readSignature } from './signature-parts.js';
 import { attribute, authFailure, decodeBase64, isElement, structuralChildren, textOnly } from './strict-xml.js';
 import { checkTimestamp } from './timestamp.js';
@@ -161,12 +161,12 @@ export function verifySignedEnvelope(message: ParsedEnvelope, options: VerifyOpt
   if (window.created + 1000 <= options.replayCache.since) {
     throw authFailure('The request was signed before this service started; sign it again.');
   }
-  // Keyed on what was signed (hashed to keep the cache small), not on the signature value: ECDSA values
-  // are malleable ((r, s) and (r, n - s) both verify). A re-encoded message is the same key too.
-  const replayKey = hash('sha256', signedInfo, 'base64');
-  if (options.replayCache.seen(replayKey, window.acceptedUntil)) {
-    throw authFailure('This request was already received; sign each request anew.');
-  }
+  // Keyed on what was signed, not on the signature value: ECDSA values are malleable ((r, s) and
+  // (r, n - s) both verify). A re-encoded message is the same key too. 128 bits of its SHA-256, as 22
+  // base64url characters: what the cache holds for up to 7 minutes per request.
+  const replayKey = hash('sha256', signedInfo, 'buffer').toString('base64url', 0, 16);
+  const replay = options.replayCache.record(replayKey, window.acceptedUntil, trusted.userId);
+  if (replay !== 'new') throw replayRefusal(replay);
   return { userId: trusted.userId, certificate: trusted.x509, signatureValue: parts.signatureValue.toString('base64') };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Every attack in guides/security.md, sent over HTTPS to the REAL running frontend (startCluster):
  * each must be answered with a SOAP fault that is itself signed by the frontend (checked by VBS's
- * verifier and by xmlsec1 against HOME/certs/frontend.pem), and must change nothing: alice's volumes
+ * verifier and by xmlsec1 against HOME/certs/frontend.rsa.pem or frontend.pem, by the kind of key the
+ * request was signed with), and must change nothing: alice's volumes
  * and snapshots as she sees them and the files under HOME/volumes are compared before and after.
  * The library-level twins of these tests are in test/security/wssec/refused.test.ts; these prove that
  * the running service is wired so that nothing reaches a handler before it is verified.
@@ -113,7 +114,7 @@ describe('security e2e: attacks on the running frontend', function () {
       ec2Body('DescribeVolumes', { volumeSet: { item: [{ volumeId: aliceVolume }] } }),
     );
     expect(answerOf(raw)).to.deep.include({ status: 200, element: 'DescribeVolumesResponse' });
-    await expectFrontendSigned(cluster, raw);
+    await expectFrontendSigned(cluster, raw, 'rsa');
   });
 
   it('refuses an unsigned request, on /vbs and on /ec2', async () => {

@@ -13,7 +13,7 @@ import { signEnvelope, type Signer, type SignOptions } from '../../../src/securi
 import { ec2Client } from '../../support/ec2-client.js';
 import { rawPost, type RawAnswer } from '../../support/raw-soap.js';
 import type { Cluster } from '../../support/services.js';
-import { frontendCertPem, signedBy, xmlsec1Verifies } from './signed-answer.js';
+import { frontendCertPem, frontendRsaCertPem, signedBy, xmlsec1Verifies } from './signed-answer.js';
 
 type Ops = AmazonEC2PortTypeOperations;
 
@@ -76,8 +76,8 @@ export function answerOf(raw: RawAnswer): Answer {
     status: raw.status,
     element,
     faultcode: /<faultcode>([^<]*)<\/faultcode>/.exec(raw.body)?.[1],
-    code: /<Code>([^<]*)<\/Code>/.exec(raw.body)?.[1],
-    message: unescape(/<Message>([^<]*)<\/Message>/.exec(raw.body)?.[1]),
+    code: /<vbs:Code>([^<]*)<\/vbs:Code>/.exec(raw.body)?.[1],
+    message: unescape(/<vbs:Message>([^<]*)<\/vbs:Message>/.exec(raw.body)?.[1]),
   };
 }
 
@@ -89,12 +89,21 @@ export async function expectSignedFault(cluster: Cluster, raw: RawAnswer, code: 
   return a.message ?? '';
 }
 
-export async function expectFrontendSigned(cluster: Cluster, raw: RawAnswer): Promise<void> {
-  const cert = frontendCertPem(cluster.home);
-  // The frontend's service key is EC P-256 (ensureServiceTls), so its answers are ECDSA-signed.
-  expect(raw.body, 'the answer is signed with ecdsa-sha256').to.include(
-    '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256">',
-  );
+const RSA_SHA256_METHOD = '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256">';
+const ECDSA_SHA256_METHOD = '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256">';
+
+/**
+ * The answer is signed by the frontend: with rsa-sha256 by frontend.rsa.pem or with ecdsa-sha256 by
+ * frontend.pem; `kind` says which one it must be (RSA: the answer to a request signed with RSA).
+ */
+export async function expectFrontendSigned(cluster: Cluster, raw: RawAnswer, kind?: 'rsa' | 'ec'): Promise<void> {
+  const rsa = raw.body.includes(RSA_SHA256_METHOD);
+  expect(
+    rsa || raw.body.includes(ECDSA_SHA256_METHOD),
+    'the answer is signed with rsa-sha256 or ecdsa-sha256',
+  ).to.equal(true);
+  if (kind !== undefined) expect(rsa ? 'rsa' : 'ec', 'the kind of key that signed the answer').to.equal(kind);
+  const cert = rsa ? frontendRsaCertPem(cluster.home) : frontendCertPem(cluster.home);
   expect(signedBy(raw.body, cert), 'the answer is signed by the frontend (VBS verifier)').to.equal('signed:signer');
   expect(await xmlsec1Verifies(raw.body, cert), 'the answer is signed by the frontend (xmlsec1)').to.equal(true);
 }

@@ -1,7 +1,8 @@
 /**
  * Proof that an answer came from the frontend: every answer, faults too, must be a WS-Security
- * envelope signed with the frontend's service certificate (HOME/certs/frontend.pem). Checked twice,
- * by VBS's own verifier with a trust store holding only that certificate, and by the xmlsec1 command
+ * envelope signed with one of the frontend's service certificates: HOME/certs/frontend.rsa.pem (RSA)
+ * for a request signed with RSA, HOME/certs/frontend.pem (EC P-256) otherwise. Checked twice, by
+ * VBS's own verifier with a trust store holding only that certificate, and by the xmlsec1 command
  * line, an independent implementation, so that a bug shared by signer and verifier cannot hide.
  */
 import { execFile } from 'node:child_process';
@@ -16,8 +17,14 @@ import { verifySignedEnvelope } from '../../../src/security/wssec/verify.js';
 
 const run = promisify(execFile);
 
+/** The frontend's EC P-256 certificate: TLS, its calls, and answers to requests not signed with RSA. */
 export function frontendCertPem(home: string): string {
   return readFileSync(join(home, 'certs', 'frontend.pem'), 'utf8');
+}
+
+/** The frontend's RSA certificate: what signs its answers to requests signed with RSA (every user's). */
+export function frontendRsaCertPem(home: string): string {
+  return readFileSync(join(home, 'certs', 'frontend.rsa.pem'), 'utf8');
 }
 
 /** The signer's user ID when VBS's verifier accepts `xml` as signed by `certPem`; else the refusal. */
@@ -29,7 +36,7 @@ export function signedBy(xml: string, certPem: string): string {
       resolveCertificate: store.resolve,
       now: () => new Date(),
       clockSkewSeconds: 60, // An answer is checked once, whenever it arrived: no replay question, no start time.
-      replayCache: { seen: () => false, since: 0 },
+      replayCache: { record: () => 'new', since: 0 },
     });
     return `signed:${sender.userId}`;
   } catch (e) {

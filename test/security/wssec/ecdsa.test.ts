@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { MemoryReplayCache } from '../../../src/security/wssec/replay-cache.js';
+import { MemoryReplayCache, type ReplayCache } from '../../../src/security/wssec/replay-cache.js';
 import { signEnvelope } from '../../../src/security/wssec/sign.js';
 import { FingerprintTrustStore } from '../../../src/security/wssec/trust-store.js';
 import type { VerifyOptions } from '../../../src/security/wssec/verify.js';
@@ -27,7 +27,7 @@ const MISMATCH_EC = 'AuthFailure: The SignatureMethod is for EC P-256 keys; the 
 const UNUSABLE = 'AuthFailure: The signing certificate must hold an RSA key of at least 2048 bits or an EC P-256 key.';
 
 /** Replays are the subject of one test only, which brings its own cache (made before it signs). */
-const NO_REPLAY_CHECK = { seen: (): boolean => false, since: 0 };
+const NO_REPLAY_CHECK: ReplayCache = { record: () => 'new', since: 0 };
 
 /** What the frontend's peers do: trust a service certificate the VBS CA issued, named frontend. */
 function asService(overrides: Partial<VerifyOptions> = {}): VerifyOptions {

@@ -88,7 +88,7 @@ export function fixtures(): Fixtures {
  */
 function runningCache(): ReplayCache {
   const cache = new MemoryReplayCache();
-  return { seen: (key, expiresAt) => cache.seen(key, expiresAt), since: cache.since - 5_000 };
+  return { record: (key, expiresAt, owner) => cache.record(key, expiresAt, owner), since: cache.since - 5_000 };
 }
 
 export function options(overrides: Partial<VerifyOptions> = {}): VerifyOptions {

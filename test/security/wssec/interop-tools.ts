@@ -49,12 +49,19 @@ export async function zeepRequest(who: Identity, sha1 = false): Promise<string> 
   return zeepSigned(who, sha1 ? 'sha1' : 'sha256');
 }
 
+/** The same with zeep's DEFAULT signer: BinarySignature(key, cert), no methods given (rsa-sha1, sha1 digests). */
+export async function zeepDefaultRequest(who: Identity): Promise<string> {
+  return zeepSigned(who, 'default');
+}
+
 /** The same signed with ecdsa-sha256 by xmlsec: `who` holds an EC P-256 key. */
 export async function zeepEcdsaRequest(who: Identity): Promise<string> {
   return zeepSigned(who, 'ecdsa');
 }
 
-async function zeepSigned(who: Identity, algorithm: 'sha256' | 'sha1' | 'ecdsa'): Promise<string> {
+type ZeepAlgorithm = 'sha256' | 'sha1' | 'ecdsa' | 'default';
+
+async function zeepSigned(who: Identity, algorithm: ZeepAlgorithm): Promise<string> {
   const files = scratch({ 'key.pem': who.keyPem, 'cert.pem': who.certPem });
   try {
     const args = [
@@ -90,11 +97,24 @@ export async function zeepVerifies(xml: string, certPem: string): Promise<boolea
   }
 }
 
-/** A zeep client calling `url`: signs its request, checks the answer against `serverCertPem`. */
-export async function zeepCall(url: string, who: Identity, serverCertPem: string): Promise<string> {
-  const files = scratch({ 'key.pem': who.keyPem, 'cert.pem': who.certPem, 'server.pem': serverCertPem });
+/**
+ * A zeep client calling `url`: signs its request (rsa-sha256 unless told), checks the answer against
+ * `serverCertPem`; over HTTPS it trusts `caPem` only (requests' REQUESTS_CA_BUNDLE).
+ */
+export async function zeepCall(
+  url: string,
+  who: Identity,
+  serverCertPem: string,
+  options: { readonly algorithm?: ZeepAlgorithm; readonly caPem?: string } = {},
+): Promise<string> {
+  const files = scratch({
+    'key.pem': who.keyPem,
+    'cert.pem': who.certPem,
+    'server.pem': serverCertPem,
+    'ca.pem': options.caPem ?? '',
+  });
   try {
-    const { stdout } = await run(PYTHON, [
+    const args = [
       `${HELPERS_DIR}/zeep_wssec.py`,
       'call',
       FRONTEND_WSDL,
@@ -102,7 +122,11 @@ export async function zeepCall(url: string, who: Identity, serverCertPem: string
       files.path('key.pem'),
       files.path('cert.pem'),
       files.path('server.pem'),
-    ]);
+      options.algorithm ?? 'sha256',
+    ];
+    const env =
+      options.caPem === undefined ? process.env : { ...process.env, REQUESTS_CA_BUNDLE: files.path('ca.pem') };
+    const { stdout } = await run(PYTHON, args, { env });
     return stdout;
   } finally {
     files.done();

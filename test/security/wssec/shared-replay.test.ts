@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { userAuthenticator } from '../../../src/security/authenticators.js';
-import { MemoryReplayCache, type ReplayCache } from '../../../src/security/wssec/replay-cache.js';
+import { MemoryReplayCache, type ReplayAnswer, type ReplayCache } from '../../../src/security/wssec/replay-cache.js';
 import { signEnvelope } from '../../../src/security/wssec/sign.js';
 import { parseEnvelope } from '../../../src/soap/envelope.js';
 import type { Authenticator } from '../../../src/soap/server.js';
@@ -119,10 +119,10 @@ describe('clustered frontend: the shared replay check', () => {
     const channel = channelTo(primary);
     const client = new ReplayCacheClient(primary.since, channel);
     const later = Date.now() + 60_000;
-    const answers = await Promise.all(['a', 'b', 'a', 'c', 'b'].map((key) => client.seen(key, later)));
-    expect(answers).to.deep.equal([false, false, true, false, true]);
+    const answers = await Promise.all(['a', 'b', 'a', 'c', 'b'].map((key) => client.record(key, later, 'alice')));
+    expect(answers).to.deep.equal(['new', 'new', 'replayed', 'new', 'replayed']);
     expect(channel.questions).to.equal(1);
-    expect(await client.seen('c', later)).to.equal(true);
+    expect(await client.record('c', later, 'alice')).to.equal('replayed');
     expect(channel.questions).to.equal(2);
   });
 
@@ -130,22 +130,25 @@ describe('clustered frontend: the shared replay check', () => {
     const primary = new MemoryReplayCache();
     const replies: unknown[] = [];
     const ask = (m: unknown): boolean => answerReplayQuestions(primary, m, (a) => replies.push(a));
-    expect(ask({ vbs: 'replay?', ids: [1, 2], keys: ['k'], expiresAt: [1, 2] })).to.equal(false);
-    expect(ask({ vbs: 'replay?', ids: [1], keys: [7], expiresAt: [1] })).to.equal(false);
+    expect(ask({ vbs: 'replay?', ids: [1, 2], keys: ['k'], expiresAt: [1, 2], owners: ['a', 'a'] })).to.equal(false);
+    expect(ask({ vbs: 'replay?', ids: [1], keys: [7], expiresAt: [1], owners: ['a'] })).to.equal(false);
+    expect(ask({ vbs: 'replay?', ids: [1], keys: ['k'], expiresAt: [1] }), 'no owners').to.equal(false);
     expect(ask({ vbs: 'ready', origin: 'x' })).to.equal(false);
     expect(ask(null)).to.equal(false);
     expect(replies).to.deep.equal([]);
     expect(primary.size).to.equal(0);
-    expect(ask({ vbs: 'replay?', ids: [4], keys: ['k'], expiresAt: [Date.now() + 1000] })).to.equal(true);
-    expect(replies).to.deep.equal([{ vbs: 'replay!', ids: [4], seen: [false] }]);
+    expect(ask({ vbs: 'replay?', ids: [4], keys: ['k'], expiresAt: [Date.now() + 1000], owners: ['a'] })).to.equal(
+      true,
+    );
+    expect(replies).to.deep.equal([{ vbs: 'replay!', ids: [4], answers: ['new'] }]);
   });
 
   describe('fails closed', () => {
-    const shared = (seen: boolean): SharedReplayCache => ({ since: 0, seen: async () => seen });
+    const shared = (answer: ReplayAnswer): SharedReplayCache => ({ since: 0, record: async () => answer });
     const principal = { userId: 'alice', admin: false };
 
     it('when an authenticator accepts without asking the replay cache (InternalError, not accepted)', async () => {
-      const worker = withSharedReplays(() => async () => principal, shared(false));
+      const worker = withSharedReplays(() => async () => principal, shared('new'));
       const error = await refusal(worker(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request));
       expect(error.code).to.equal(undefined);
       expect(error.message).to.match(/without asking the replay cache/);
@@ -156,18 +159,20 @@ describe('clustered frontend: the shared replay check', () => {
         (cache: ReplayCache): Authenticator =>
         async () => {
           await new Promise((r) => setImmediate(r));
-          if (cache.seen('key', Date.now() + 1000)) throw new Error('seen');
+          if (cache.record('key', Date.now() + 1000, 'alice') !== 'new') throw new Error('seen');
           return principal;
         };
       const error = await refusal(
-        withSharedReplays(late, shared(false))(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request),
+        withSharedReplays(late, shared('new'))(parseEnvelope(signEnvelope(CREATE_VOLUME, fixtures().alice)), request),
       );
       expect(error.message).to.match(/outside its synchronous run/);
     });
 
     it('when the primary does not answer in time, or the channel cannot send (Unavailable)', async () => {
       const silent: Channel = { send: () => true, on: () => undefined };
-      const unanswered = await refusal(new ReplayCacheClient(Date.now(), silent, 50).seen('key', Date.now() + 1000));
+      const unanswered = await refusal(
+        new ReplayCacheClient(Date.now(), silent, 50).record('key', Date.now() + 1000, 'alice'),
+      );
       expect(unanswered.code).to.equal('Unavailable');
       const broken: Channel = {
         send: (_m, callback) => {
@@ -176,12 +181,12 @@ describe('clustered frontend: the shared replay check', () => {
         },
         on: () => undefined,
       };
-      expect((await refusal(new ReplayCacheClient(Date.now(), broken).seen('key', Date.now() + 1000))).code).to.equal(
-        'Unavailable',
-      );
-      expect((await refusal(new ReplayCacheClient(Date.now(), { on: () => undefined }).seen('key', 1))).code).to.equal(
-        'Unavailable',
-      );
+      expect(
+        (await refusal(new ReplayCacheClient(Date.now(), broken).record('key', Date.now() + 1000, 'alice'))).code,
+      ).to.equal('Unavailable');
+      expect(
+        (await refusal(new ReplayCacheClient(Date.now(), { on: () => undefined }).record('key', 1, 'alice'))).code,
+      ).to.equal('Unavailable');
     });
   });
 });

@@ -5,11 +5,16 @@ zeep's BinarySignature signs the Body, and a Timestamp only if one is already in
 small plugin adds a 5-minute wsu:Timestamp first (composed with zeep.wsse.compose.Compose). zeep checks
 a response's signature with the key it was given; ServerSigned checks it with the service's certificate.
 
-  sign WSDL KEY CERT [sha1|ecdsa]    print a signed CreateVolume request (rendered, not sent):
-                                     rsa-sha256 by default, rsa-sha1, or ecdsa-sha256 (an EC P-256 key)
+  sign WSDL KEY CERT [sha1|ecdsa|default]
+                                     print a signed CreateVolume request (rendered, not sent):
+                                     rsa-sha256 by default, rsa-sha1, ecdsa-sha256 (an EC P-256 key), or
+                                     'default': BinarySignature as zeep makes it when given no methods
+                                     (rsa-sha1 with sha1 digests, zeep's own defaults)
   verify XML_FILE CERT               zeep's own check of a signed envelope (any key xmlsec reads from
                                      the certificate: RSA, or EC as VBS services now hold); prints "ok"
-  call WSDL URL KEY CERT SERVER_CERT send a signed CreateVolume, check the signed answer, print volumeId
+  call WSDL URL KEY CERT SERVER_CERT [ALGORITHM]
+                                     send a signed CreateVolume (rsa-sha256, or as for sign), check the
+                                     signed answer, print volumeId
 """
 import datetime
 import sys
@@ -55,6 +60,9 @@ class ServerSigned:
 
 
 def signer(key, cert, algorithm='sha256'):
+    if algorithm == 'default':
+        # What a zeep user writes who does not choose: zeep's defaults are rsa-sha1 and sha1.
+        return BinarySignature(key, cert)
     methods = {
         'sha256': xmlsec.Transform.RSA_SHA256,
         'sha1': xmlsec.Transform.RSA_SHA1,
@@ -70,8 +78,8 @@ def signer(key, cert, algorithm='sha256'):
 class ClientSigning(Compose):
     """Timestamp + BinarySignature on the way out; the service's certificate on the way back."""
 
-    def __init__(self, key, cert, server_cert):
-        super().__init__([Timestamp(), signer(key, cert)])
+    def __init__(self, key, cert, server_cert, algorithm='sha256'):
+        super().__init__([Timestamp(), signer(key, cert, algorithm)])
         self.server = ServerSigned(server_cert)
 
     def verify(self, envelope):
@@ -93,7 +101,8 @@ def main(argv):
         sys.stdout.write('ok')
     elif mode == 'call':
         wsdl, url, key, cert, server_cert = argv[1:6]
-        client = Client(wsdl, wsse=ClientSigning(key, cert, server_cert))
+        algorithm = argv[6] if len(argv) > 6 else 'sha256'
+        client = Client(wsdl, wsse=ClientSigning(key, cert, server_cert, algorithm))
         service = client.create_service(BINDING, url)
         answer = service.CreateVolume(size='1', availabilityZone='zone-a')
         sys.stdout.write(answer.volumeId)
