@@ -3,6 +3,7 @@
  * (unless $VBS_DEBUG is set), and the exit status: 2 for usage errors, 1 for everything else.
  */
 import { SoapFault, TransportError } from '../soap/client.js';
+import { SigningCertificateError } from '../security/wssec/sign.js';
 import { UsageError } from './args.js';
 import { CliError } from './command.js';
 import { findCommand } from './commands/index.js';
@@ -32,6 +33,9 @@ export function reportOf(error: unknown, endpoint: string | undefined): Report {
   }
   if (error instanceof TransportError)
     return { text: `vbs: ${transportText(error, endpoint)}\n`, status: EXIT_FAILURE };
+  // Your own certificate cannot sign (expired, not yet valid): nothing was sent.
+  if (error instanceof SigningCertificateError)
+    return { text: `vbs: ${error.message.replace(/^the signing/, 'your signing')}\n`, status: EXIT_FAILURE };
   if (error instanceof ConnectionSetupError || error instanceof WaitTimeoutError || error instanceof CliError) {
     return { text: `vbs: ${error.message}\n`, status: EXIT_FAILURE };
   }

@@ -4,7 +4,10 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import forge from 'node-forge';
 import { CLI_BIN } from '../support/repo.js';
 import { freePort, startCluster, type Cluster } from '../support/services.js';
 import { ifMade } from '../support/if-made.js';
@@ -219,6 +222,29 @@ describe('vbs CLI', function () {
       new RegExp(`^vbs: cannot reach https://127\\.0\\.0\\.1:${port}/vbs: .*ECONNREFUSED.*\\n$`),
     );
     expectNoStack(r);
+  });
+
+  it('an expired certificate of your own gives one clear line and exit 1, and sends nothing', async () => {
+    const keys = forge.pki.rsa.generateKeyPair(2048);
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = '01';
+    cert.validity.notBefore = new Date(Date.now() - 30 * 86_400_000);
+    cert.validity.notAfter = new Date(Date.now() - 86_400_000);
+    cert.setSubject([{ name: 'commonName', value: 'alice' }]);
+    cert.setIssuer([{ name: 'commonName', value: 'alice' }]);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+    const dir = mkdtempSync(join(tmpdir(), 'vbs-expired-'));
+    try {
+      writeFileSync(join(dir, 'alice.pem'), forge.pki.certificateToPem(cert), { mode: 0o600 });
+      writeFileSync(join(dir, 'alice.key'), forge.pki.privateKeyToPem(keys.privateKey), { mode: 0o600 });
+      const r = await vbs('describe-volumes', '--cert', join(dir, 'alice.pem'), '--key', join(dir, 'alice.key'));
+      expect(r.status).to.equal(1);
+      expect(r.stderr).to.match(/^vbs: your signing certificate \(CN=alice\) expired on \d{4}-\d\d-\d\d.*renew it\n$/);
+      expectNoStack(r);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing CA file gives one clear line and exit 1', async () => {
