@@ -62,6 +62,13 @@ export interface FrontendConfig extends Listen {
    * VMM_CALL_TIMEOUT_MS). Keep it longer than the nodes' VMM_REQUEST_DEADLINE_MS: see there.
    */
   readonly vmmCallTimeoutSeconds: number;
+  /**
+   * Each user's quota where `vbs-admin quota set` gave it none: how many volumes, how many GiB in all
+   * of them, how many snapshots (null: no limit). Deleted resources do not count; error ones do.
+   */
+  readonly quotaVolumes: number | null;
+  readonly quotaGiB: number | null;
+  readonly quotaSnapshots: number | null;
   readonly logFile: string | undefined;
 }
 
@@ -126,6 +133,10 @@ export function frontendDefaults(home: string): FrontendConfig {
     allowSha1Signatures: false,
     workers: availableParallelism(),
     vmmCallTimeoutSeconds: VMM_CALL_TIMEOUT_MS / 1000,
+    // EC2's limits of the 2010 API's time: 5000 volumes, 20 TiB of volumes, 10000 snapshots.
+    quotaVolumes: 5000,
+    quotaGiB: 20480,
+    quotaSnapshots: 10000,
     logFile: undefined,
   };
 }
@@ -188,6 +199,8 @@ const isStr = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
 const isPort = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 65536;
 const isPos = (v: unknown): boolean => typeof v === 'number' && v > 0 && Number.isFinite(v);
 const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
+/** A count or a size: a whole number, 0 or more (0 allows nothing); null for no limit. */
+const isLimit = (v: unknown): boolean => v === null || (Number.isSafeInteger(v) && (v as number) >= 0);
 /** More workers than this is a typo, not a machine (each one holds its own store and TLS state). */
 const MAX_FRONTEND_WORKERS = 256;
 
@@ -220,6 +233,9 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
   allowSha1Signatures: (v) => typeof v === 'boolean',
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_FRONTEND_WORKERS,
   vmmCallTimeoutSeconds: isPos,
+  quotaVolumes: isLimit,
+  quotaGiB: isLimit,
+  quotaSnapshots: isLimit,
   logFile: isOptStr,
 };
 
