@@ -295,14 +295,17 @@ function readJson(file: string | undefined): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** Paths in the file are taken relative to the home, which is the file's own "home" or $VBS_HOME. */
-function homeOf(given: Record<string, unknown>): string {
-  return typeof given['home'] === 'string' ? resolve(given['home']) : defaultHome();
+/**
+ * Paths in the file are taken relative to the home, which is the file's own "home", else `home` (a
+ * tool's --home), else $VBS_HOME.
+ */
+function homeOf(given: Record<string, unknown>, home?: string): string {
+  return typeof given['home'] === 'string' ? resolve(given['home']) : (home ?? defaultHome());
 }
 
-export function loadFrontendConfig(file?: string): FrontendConfig {
+export function loadFrontendConfig(file?: string, home?: string): FrontendConfig {
   const given = readJson(file);
-  return merge(frontendDefaults(homeOf(given)), FRONTEND_SHAPE, given, file ?? 'defaults');
+  return merge(frontendDefaults(homeOf(given, home)), FRONTEND_SHAPE, given, file ?? 'defaults');
 }
 
 export function loadVolumeDelegateConfig(file?: string): VolumeDelegateConfig {
