@@ -83,6 +83,14 @@ export interface VolumeDelegateConfig extends Listen {
   readonly stripeSizeBytes: number;
   readonly stripeCount: number;
   readonly sparseOvercommit: number;
+  /**
+   * The most the full sizes of this delegate's sparse volumes may add up to (made and not deleted,
+   * or being made); null: sparseOvercommit times the size of the file system. Set it on a shared
+   * file system with several delegates, each of which would otherwise promise the whole of it.
+   */
+  readonly maxPromisedSparseBytes: number | null;
+  /** The most jobs the delegate runs at once; more are refused (Unavailable) and go to another delegate. */
+  readonly maxConcurrentJobs: number;
   readonly maxAttempts: number;
   readonly heartbeatSeconds: number;
   /** A job whose progress has not moved for this long is stopped and fails (a hung command or file system). */
@@ -155,6 +163,8 @@ export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
     stripeSizeBytes: 4 * 1024 * 1024,
     stripeCount: 2,
     sparseOvercommit: 8,
+    maxPromisedSparseBytes: null,
+    maxConcurrentJobs: 32,
     maxAttempts: 2,
     heartbeatSeconds: 5,
     stallSeconds: 120,
@@ -252,6 +262,8 @@ const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
   stripeSizeBytes: (v) => Number.isInteger(v) && isPos(v),
   stripeCount: (v) => Number.isInteger(v) && isPos(v),
   sparseOvercommit: isPos,
+  maxPromisedSparseBytes: (v) => v === null || (Number.isSafeInteger(v) && isPos(v)),
+  maxConcurrentJobs: (v) => Number.isInteger(v) && isPos(v),
   maxAttempts: (v) => Number.isInteger(v) && isPos(v),
   heartbeatSeconds: isPos,
   stallSeconds: isPos,

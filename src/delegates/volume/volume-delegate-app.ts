@@ -77,7 +77,14 @@ export async function startVolumeDelegate(
     portType: 'VolumeDelegatePortType',
     wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
     handlers: volumeDelegateHandlers(
-      { id: config.id, root: config.storageRoot, lustre, sparseOvercommit: config.sparseOvercommit },
+      {
+        id: config.id,
+        root: config.storageRoot,
+        lustre,
+        sparseOvercommit: config.sparseOvercommit,
+        maxPromisedSparseBytes: config.maxPromisedSparseBytes,
+        maxConcurrentJobs: config.maxConcurrentJobs,
+      },
       journal,
       runner,
       logger,
