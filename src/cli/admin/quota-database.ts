@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadFrontendConfig } from '../../config/config.js';
+import { preparePrivateDatabase } from '../../private-files.js';
 import { openPragmas } from '../../sqlite/checked.js';
 import { hasQuotaTable, QUOTA_KINDS, quotaOf, type Limits, type QuotaKind } from '../../sqlite/quotas.js';
 import type { OptionSpec } from '../args.js';
@@ -45,6 +46,8 @@ export function openQuotaDatabase(home: string, configArg: string | undefined): 
       `no metadata store at ${file}: start the frontend once (it makes it), or give the frontend's --config`,
     );
   }
+  // Tightened as the frontend does, so that a -wal or -shm this open makes is 0600 too.
+  preparePrivateDatabase(file, { create: false });
   const db = new Database(file, { fileMustExist: true });
   try {
     openPragmas(db);

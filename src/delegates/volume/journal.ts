@@ -6,9 +6,8 @@
  * made for it: asked again for the same job, the delegate answers from here and starts nothing.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { VolumeType } from '../../core/records.js';
+import { preparePrivateDatabase } from '../../private-files.js';
 import { openPragmas, writing } from '../../sqlite/checked.js';
 
 export type JobKind = 'volume' | 'snapshot';
@@ -95,7 +94,8 @@ export class Journal {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    // 0600 before SQLite opens it, so that its -wal and -shm are made 0600 too.
+    preparePrivateDatabase(file, { create: true });
     this.db = new Database(file);
     openPragmas(this.db);
     const version = Number(this.db.pragma('user_version', { simple: true }));

@@ -5,8 +5,6 @@
  * machine.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type {
   AttachmentRecord,
   InstanceLocation,
@@ -47,6 +45,7 @@ import { MIGRATIONS } from './sqlite-migrations.js';
 import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
 import { guardSql, sqlList, transitionSql, type ResourceTable } from './sqlite-state.js';
 import { LOCK_WAIT_BUDGET_MS, openPragmas, patiently, writing } from '../../sqlite/checked.js';
+import { preparePrivateDatabase } from '../../private-files.js';
 import { NO_LIMITS, QUOTA_KINDS, quotaDefaultParams, quotaOf, withinQuotaSql } from '../../sqlite/quotas.js';
 
 /** The creation rules of state.ts as the WHERE of an INSERT … SELECT (@snap, @vol: the related row). */
@@ -64,7 +63,8 @@ export class SqliteStore implements MetadataStore {
     file: string,
     private readonly lockWaitMs = LOCK_WAIT_BUDGET_MS,
   ) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    // 0600 before SQLite opens it, so that its -wal and -shm are made 0600 too.
+    preparePrivateDatabase(file, { create: true });
     this.db = new Database(file);
     openPragmas(this.db);
     this.db.pragma('foreign_keys = ON');
