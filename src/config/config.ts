@@ -69,6 +69,13 @@ export interface FrontendConfig extends Listen {
    * VMM_CALL_TIMEOUT_MS). Keep it longer than the nodes' VMM_REQUEST_DEADLINE_MS: see there.
    */
   readonly vmmCallTimeoutSeconds: number;
+  /**
+   * Each user's quota where `vbs-admin quota set` gave it none: how many volumes, how many GiB in all
+   * of them, how many snapshots (null: no limit). Deleted resources do not count; error ones do.
+   */
+  readonly quotaVolumes: number | null;
+  readonly quotaGiB: number | null;
+  readonly quotaSnapshots: number | null;
   readonly logFile: string | undefined;
 }
 
@@ -83,6 +90,14 @@ export interface VolumeDelegateConfig extends Listen {
   readonly stripeSizeBytes: number;
   readonly stripeCount: number;
   readonly sparseOvercommit: number;
+  /**
+   * The most the full sizes of this delegate's sparse volumes may add up to (made and not deleted,
+   * or being made); null: sparseOvercommit times the size of the file system. Set it on a shared
+   * file system with several delegates, each of which would otherwise promise the whole of it.
+   */
+  readonly maxPromisedSparseBytes: number | null;
+  /** The most jobs the delegate runs at once; more are refused (Unavailable) and go to another delegate. */
+  readonly maxConcurrentJobs: number;
   readonly maxAttempts: number;
   readonly heartbeatSeconds: number;
   /** A job whose progress has not moved for this long is stopped and fails (a hung command or file system). */
@@ -135,6 +150,10 @@ export function frontendDefaults(home: string): FrontendConfig {
     replayCacheEntriesPerUser: undefined,
     workers: availableParallelism(),
     vmmCallTimeoutSeconds: VMM_CALL_TIMEOUT_MS / 1000,
+    // EC2's limits of the 2010 API's time: 5000 volumes, 20 TiB of volumes, 10000 snapshots.
+    quotaVolumes: 5000,
+    quotaGiB: 20480,
+    quotaSnapshots: 10000,
     logFile: undefined,
   };
 }
@@ -153,6 +172,8 @@ export function volumeDelegateDefaults(home: string): VolumeDelegateConfig {
     stripeSizeBytes: 4 * 1024 * 1024,
     stripeCount: 2,
     sparseOvercommit: 8,
+    maxPromisedSparseBytes: null,
+    maxConcurrentJobs: 32,
     maxAttempts: 2,
     heartbeatSeconds: 5,
     stallSeconds: 120,
@@ -197,6 +218,8 @@ const isStr = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
 const isPort = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 65536;
 const isPos = (v: unknown): boolean => typeof v === 'number' && v > 0 && Number.isFinite(v);
 const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
+/** A count or a size: a whole number, 0 or more (0 allows nothing); null for no limit. */
+const isLimit = (v: unknown): boolean => v === null || (Number.isSafeInteger(v) && (v as number) >= 0);
 /** More workers than this is a typo, not a machine (each one holds its own store and TLS state). */
 const MAX_FRONTEND_WORKERS = 256;
 
@@ -231,6 +254,9 @@ const FRONTEND_SHAPE: Shape<FrontendConfig> = {
   replayCacheEntriesPerUser: (v) => v === undefined || (Number.isInteger(v) && isPos(v)),
   workers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_FRONTEND_WORKERS,
   vmmCallTimeoutSeconds: isPos,
+  quotaVolumes: isLimit,
+  quotaGiB: isLimit,
+  quotaSnapshots: isLimit,
   logFile: isOptStr,
 };
 
@@ -247,6 +273,8 @@ const DELEGATE_SHAPE: Shape<VolumeDelegateConfig> = {
   stripeSizeBytes: (v) => Number.isInteger(v) && isPos(v),
   stripeCount: (v) => Number.isInteger(v) && isPos(v),
   sparseOvercommit: isPos,
+  maxPromisedSparseBytes: (v) => v === null || (Number.isSafeInteger(v) && isPos(v)),
+  maxConcurrentJobs: (v) => Number.isInteger(v) && isPos(v),
   maxAttempts: (v) => Number.isInteger(v) && isPos(v),
   heartbeatSeconds: isPos,
   stallSeconds: isPos,
@@ -290,14 +318,17 @@ function readJson(file: string | undefined): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** Paths in the file are taken relative to the home, which is the file's own "home" or $VBS_HOME. */
-function homeOf(given: Record<string, unknown>): string {
-  return typeof given['home'] === 'string' ? resolve(given['home']) : defaultHome();
+/**
+ * Paths in the file are taken relative to the home, which is the file's own "home", else `home` (a
+ * tool's --home), else $VBS_HOME.
+ */
+function homeOf(given: Record<string, unknown>, home?: string): string {
+  return typeof given['home'] === 'string' ? resolve(given['home']) : (home ?? defaultHome());
 }
 
-export function loadFrontendConfig(file?: string): FrontendConfig {
+export function loadFrontendConfig(file?: string, home?: string): FrontendConfig {
   const given = readJson(file);
-  return merge(frontendDefaults(homeOf(given)), FRONTEND_SHAPE, given, file ?? 'defaults');
+  return merge(frontendDefaults(homeOf(given, home)), FRONTEND_SHAPE, given, file ?? 'defaults');
 }
 
 export function loadVolumeDelegateConfig(file?: string): VolumeDelegateConfig {

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'InvalidZone.NotFound',
   'IncorrectState',
   'VolumeInUse',
+  'VolumeLimitExceeded',
+  'SnapshotLimitExceeded',
   'InvalidParameterValue',
   'InvalidParameterCombination',
   'MissingParameter',

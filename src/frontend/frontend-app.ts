@@ -112,6 +112,7 @@ export function openFrontendCore(config: FrontendConfig, logger: Logger): Fronte
       region: config.region,
       maxVolumeSizeGiB: config.maxVolumeSizeGiB,
       defaultVolumeType: config.defaultVolumeType,
+      quotas: { volumes: config.quotaVolumes, gib: config.quotaGiB, snapshots: config.quotaSnapshots },
     },
   };
   return {

@@ -30,6 +30,8 @@ export const FAULTS: Readonly<Record<ErrorCode, FaultSpec>> = {
   'InvalidZone.NotFound': { side: 'Client', httpStatus: 500 },
   IncorrectState: { side: 'Client', httpStatus: 500 },
   VolumeInUse: { side: 'Client', httpStatus: 500 },
+  VolumeLimitExceeded: { side: 'Client', httpStatus: 500 },
+  SnapshotLimitExceeded: { side: 'Client', httpStatus: 500 },
   InvalidParameterValue: { side: 'Client', httpStatus: 500 },
   InvalidParameterCombination: { side: 'Client', httpStatus: 500 },
   MissingParameter: { side: 'Client', httpStatus: 500 },

@@ -24,7 +24,7 @@ import {
   type Transition,
   type VolumeStatus,
 } from '../../src/core/state.js';
-import type { MetadataStore, NewAttachment } from '../../src/frontend/store/metadata-store.js';
+import type { InsertAdmission, MetadataStore, NewAttachment } from '../../src/frontend/store/metadata-store.js';
 import { snapshotRecord, volumeRecord } from '../support/records.js';
 
 export interface StoreFixture {
@@ -33,6 +33,10 @@ export interface StoreFixture {
   forceStatus(table: 'volumes' | 'snapshots' | 'attachments', id: string | number, status: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What an insert answers when the creation rule allows it, or refuses it for the related resource's state. */
+const admission = (allowed: boolean): InsertAdmission =>
+  allowed ? { admitted: true } : { admitted: false, reason: 'state' };
 
 const snapshot = (volumeId: string, status: SnapshotStatus = 'completed'): SnapshotRecord =>
   snapshotRecord(volumeId, { status });
@@ -74,7 +78,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
       ][]) {
         for (const status of VOLUME_STATUSES) {
           const v = volumeRecord({ status });
-          expect(await f.store.insertVolume(v)).to.equal(true);
+          expect((await f.store.insertVolume(v)).admitted).to.equal(true);
           const o = await f.store.transitionVolume(v.id, event);
           const what = `volume ${event} from ${status}`;
           expect(o.changed, what).to.equal(t.from.includes(status));
@@ -92,7 +96,7 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
       ][]) {
         for (const status of SNAPSHOT_STATUSES) {
           const s = snapshot(v.id, status);
-          expect(await f.store.insertSnapshot(s)).to.equal(true);
+          expect((await f.store.insertSnapshot(s)).admitted).to.equal(true);
           const o = await f.store.transitionSnapshot(s.id, event);
           const what = `snapshot ${event} from ${status}`;
           expect(o.changed, what).to.equal(t.from.includes(status));
@@ -158,8 +162,8 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
         const v = volumeRecord({ status });
         await f.store.insertVolume(v);
         const s = snapshot(v.id, 'pending');
-        expect(await f.store.insertSnapshot(s), `snapshot of a ${status} volume`).to.equal(
-          SNAPSHOTTABLE_VOLUME_STATUSES.includes(status),
+        expect(await f.store.insertSnapshot(s), `snapshot of a ${status} volume`).to.deep.equal(
+          admission(SNAPSHOTTABLE_VOLUME_STATUSES.includes(status)),
         );
         const a = await f.store.beginAttachment(attachment(v.id, 'ro'));
         expect(a.admitted, `attachment of a ${status} volume`).to.equal(ATTACHABLE_VOLUME_STATUSES.includes(status));
@@ -170,8 +174,8 @@ export function stateTableConformance(name: string, open: () => Promise<StoreFix
         const s = snapshot(source.id, status);
         await f.store.insertSnapshot(s);
         const restored = volumeRecord({ snapshotId: s.id, status: 'creating' });
-        expect(await f.store.insertVolume(restored), `volume from a ${status} snapshot`).to.equal(
-          RESTORABLE_SNAPSHOT_STATUSES.includes(status),
+        expect(await f.store.insertVolume(restored), `volume from a ${status} snapshot`).to.deep.equal(
+          admission(RESTORABLE_SNAPSHOT_STATUSES.includes(status)),
         );
       }
     });
@@ -225,7 +229,7 @@ async function withRelated(
   const s = snapshot(v.id, 'completed');
   await f.store.insertSnapshot(s);
   const restored = volumeRecord({ snapshotId: s.id, status: 'creating' });
-  expect(await f.store.insertVolume(restored)).to.equal(true);
+  expect((await f.store.insertVolume(restored)).admitted).to.equal(true);
   await f.forceStatus('volumes', restored.id, status);
   return s.id;
 }

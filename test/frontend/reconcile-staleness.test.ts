@@ -64,7 +64,13 @@ describe('reconciliation against an inventory older than the records', () => {
       delegates: {} as VolumeDelegates,
       logger: silentLogger(),
       now: () => new Date(clock),
-      settings: { zones: ['z'], region: 'r', maxVolumeSizeGiB: 1, defaultVolumeType: 'sparse' },
+      settings: {
+        zones: ['z'],
+        region: 'r',
+        maxVolumeSizeGiB: 1,
+        defaultVolumeType: 'sparse',
+        quotas: { volumes: null, gib: null, snapshots: null },
+      },
     };
     await store.registerVmm(
       { host: HOST, endpoint: 'https://127.0.0.1:1/vmm-delegate', driver: 'qemu', healthy: true, lastSeen: clock },

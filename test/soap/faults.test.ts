@@ -24,6 +24,8 @@ const EXPECTED: Readonly<Record<ErrorCode, { readonly side: 'Client' | 'Server';
   'InvalidZone.NotFound': { side: 'Client', httpStatus: 500 },
   IncorrectState: { side: 'Client', httpStatus: 500 },
   VolumeInUse: { side: 'Client', httpStatus: 500 },
+  VolumeLimitExceeded: { side: 'Client', httpStatus: 500 },
+  SnapshotLimitExceeded: { side: 'Client', httpStatus: 500 },
   InvalidParameterValue: { side: 'Client', httpStatus: 500 },
   InvalidParameterCombination: { side: 'Client', httpStatus: 500 },
   MissingParameter: { side: 'Client', httpStatus: 500 },

@@ -15,8 +15,9 @@
  */
 import { constants as fsc, type Stats } from 'node:fs';
 import { open, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { PRIVATE_FILE_MODE } from '../../private-files.js';
 import { ExecError, run } from '../exec.js';
-import { copyWrittenExtents, FILE_MODE } from './extent-copy.js';
+import { copyWrittenExtents } from './extent-copy.js';
 import {
   checkSize,
   isFallocateUnsupported,
@@ -77,7 +78,7 @@ export async function copyFile(
  */
 async function createPrivate(dst: string): Promise<boolean> {
   try {
-    await (await open(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, FILE_MODE)).close();
+    await (await open(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, PRIVATE_FILE_MODE)).close();
     return true;
   } catch {
     // EEXIST: an existing file, e.g. an empty one made by `lfs setstripe`, keeps its inode and layout.

@@ -9,11 +9,10 @@
  */
 import { constants as fsc } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { PRIVATE_FILE_MODE } from '../../private-files.js';
 import { readExtentMap, type ByteRange } from './extent-map.js';
 
 const CHUNK = 4 * 1024 * 1024;
-// Volume files hold guest data: other local users have no business reading them.
-export const FILE_MODE = 0o600;
 let zeroChunk: Buffer | undefined;
 
 function isZero(buffer: Buffer, length: number): boolean {
@@ -116,7 +115,7 @@ export async function copyWrittenExtents(src: string, dst: string, options: Exte
     if (!('map' in found)) return false;
     signal?.throwIfAborted();
 
-    const target = await open(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, FILE_MODE);
+    const target = await open(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, PRIVATE_FILE_MODE);
     try {
       const dt = await target.stat();
       if (!dt.isFile()) throw new Error(`${dst} is not a regular file`);

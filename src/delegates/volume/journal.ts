@@ -6,9 +6,8 @@
  * made for it: asked again for the same job, the delegate answers from here and starts nothing.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { VolumeType } from '../../core/records.js';
+import { preparePrivateDatabase } from '../../private-files.js';
 import { openPragmas, writing } from '../../sqlite/checked.js';
 
 export type JobKind = 'volume' | 'snapshot';
@@ -52,7 +51,12 @@ const MIGRATIONS: readonly string[] = [
    UPDATE jobs SET job_id = resource_id;
    ALTER TABLE jobs ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;
    UPDATE jobs SET reserved_bytes = CASE WHEN volume_type = 'sparse' THEN 0 ELSE size_bytes END;`,
+  // The sparse volumes' promise (promisedSparseBytes) is summed on every sparse admission.
+  `CREATE INDEX jobs_promise ON jobs (kind, volume_type, state, size_bytes);`,
 ];
+
+/** The jobs whose files are sparse volumes this delegate promised: being made, or made and not deleted. */
+const PROMISING = `kind = 'volume' AND volume_type = 'sparse' AND state IN ('running', 'succeeded')`;
 
 type Row = {
   job_id: string;
@@ -90,7 +94,8 @@ export class Journal {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    // 0600 before SQLite opens it, so that its -wal and -shm are made 0600 too.
+    preparePrivateDatabase(file, { create: true });
     this.db = new Database(file);
     openPragmas(this.db);
     const version = Number(this.db.pragma('user_version', { simple: true }));
@@ -184,6 +189,31 @@ export class Journal {
       .prepare(`SELECT COALESCE(SUM(reserved_bytes), 0) AS n FROM jobs WHERE state = 'running'`)
       .get() as { n: number };
     return row.n;
+  }
+
+  /** Jobs journaled and not ended: every one counts against the delegate's maxConcurrentJobs. */
+  runningCount(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'`).get() as { n: number }).n;
+  }
+
+  /**
+   * The full size of every sparse volume this delegate is making or has made and not deleted: what
+   * it promised, counted against maxPromisedSparseBytes. A sparse volume reserves only its
+   * overcommitted share of free space while it is made, but its guest may fill all of it later.
+   */
+  promisedSparseBytes(): number {
+    return (
+      this.db.prepare(`SELECT COALESCE(SUM(size_bytes), 0) AS n FROM jobs WHERE ${PROMISING}`).get() as { n: number }
+    ).n;
+  }
+
+  /** The sparse volumes made here (succeeded), whose files should still exist. */
+  madeSparseVolumes(): Job[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM jobs WHERE kind = 'volume' AND volume_type = 'sparse' AND state = 'succeeded'`)
+        .all() as Row[]
+    ).map(fromRow);
   }
 
   close(): void {

@@ -6,7 +6,8 @@
  * on the MDT that volume data can never use. Everything goes through the
  * `lfs` tool, so it can be exercised here with a faithful fake.
  */
-import { statfs } from 'node:fs/promises';
+import { chmod, statfs } from 'node:fs/promises';
+import { PRIVATE_FILE_MODE } from '../../private-files.js';
 import { run } from '../exec.js';
 import { METADATA_COMMAND_TIMEOUT_MS } from './command-deadlines.js';
 
@@ -44,12 +45,14 @@ export function checkLayout(layout: StripeLayout): void {
   }
 }
 
-/** Creates `path` empty, with the given layout. Fails if the file already has one. */
+/** Creates `path` empty and 0600, with the given layout. Fails if the file already has one. */
 export async function setStripe(path: string, layout: StripeLayout): Promise<void> {
   checkLayout(layout);
   await run(['lfs', 'setstripe', '-S', String(layout.stripeSizeBytes), '-c', String(layout.stripeCount), path], {
     timeoutMs: METADATA_COMMAND_TIMEOUT_MS,
   });
+  // lfs makes it 0644 (less the umask); whoever fills it next keeps the mode it finds.
+  await chmod(path, PRIVATE_FILE_MODE);
 }
 
 /**

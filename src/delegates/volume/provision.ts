@@ -11,6 +11,7 @@ import { constants as fsc } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExecError, run } from '../exec.js';
+import { PRIVATE_FILE_MODE } from '../../private-files.js';
 
 import { VOLUME_TYPES, type VolumeType } from '../../core/records.js';
 import { METADATA_COMMAND_TIMEOUT_MS } from './command-deadlines.js';
@@ -19,8 +20,6 @@ export { VOLUME_TYPES, type VolumeType };
 
 const DD_BLOCK = 4 * 1024 * 1024;
 const POLL_MS = 250;
-// Volume files hold guest data: other local users have no business reading them.
-const FILE_MODE = 0o600;
 
 export function checkSize(sizeBytes: number): void {
   if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 0) {
@@ -126,7 +125,8 @@ export async function provisionFile(
   report(0);
 
   // No O_TRUNC: an empty file made by `lfs setstripe` carries the Lustre layout and must stay.
-  const file = await open(filePath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, FILE_MODE);
+  // 0600: volume files hold guest data (src/private-files.ts).
+  const file = await open(filePath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, PRIVATE_FILE_MODE);
   try {
     const st = await file.stat();
     if (!st.isFile()) throw new Error(`${filePath} is not a regular file`);

@@ -2,7 +2,6 @@
  * Starts a Volume Delegate: its journal, job runner, reporter and SOAP endpoint on one HTTPS port.
  * It answers only the frontend's signed requests and signs its reports with its own certificate.
  */
-import { mkdirSync } from 'node:fs';
 import type { VolumeDelegateConfig } from '../../config/config.js';
 import {
   schema,
@@ -10,6 +9,7 @@ import {
   type VolumeDelegatePortTypeOperations,
 } from '../../generated/volume-delegate.js';
 import { createLogger, type Logger } from '../../log.js';
+import { ensurePrivateDir } from '../../private-files.js';
 import { ensureServiceTls } from '../../security/ca/local-tls.js';
 import { signedAs } from '../../security/wssec/sign.js';
 import { SoapClient } from '../../soap/client.js';
@@ -50,8 +50,8 @@ export async function startVolumeDelegate(
 ): Promise<RunningVolumeDelegate> {
   const tls = ensureServiceTls(config.certDir, volumeDelegateIdentity(config.id));
   const envelope = signedAs({ certPem: tls.certPem, keyPem: tls.keyPem });
-  for (const dir of ['volumes', 'snapshots'])
-    mkdirSync(`${config.storageRoot}/${dir}`, { recursive: true, mode: 0o700 });
+  // VBS's own: tightened if an older VBS or an operator made them looser (they list every volume).
+  for (const dir of ['volumes', 'snapshots']) ensurePrivateDir(`${config.storageRoot}/${dir}`, { tighten: true });
   const lustre = config.lustre === 'on' || (config.lustre === 'auto' && (await isLustre(config.storageRoot)));
   const journal = new Journal(config.journal);
   const callback = new SoapClient<VolumeDelegateCallbackPortTypeOperations>(schema, 'VolumeDelegateCallbackPortType', {
@@ -77,7 +77,14 @@ export async function startVolumeDelegate(
     portType: 'VolumeDelegatePortType',
     wsdlFile: `${WSDL_DIR}volume-delegate.wsdl`,
     handlers: volumeDelegateHandlers(
-      { id: config.id, root: config.storageRoot, lustre, sparseOvercommit: config.sparseOvercommit },
+      {
+        id: config.id,
+        root: config.storageRoot,
+        lustre,
+        sparseOvercommit: config.sparseOvercommit,
+        maxPromisedSparseBytes: config.maxPromisedSparseBytes,
+        maxConcurrentJobs: config.maxConcurrentJobs,
+      },
       journal,
       runner,
       logger,

@@ -26,6 +26,13 @@ export interface VolumeDelegateSettings {
   readonly lustre: boolean;
   /** A sparse volume needs only this fraction of its size free when it is made (thin provisioning). */
   readonly sparseOvercommit: number;
+  /**
+   * The most the full sizes of this delegate's sparse volumes (made and not deleted, or being made)
+   * may add up to; null: sparseOvercommit times the size of the file system.
+   */
+  readonly maxPromisedSparseBytes: number | null;
+  /** The most jobs this delegate runs at once (journaled and not ended); more are refused as Unavailable. */
+  readonly maxConcurrentJobs: number;
 }
 
 const GiB = 1024 ** 3;
@@ -78,6 +85,28 @@ export function volumeDelegateHandlers(
   let admitting: Promise<unknown> = Promise.resolve();
 
   /**
+   * Whether a sparse volume of `sizeBytes` keeps the promise within `cap`. When it would not, the
+   * journal is checked against the files first: a volume made here may have been deleted through
+   * another delegate (they share the storage root), and its promise is then forgotten.
+   */
+  async function sparseFits(sizeBytes: number, cap: number): Promise<boolean> {
+    if (journal.promisedSparseBytes() + sizeBytes <= cap) return true;
+    const gone: string[] = [];
+    for (const made of journal.madeSparseVolumes()) {
+      const exists = await stat(inRoot(settings.root, made.path)).then(
+        () => true,
+        (e: unknown) => (e as NodeJS.ErrnoException).code !== 'ENOENT',
+      );
+      if (!exists) {
+        journal.forget(made.resourceId);
+        gone.push(made.resourceId);
+      }
+    }
+    if (gone.length > 0) logger.info('forgot the promise of sparse volumes whose files are gone', { gone });
+    return journal.promisedSparseBytes() + sizeBytes <= cap;
+  }
+
+  /**
    * Journals `job` and starts it, when what it reserves fits in the free space beyond what running
    * jobs reserved already; a job journaled already is accepted again (the frontend asked twice).
    */
@@ -90,13 +119,30 @@ export function volumeDelegateHandlers(
           throw new VbsError('IncorrectState', 'This delegate has another job for that resource.');
         return accepted;
       }
+      // Busy, not full: Unavailable says "another delegate, or later", and the frontend asks the next.
+      const running = journal.runningCount();
+      if (running >= settings.maxConcurrentJobs) {
+        throw new VbsError(
+          'Unavailable',
+          `This delegate runs ${running} jobs, its most (maxConcurrentJobs); try another delegate or later.`,
+        );
+      }
       const reservedBytes = await reserve();
-      const { freeBytes } = await capacity(settings.root, settings.lustre);
+      const { totalBytes, freeBytes } = await capacity(settings.root, settings.lustre);
       if (reservedBytes > freeBytes - journal.promisedBytes()) {
         throw new VbsError(
           'InsufficientVolumeCapacity',
           'There is not enough free space on this delegate for the request.',
         );
+      }
+      if (job.kind === 'volume' && job.volumeType === 'sparse') {
+        const cap = settings.maxPromisedSparseBytes ?? settings.sparseOvercommit * totalBytes;
+        if (!(await sparseFits(job.sizeBytes, cap))) {
+          throw new VbsError(
+            'InsufficientVolumeCapacity',
+            `This delegate has promised its sparse volumes ${journal.promisedSparseBytes()} of the ${cap} bytes it may (maxPromisedSparseBytes).`,
+          );
+        }
       }
       if (journal.add({ ...job, reservedBytes }) === 'added') {
         const added = journal.get(job.resourceId);

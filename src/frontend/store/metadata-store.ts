@@ -73,11 +73,47 @@ export type AttachAdmission =
   | { readonly admitted: true; readonly attachment: AttachmentRecord }
   | { readonly admitted: false; readonly reason: AttachRefusal };
 
+/**
+ * A user's quota: how many volumes, how many GiB in all of them, how many snapshots it may hold;
+ * null is no limit. Every row of the owner that is not a deleted tombstone counts (error and deleting
+ * ones too); snapshots do not count towards the GiB.
+ */
+export interface QuotaLimits {
+  readonly volumes: number | null;
+  readonly gib: number | null;
+  readonly snapshots: number | null;
+}
+
+export type QuotaKind = keyof QuotaLimits;
+
+/**
+ * Whether a new volume or snapshot was inserted. 'state': the resource it is made from may not be
+ * used now (the snapshot is not completed, the volume cannot be snapshotted). 'quota': the owner would
+ * hold more than its limit of `quota`; `used` is what it holds (read in the same transaction).
+ */
+export type InsertAdmission =
+  | { readonly admitted: true }
+  | { readonly admitted: false; readonly reason: 'state' }
+  | {
+      readonly admitted: false;
+      readonly reason: 'quota';
+      readonly quota: QuotaKind;
+      readonly limit: number;
+      readonly used: number;
+    };
+
 export interface MetadataStore {
-  /** Inserts a new volume; when it comes from a snapshot, only while that snapshot is completed. */
-  insertVolume(volume: VolumeRecord): Promise<boolean>;
-  /** Inserts a new snapshot only while its volume may be snapshotted. */
-  insertSnapshot(snapshot: SnapshotRecord): Promise<boolean>;
+  /**
+   * Inserts a new volume; when it comes from a snapshot, only while that snapshot is completed; and
+   * only while its owner stays within its quota of volumes and of GiB: the owner's overrides (set by
+   * vbs-admin) where it has them, else `defaults` (none when not given). The checks are part of the
+   * insert, so concurrent inserts cannot together pass a limit. (A store on a database whose
+   * transactions can run side by side, such as PostgreSQL under READ COMMITTED, must make that so:
+   * a lock on the owner, or SERIALIZABLE.)
+   */
+  insertVolume(volume: VolumeRecord, defaults?: QuotaLimits): Promise<InsertAdmission>;
+  /** Inserts a new snapshot only while its volume may be snapshotted and its owner within its snapshot quota. */
+  insertSnapshot(snapshot: SnapshotRecord, defaults?: QuotaLimits): Promise<InsertAdmission>;
   /** Forgets a row that was never acknowledged to a client (its delegate refused it). */
   discardVolume(id: string): Promise<void>;
   discardSnapshot(id: string): Promise<void>;

@@ -96,4 +96,14 @@ export const MIGRATIONS: readonly string[] = [
    DROP INDEX snapshots_job;
    CREATE INDEX volumes_job ON volumes (status, job_state, job_offered_at);
    CREATE INDEX snapshots_job ON snapshots (status, job_state, job_offered_at);`,
+  // Per-user quota overrides, set by vbs-admin (quota set); a NULL limit is the frontend's default
+  // (src/sqlite/quotas.ts). The index lets a quota check sum an owner's volumes without their rows.
+  `CREATE TABLE quota_overrides (
+     owner_id TEXT PRIMARY KEY,
+     volumes INTEGER CHECK (volumes >= 0),
+     gib INTEGER CHECK (gib >= 0),
+     snapshots INTEGER CHECK (snapshots >= 0),
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX volumes_owner_size ON volumes (owner_id, status, size_gib);`,
 ];

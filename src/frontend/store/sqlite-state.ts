@@ -5,14 +5,13 @@
  * so that adding a transition, a status or a guard to the table is one edit there.
  */
 import { GUARDS, type Guard, type Relation, type Transition } from '../../core/state.js';
+import { sqlList } from '../../sqlite/sql-text.js';
 
 export type ResourceTable = 'volumes' | 'snapshots';
 export type StatefulTable = ResourceTable | 'attachments';
 
-/** The one quoting of values into SQL text: a parenthesised list of string literals, for IN. */
-export function sqlList(values: readonly string[]): string {
-  return `(${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ')})`;
-}
+/** The one quoting of values into SQL text (src/sqlite/sql-text.ts, shared with the quota SQL). */
+export { sqlList };
 
 /** Where each relation of core lives: the related table, and its column that holds the resource's ID. */
 const RELATIONS: Readonly<

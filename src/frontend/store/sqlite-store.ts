@@ -5,8 +5,6 @@
  * machine.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type {
   AttachmentRecord,
   InstanceLocation,
@@ -30,10 +28,13 @@ import {
 } from '../../core/state.js';
 import type {
   AttachAdmission,
+  InsertAdmission,
   JobResource,
   MetadataStore,
   NewAttachment,
   Outcome,
+  QuotaKind,
+  QuotaLimits,
   ResourceQuery,
   SnapshotChanges,
   VolumeChanges,
@@ -44,6 +45,13 @@ import { MIGRATIONS } from './sqlite-migrations.js';
 import { attachmentFromRow, snapshotFromRow, volumeFromRow, type Row } from './sqlite-rows.js';
 import { guardSql, sqlList, transitionSql, type ResourceTable } from './sqlite-state.js';
 import { LOCK_WAIT_BUDGET_MS, openPragmas, patiently, writing } from '../../sqlite/checked.js';
+import { preparePrivateDatabase } from '../../private-files.js';
+import { NO_LIMITS, QUOTA_KINDS, quotaDefaultParams, quotaOf, withinQuotaSql } from '../../sqlite/quotas.js';
+
+/** The creation rules of state.ts as the WHERE of an INSERT … SELECT (@snap, @vol: the related row). */
+const RESTORABLE_SNAPSHOT = `EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${sqlList(RESTORABLE_SNAPSHOT_STATUSES)})`;
+const SNAPSHOTTABLE_VOLUME = `EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${sqlList(SNAPSHOTTABLE_VOLUME_STATUSES)})`;
+const ADMITTED: InsertAdmission = { admitted: true };
 
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
@@ -55,7 +63,8 @@ export class SqliteStore implements MetadataStore {
     file: string,
     private readonly lockWaitMs = LOCK_WAIT_BUDGET_MS,
   ) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    // 0600 before SQLite opens it, so that its -wal and -shm are made 0600 too.
+    preparePrivateDatabase(file, { create: true });
     this.db = new Database(file);
     openPragmas(this.db);
     this.db.pragma('foreign_keys = ON');
@@ -84,7 +93,7 @@ export class SqliteStore implements MetadataStore {
     if (version < MIGRATIONS.length) apply.immediate();
   }
 
-  async insertVolume(v: VolumeRecord): Promise<boolean> {
+  async insertVolume(v: VolumeRecord, defaults: QuotaLimits = NO_LIMITS): Promise<InsertAdmission> {
     return this.write(() => {
       const params = {
         id: v.id,
@@ -101,47 +110,74 @@ export class SqliteStore implements MetadataStore {
         created: v.createTime,
         now: v.updatedAt,
         msg: v.statusMessage,
+        ...quotaDefaultParams(defaults),
       };
       const cols = `(id, owner_id, size_gib, snapshot_id, zone, status, volume_type, path, delegate_id, job_id, job_state, create_time, updated_at, status_message)`;
       const vals = `@id, @owner, @size, @snap, @zone, @status, @type, @path, @delegate, @job, @jobState, @created, @now, @msg`;
-      if (v.snapshotId === null) {
-        return this.sql(`INSERT INTO volumes ${cols} VALUES (${vals})`).run(params).changes === 1;
-      }
       // The snapshot's status is checked in the same statement that inserts, so a concurrent
-      // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win.
-      return (
-        this.sql(
-          `INSERT INTO volumes ${cols} SELECT ${vals} WHERE EXISTS (SELECT 1 FROM snapshots WHERE id = @snap AND status IN ${sqlList(RESTORABLE_SNAPSHOT_STATUSES)})`,
-        ).run(params).changes === 1
-      );
+      // DeleteSnapshot (guarded by snapshotHasCreatingVolume) and this insert cannot both win; so are
+      // the owner's quotas, so concurrent creates cannot together pass a limit.
+      const checks = {
+        state: v.snapshotId === null ? '1' : RESTORABLE_SNAPSHOT,
+        volumes: withinQuotaSql('volumes', '1'),
+        gib: withinQuotaSql('gib', '@size'),
+      };
+      const inserted =
+        this.sql(`INSERT INTO volumes ${cols} SELECT ${vals} WHERE ${Object.values(checks).join(' AND ')}`).run(params)
+          .changes === 1;
+      return inserted ? ADMITTED : this.whyNotInserted(checks, params, v.ownerId, defaults);
     });
   }
 
-  async insertSnapshot(s: SnapshotRecord): Promise<boolean> {
+  async insertSnapshot(s: SnapshotRecord, defaults: QuotaLimits = NO_LIMITS): Promise<InsertAdmission> {
     return this.write(() => {
-      return (
+      const params = {
+        id: s.id,
+        owner: s.ownerId,
+        vol: s.volumeId,
+        size: s.volumeSizeGiB,
+        status: s.status,
+        progress: s.progress,
+        start: s.startTime,
+        desc: s.description,
+        path: s.path,
+        delegate: s.delegateId,
+        job: s.jobId,
+        jobState: s.jobState,
+        now: s.updatedAt,
+        msg: s.statusMessage,
+        ...quotaDefaultParams(defaults),
+      };
+      const checks = { state: SNAPSHOTTABLE_VOLUME, snapshots: withinQuotaSql('snapshots', '1') };
+      const inserted =
         this.sql(
           `INSERT INTO snapshots (id, owner_id, volume_id, volume_size_gib, status, progress, start_time, description, path, delegate_id, job_id, job_state, updated_at, status_message)
          SELECT @id, @owner, @vol, @size, @status, @progress, @start, @desc, @path, @delegate, @job, @jobState, @now, @msg
-         WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @vol AND status IN ${sqlList(SNAPSHOTTABLE_VOLUME_STATUSES)})`,
-        ).run({
-          id: s.id,
-          owner: s.ownerId,
-          vol: s.volumeId,
-          size: s.volumeSizeGiB,
-          status: s.status,
-          progress: s.progress,
-          start: s.startTime,
-          desc: s.description,
-          path: s.path,
-          delegate: s.delegateId,
-          job: s.jobId,
-          jobState: s.jobState,
-          now: s.updatedAt,
-          msg: s.statusMessage,
-        }).changes === 1
-      );
+         WHERE ${Object.values(checks).join(' AND ')}`,
+        ).run(params).changes === 1;
+      return inserted ? ADMITTED : this.whyNotInserted(checks, params, s.ownerId, defaults);
     });
+  }
+
+  /**
+   * Which check of a refused insert held it back, evaluated again in the same transaction (so on the
+   * same rows): the related resource's state first, then each quota in the order given.
+   */
+  private whyNotInserted(
+    checks: Readonly<Partial<Record<'state' | QuotaKind, string>>>,
+    params: Record<string, unknown>,
+    owner: string,
+    defaults: QuotaLimits,
+  ): InsertAdmission {
+    const entries = Object.entries(checks);
+    const passed = this.sql(`SELECT ${entries.map(([name, sql]) => `${sql} AS ${name}`).join(', ')}`).get(
+      params,
+    ) as Record<string, number>;
+    const failed = entries.map(([name]) => name).find((name) => passed[name] !== 1);
+    if (failed === undefined || failed === 'state') return { admitted: false, reason: 'state' };
+    const quota = QUOTA_KINDS.find((k) => k === failed) ?? 'volumes';
+    const { limits, used } = quotaOf(this.db, owner, defaults);
+    return { admitted: false, reason: 'quota', quota, limit: limits[quota] ?? 0, used: used[quota] };
   }
 
   async discardVolume(id: string): Promise<void> {

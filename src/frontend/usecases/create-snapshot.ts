@@ -12,6 +12,7 @@ import type { SnapshotRecord } from '../../core/records.js';
 import type { Deps } from './deps.js';
 import { ownVolume } from './ownership.js';
 import { placeJob, snapshotJob } from './place-job.js';
+import { quotaExceeded } from './quota-refusal.js';
 
 export async function createSnapshot(
   deps: Deps,
@@ -38,7 +39,9 @@ export async function createSnapshot(
     updatedAt: now.getTime(),
     statusMessage: null,
   };
-  if (!(await deps.store.insertSnapshot(snapshot))) {
+  const admission = await deps.store.insertSnapshot(snapshot, deps.settings.quotas);
+  if (!admission.admitted) {
+    if (admission.reason === 'quota') throw quotaExceeded(admission, snapshot.ownerId, 0);
     const current = await deps.store.getVolume(volume.id);
     throw new VbsError(
       'IncorrectState',

@@ -16,6 +16,7 @@ import { RESTORABLE_SNAPSHOT_STATUSES } from '../../core/state.js';
 import type { Deps } from './deps.js';
 import { ownSnapshot } from './ownership.js';
 import { placeJob, volumeJob } from './place-job.js';
+import { quotaExceeded } from './quota-refusal.js';
 
 export interface CreateVolumeRequest {
   readonly sizeGiB: number | undefined;
@@ -63,7 +64,9 @@ export async function createVolume(deps: Deps, principal: Principal, req: Create
     updatedAt: now.getTime(),
     statusMessage: null,
   };
-  if (!(await deps.store.insertVolume(volume))) {
+  const admission = await deps.store.insertVolume(volume, deps.settings.quotas);
+  if (!admission.admitted) {
+    if (admission.reason === 'quota') throw quotaExceeded(admission, volume.ownerId, sizeGiB);
     throw new VbsError('IncorrectState', `Snapshot '${snapshot?.id ?? ''}' is no longer completed.`);
   }
   const placed = await placeJob(deps, volumeJob(volume));

@@ -1,6 +1,6 @@
 /** What the use cases need from the outside, passed in so that tests can build them around real parts. */
 import type { VolumeType } from '../../core/records.js';
-import type { MetadataStore } from '../store/metadata-store.js';
+import type { MetadataStore, QuotaLimits } from '../store/metadata-store.js';
 import type { VmmDelegates, VolumeDelegates } from './delegate-ports.js';
 
 /** What the use cases log through: winston's Logger is one; so is anything with these three. */
@@ -15,6 +15,8 @@ export interface FrontendSettings {
   readonly region: string;
   readonly maxVolumeSizeGiB: number;
   readonly defaultVolumeType: VolumeType;
+  /** Each user's quota where vbs-admin set no override (frontend config quotaVolumes, quotaGiB, quotaSnapshots). */
+  readonly quotas: QuotaLimits;
 }
 
 export interface Deps {

@@ -25,7 +25,6 @@ import {
   fchmodSync,
   fsyncSync,
   linkSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -34,6 +33,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePrivateDir } from '../../private-files.js';
 import { keyKindOf, type KeyKind } from '../wssec/key-kind.js';
 import {
   createCa,
@@ -225,9 +225,9 @@ function pairMatches(keyPem: string, certPem: string): boolean {
   }
 }
 
+/** The certificates' directory is VBS's own, and holds the keys: 0700 even if it was made looser. */
 function prepareDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  ensurePrivateDir(dir, { tighten: true });
 }
 
 function fixKeyMode(path: string): void {

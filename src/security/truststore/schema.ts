@@ -2,12 +2,11 @@
  * The trust store's SQLite file: versioned schema (PRAGMA user_version counts the migrations applied;
  * a migration is never edited once released, add a new one) and the connection settings of the
  * project's stores: WAL, so that services read while vbs-admin writes, and synchronous=FULL, so that
- * an acknowledged revocation survives a crash. The file is created 0600: whoever can write it
- * decides who is trusted.
+ * an acknowledged revocation survives a crash. The file is 0600 (src/private-files.ts): whoever can
+ * write it decides who is trusted.
  */
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { preparePrivateDatabase } from '../../private-files.js';
 
 export const TRUST_MIGRATIONS: readonly string[] = [
   // 1: one row per certificate ever added; revocation sets revoked_at and never deletes the row, so
@@ -28,10 +27,8 @@ export const TRUST_MIGRATIONS: readonly string[] = [
 ];
 
 export function openTrustDatabase(file: string): Database.Database {
-  if (file !== ':memory:') {
-    mkdirSync(dirname(file), { recursive: true });
-    closeSync(openSync(file, 'a', 0o600));
-  }
+  // 0600 before SQLite opens it, so that its -wal and -shm are made 0600 too.
+  preparePrivateDatabase(file, { create: true });
   const db = new Database(file);
   try {
     // busy_timeout first: a service and vbs-admin may open (and migrate) the file at the same moment.

@@ -52,7 +52,7 @@ describe('SQLite store: failed commits and locks', function () {
 
     it('reports a transition whose commit failed as Unavailable, and the database keeps the old status', async () => {
       const v = volumeRecord({ status: 'creating', statusMessage: 'x'.repeat(100) });
-      expect(await store.insertVolume(v)).to.equal(true);
+      expect((await store.insertVolume(v)).admitted).to.equal(true);
       fs.fill();
       // A long message makes the change bigger than any free page the file still has.
       const big = 'm'.repeat(256 * 1024);

@@ -51,7 +51,7 @@ describe('SQLite metadata store', () => {
   it('refuses to delete a volume while a snapshot of it is pending, naming the guard', async () => {
     const v = volumeRecord();
     await store.insertVolume(v);
-    expect(await store.insertSnapshot(snapshotRecord(v.id))).to.equal(true);
+    expect((await store.insertSnapshot(snapshotRecord(v.id))).admitted).to.equal(true);
     const o = await store.transitionVolume(v.id, 'delete');
     expect(o.changed).to.equal(false);
     expect(!o.changed && o.blockedBy).to.equal('volumeHasPendingSnapshot');
@@ -60,7 +60,7 @@ describe('SQLite metadata store', () => {
   it('refuses a snapshot of a volume that is not available or in-use', async () => {
     const v = volumeRecord({ status: 'creating' });
     await store.insertVolume(v);
-    expect(await store.insertSnapshot(snapshotRecord(v.id))).to.equal(false);
+    expect((await store.insertSnapshot(snapshotRecord(v.id))).admitted).to.equal(false);
     expect(await store.findSnapshots({})).to.have.length(0);
   });
 
@@ -69,15 +69,15 @@ describe('SQLite metadata store', () => {
     await store.insertVolume(v);
     const s = snapshotRecord(v.id);
     await store.insertSnapshot(s);
-    expect(await store.insertVolume(volumeRecord({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
+    expect((await store.insertVolume(volumeRecord({ snapshotId: s.id, status: 'creating' }))).admitted).to.equal(false);
     await store.transitionSnapshot(s.id, 'copied', { progress: 100 });
     const restored = volumeRecord({ snapshotId: s.id, status: 'creating' });
-    expect(await store.insertVolume(restored)).to.equal(true);
+    expect((await store.insertVolume(restored)).admitted).to.equal(true);
     const o = await store.transitionSnapshot(s.id, 'delete');
     expect(!o.changed && o.blockedBy).to.equal('snapshotHasCreatingVolume');
     await store.transitionVolume(restored.id, 'provisioned');
     expect((await store.transitionSnapshot(s.id, 'delete')).changed).to.equal(true);
-    expect(await store.insertVolume(volumeRecord({ snapshotId: s.id, status: 'creating' }))).to.equal(false);
+    expect((await store.insertVolume(volumeRecord({ snapshotId: s.id, status: 'creating' }))).admitted).to.equal(false);
   });
 
   it('never moves snapshot progress backwards', async () => {
