@@ -1,13 +1,24 @@
 /** Every vbs-admin command, in the order help lists them. */
 import type { AdminCommand } from './admin-command.js';
 import { caInit } from './ca-init.js';
+import { instanceList } from './instance-list.js';
+import { instanceSetOwner } from './instance-set-owner.js';
 import { userAdd } from './user-add.js';
 import { userEnroll } from './user-enroll.js';
 import { userList } from './user-list.js';
 import { userRevoke } from './user-revoke.js';
 import { userTrust } from './user-trust.js';
 
-export const ADMIN_COMMANDS: readonly AdminCommand[] = [caInit, userAdd, userEnroll, userTrust, userRevoke, userList];
+export const ADMIN_COMMANDS: readonly AdminCommand[] = [
+  caInit,
+  userAdd,
+  userEnroll,
+  userTrust,
+  userRevoke,
+  userList,
+  instanceSetOwner,
+  instanceList,
+];
 
 export const ADMIN_GROUPS: readonly string[] = [...new Set(ADMIN_COMMANDS.map((c) => c.name.split(' ')[0] ?? ''))];
 

@@ -34,6 +34,7 @@ import type {
   MetadataStore,
   NewAttachment,
   Outcome,
+  ReportedInstance,
   ResourceQuery,
   SnapshotChanges,
   VolumeChanges,
@@ -313,7 +314,7 @@ export class SqliteStore implements MetadataStore {
     });
   }
 
-  async registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void> {
+  async registerVmm(host: VmmHostRecord, instances: readonly ReportedInstance[]): Promise<void> {
     return this.write(() => {
       this.attachments.register(host, instances);
     });
@@ -322,6 +323,12 @@ export class SqliteStore implements MetadataStore {
   async findInstance(instanceId: string): Promise<InstanceLocation[]> {
     return this.read(() => {
       return this.attachments.findInstance(instanceId);
+    });
+  }
+
+  async instanceOwner(instanceId: string, vmmHost: string): Promise<string | null> {
+    return this.read(() => {
+      return this.attachments.instanceOwner(instanceId, vmmHost);
     });
   }
 
