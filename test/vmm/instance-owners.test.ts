@@ -277,7 +277,7 @@ describe('instances belong to users (QEMU, Xen and libvirt nodes)', function () 
       it("changes who may by an admin's set-owner, which wins over the node's report", async () => {
         const alices = await newVolume('alice');
         const bobs = await newVolume('bob');
-        const set = await vbsAdmin(live().home, ['instance', 'set-owner', node.moved, 'bob']);
+        const set = await vbsAdmin(live().home, ['instance', 'set-owner', node.moved, '--owner', 'bob']);
         expect(set.stderr).to.equal('');
         expect(set.stdout).to.include(
           `${node.moved} on ${node.vmmHost} belongs to bob now (before: alice, as its node reports it)`,
@@ -308,8 +308,17 @@ describe('instances belong to users (QEMU, Xen and libvirt nodes)', function () 
         ).to.equal('InvalidInstanceID.NotFound');
         // An instance nobody owned: the admin gives it to bob, who may attach to it from now on.
         expect(
-          (await vbsAdmin(live().home, ['instance', 'set-owner', node.nobodys, 'bob', '--vmm-host', node.vmmHost]))
-            .status,
+          (
+            await vbsAdmin(live().home, [
+              'instance',
+              'set-owner',
+              node.nobodys,
+              '--node',
+              node.vmmHost,
+              '--owner',
+              'bob',
+            ])
+          ).status,
         ).to.equal(0);
         await as('bob').call('AttachVolume', { volumeId: bobs, instanceId: node.nobodys, device: node.device('g') });
         await as('bob').call('DetachVolume', { volumeId: bobs });

@@ -1,5 +1,5 @@
 /**
- * vbs-admin instance set-owner INSTANCE_ID USER [--vmm-host HOST]: the instance belongs to USER from
+ * vbs-admin instance set-owner INSTANCE_ID --owner USER [--node HOST]: the instance belongs to USER from
  * now on, whatever its node reports: only USER (and admins) may attach to it, detach from it or see
  * it. The assignment is written to the frontend's metadata store, where every frontend process reads
  * it on its next request; it stays (also while the instance is not running) until it is changed.
@@ -9,6 +9,7 @@ import { isInstanceId } from '../../core/ids.js';
 import { TrustStoreError, checkUserName } from '../../security/truststore/user-names.js';
 import { UsageError } from '../args.js';
 import { CliError } from '../command.js';
+import { requiredOption } from './admin-args.js';
 import type { AdminCommand } from './admin-command.js';
 import { DATABASE_OPTION, databaseOf } from './instance-args.js';
 import { InstanceRegistry, type RegisteredInstance } from './instance-registry.js';
@@ -27,30 +28,32 @@ function describeBefore(b: Assigned['before']): string {
 
 export const instanceSetOwner: AdminCommand = {
   name: 'instance set-owner',
-  synopsis: 'INSTANCE_ID USER [--vmm-host HOST] [--database FILE]',
+  synopsis: 'INSTANCE_ID --owner USER [--node HOST] [--database FILE]',
   summary: 'make an instance belong to a user, whatever its node reports',
   details: [
     'Only the owner (and admins) may attach volumes to the instance, detach them from it, or see it.',
     "The assignment wins over the owner the instance's node reports, takes effect in running frontends",
     'at their next request, and stays until it is changed. An instance ID that several nodes report',
-    'needs --vmm-host.',
+    'needs --node.',
   ],
   options: {
-    'vmm-host': { type: 'string', value: 'HOST', help: 'the node the instance runs on (as it registers)' },
+    owner: { type: 'string', value: 'USER', help: 'the user ID the instance belongs to from now on' },
+    node: { type: 'string', value: 'HOST', help: 'the node (VMM host, as it registers) the instance runs on' },
     database: DATABASE_OPTION,
   },
   async run({ args, out, home }) {
-    const [instanceId = '', user = ''] = args.exactly('INSTANCE_ID', 'USER');
+    const [instanceId = ''] = args.exactly('INSTANCE_ID');
     if (!isInstanceId(instanceId))
       throw new UsageError(`'${instanceId.slice(0, 80)}' is not an instance ID`, args.command);
+    const user = requiredOption(args, 'owner', 'USER');
     try {
       checkUserName(user);
     } catch (err) {
       if (err instanceof TrustStoreError) throw new UsageError(err.message, args.command);
       throw err;
     }
-    const vmmHost = args.string('vmm-host');
-    if (vmmHost === '') throw new UsageError('--vmm-host needs a host', args.command);
+    const vmmHost = args.string('node');
+    if (vmmHost === '') throw new UsageError('--node needs a host', args.command);
     const registry = InstanceRegistry.open(databaseOf(args, home));
     try {
       const known = await registry.find(instanceId);
@@ -64,7 +67,7 @@ export const instanceSetOwner: AdminCommand = {
       }
       if (there.length > 1) {
         throw new UsageError(
-          `${instanceId} runs on several nodes; name one with --vmm-host (${there.map((i) => i.vmmHost).join(', ')})`,
+          `${instanceId} runs on several nodes; name one with --node (${there.map((i) => i.vmmHost).join(', ')})`,
           args.command,
         );
       }

@@ -56,7 +56,7 @@ export async function detachVolume(
       `Volume '${volume.id}' is attached to several instances (${matching.map((a) => a.instanceId).join(', ')}); name one with instanceId.`,
     );
   }
-  if (!principal.admin && !mayUseInstance(principal, await deps.store.instanceOwner(target.instanceId, target.vmmHost)))
+  if (!mayUseInstance(principal, await deps.store.instanceOwner(target.instanceId, target.vmmHost)))
     throw instanceNotFound(target.instanceId);
   const begun = await deps.store.transitionAttachment(target.id, 'detach');
   if (!begun.changed)

@@ -1,5 +1,5 @@
 /**
- * Instances belong to users (docs/security.md, "Instances belong to users"): only an instance's owner
+ * Instances belong to users (docs/security.md, "Instances have owners"): only an instance's owner
  * and admins may attach to it, detach from it or learn that it exists. To anyone else it answers
  * exactly as an instance that does not exist: the same code and message, after the same lookups
  * (one indexed read of the registry, no call to any node), so that neither the answer nor its time
