@@ -5,7 +5,7 @@
  * fields of the fakes' state files (test/fixtures/bin/xl, xenstore, virsh), or the fakes' own
  * commands (xenstore-write, virsh metadata), run as a platform would run the real ones.
  */
-import { chmodSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/delegates/exec.js';
 import { LIBVIRT_METADATA_NS, QEMU_OWNER_SUFFIX } from '../../src/delegates/vmm/drivers/instance-owner.js';
@@ -18,6 +18,15 @@ export function writeQemuOwner(socketDir: string, instanceId: string, owner: str
   chmodSync(`${file}.tmp`, mode);
   renameSync(`${file}.tmp`, file);
   return file;
+}
+
+/**
+ * The owner files of QEMU instances about to start, all given to one user: what tests that are not
+ * about owners do, so that their (non-admin) user may attach to the instances they start.
+ */
+export function giveQemuInstances(socketDir: string, owner: string, instanceIds: readonly string[]): void {
+  mkdirSync(socketDir, { recursive: true });
+  for (const id of instanceIds) writeQemuOwner(socketDir, id, owner);
 }
 
 /** The fields of a fake xl domain whose xenstore has vbs/owner (as `xenstore-write` from dom0 leaves it). */
