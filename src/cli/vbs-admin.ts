@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * vbs-admin: administers a VBS installation on the machine that holds its home ($VBS_HOME, ./var, or
- * --home), as the services see it: `ca init`, and enrolling, trusting, revoking and listing users in
- * the trust store. It works on the files directly (no service needs to run), and what it changes is
+ * --home), as the services see it: `ca init`, enrolling, trusting, revoking and listing users in
+ * the trust store, and assigning and listing whom instances belong to in the frontend's metadata
+ * store. It works on the files directly (no service needs to run), and what it changes is
  * seen by running services on their next request. Exit status: 0 success, 1 failure, 2 usage error.
  */
 import { resolve } from 'node:path';

@@ -75,10 +75,15 @@ export interface VmmHostRecord {
   readonly lastSeen: number;
 }
 
-/** Where an instance runs, as its VMM Delegate reported it. */
+/** Where an instance runs, as its VMM Delegate reported it, and whom it belongs to. */
 export interface InstanceLocation {
   readonly instanceId: string;
   readonly vmmHost: string;
   readonly endpoint: string;
   readonly state: string;
+  /**
+   * The user the instance belongs to: an admin's assignment (vbs-admin instance set-owner) if there
+   * is one, else what its node reports; null when neither says (then only admins may use it).
+   */
+  readonly ownerId: string | null;
 }

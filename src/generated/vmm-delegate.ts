@@ -48,6 +48,7 @@ export interface InstanceType {
   readonly instanceId: string;
   readonly state: string;
   readonly diskSet: DiskSetType;
+  readonly owner?: string;
 }
 
 export interface DiskSetType {
@@ -265,6 +266,12 @@ export const schema: ServiceSchema = {
             "complex": "DiskSetType"
           },
           "optional": false,
+          "repeated": false
+        },
+        {
+          "name": "owner",
+          "type": "string",
+          "optional": true,
           "repeated": false
         }
       ]

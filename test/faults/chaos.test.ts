@@ -18,6 +18,7 @@ import { QmpClient } from '../../src/delegates/vmm/qmp-client.js';
 import { readVbsBlockState } from '../../src/delegates/vmm/drivers/qemu-inspect.js';
 import { ec2Client, type Ec2Client } from '../support/ec2-client.js';
 import { ifMade } from '../support/if-made.js';
+import { giveQemuInstances } from '../support/instance-owners.js';
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { startCluster, waitForInstances, type Cluster, type ServiceProcess } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
@@ -61,6 +62,7 @@ describe('kill -9 under load: nothing acknowledged is lost, nothing stays stuck'
     });
     client = ec2Client(cluster);
     const dir = join(cluster.home, 'qemu', 'vmm-1');
+    giveQemuInstances(dir, 'alice', VMS);
     for (const id of VMS) vms.push(await startTestVm(dir, id, { scsi: true }));
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), VMS);
   });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { STOP_GRACE_MS } from '../../src/soap/https-host.js';
 import { ec2Client, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { ifMade } from '../support/if-made.js';
+import { xenOwned } from '../support/instance-owners.js';
 import { FAKE_BIN } from '../support/repo.js';
 import { startCluster, waitForInstances, type Cluster } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
@@ -31,7 +32,10 @@ describe('VMM Delegate stopped by a signal during an attach', function () {
 
       before(async () => {
         dir = mkdtempSync(join(tmpdir(), 'vbs-vmm-stop-'));
-        writeFileSync(join(dir, 'domains.json'), JSON.stringify({ domains: [{ name: INSTANCE, disks: [] }] }));
+        writeFileSync(
+          join(dir, 'domains.json'),
+          JSON.stringify({ domains: [{ name: INSTANCE, disks: [], ...xenOwned('alice') }] }),
+        );
         writeFileSync(join(dir, 'xl.log'), '');
         const wrapper = join(dir, 'bin');
         mkdirSync(wrapper);
@@ -43,7 +47,8 @@ describe('VMM Delegate stopped by a signal during an attach', function () {
         cluster = await startCluster({
           vmms: [{ driver: 'xen' }],
           env: {
-            PATH: `${wrapper}:${process.env['PATH'] ?? ''}`,
+            // The fakes' xenstore-read too: the driver reads the domain's owner with it.
+            PATH: `${wrapper}:${FAKE_BIN}:${process.env['PATH'] ?? ''}`,
             FAKE_XL_STATE: dir,
             FAKE_XL_LOG: join(dir, 'xl.log'),
             VBS_TEST_ATTACH_STARTED: marker(),

@@ -11,6 +11,7 @@ import { startCluster, waitForInstances, type Cluster } from '../support/service
 import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { startTinyGuest, type TinyGuest } from '../support/tiny-guest.js';
 import { ifMade } from '../support/if-made.js';
+import { giveQemuInstances } from '../support/instance-owners.js';
 
 const ZONE = 'vbs-local-1a';
 const GUEST = 'i-guest0000000001';
@@ -32,6 +33,8 @@ describe('attaching a volume to a running Linux guest', function () {
       },
     });
     client = ec2Client(cluster);
+    // The platform gives the guest to alice, who attaches to it (docs/vmm-delegate.md, "Instance owners").
+    giveQemuInstances(join(cluster.home, 'qemu', 'vmm-1'), 'alice', [GUEST]);
     guest = await startTinyGuest(join(cluster.home, 'qemu', 'vmm-1'), GUEST);
     // The VMM Delegate notices the new instance and registers it with the frontend.
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), [GUEST]);

@@ -14,6 +14,7 @@ import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { QemuDriver } from '../../src/delegates/vmm/drivers/qemu.js';
 import { QmpClient } from '../../src/delegates/vmm/qmp-client.js';
 import { ifMade } from '../support/if-made.js';
+import { giveQemuInstances } from '../support/instance-owners.js';
 
 const ZONE = 'vbs-local-1a';
 
@@ -62,6 +63,7 @@ describe('VMM Delegate restart: reconciliation', function () {
     client = ec2Client(c);
     dir = join(c.home, 'qemu', 'vmm-1');
     mkdirSync(dir, { recursive: true });
+    giveQemuInstances(dir, 'alice', [A, B]);
     vms.push(await startTestVm(dir, A, { scsi: true }), await startTestVm(dir, B, { scsi: true }));
     await waitForInstances(c, c.vmms[0] ?? expect.fail('no vmm'), [A, B]);
   });

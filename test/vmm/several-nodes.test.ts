@@ -5,7 +5,7 @@
  * hypervisor with the right command.
  */
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, waitForInstances, type Cluster } from '../support/services.js';
@@ -13,6 +13,7 @@ import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { FAKE_BIN } from '../support/repo.js';
 import { ifMade } from '../support/if-made.js';
+import { giveQemuInstances, xenOwned } from '../support/instance-owners.js';
 
 const ZONE = 'vbs-local-1a';
 const SHARED_NAME = 'i-web0000000000001';
@@ -37,8 +38,8 @@ describe('several hypervisor nodes (QEMU and Xen)', function () {
       join(xenState, 'domains.json'),
       JSON.stringify({
         domains: [
-          { name: SHARED_NAME, disks: [] },
-          { name: 'i-xenonly000000001', disks: [] },
+          { name: SHARED_NAME, disks: [], ...xenOwned('alice') },
+          { name: 'i-xenonly000000001', disks: [], ...xenOwned('alice') },
         ],
       }),
     );
@@ -56,7 +57,7 @@ describe('several hypervisor nodes (QEMU and Xen)', function () {
     });
     client = ec2Client(cluster);
     const dir = join(cluster.home, 'qemu', 'vmm-1');
-    mkdirSync(dir, { recursive: true });
+    giveQemuInstances(dir, 'alice', [SHARED_NAME]);
     vms.push(await startTestVm(dir, SHARED_NAME, { scsi: true }));
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no qemu node'), [SHARED_NAME]);
     await waitForInstances(cluster, cluster.vmms[1] ?? expect.fail('no xen node'), [SHARED_NAME, 'i-xenonly000000001']);

@@ -11,6 +11,7 @@ import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec
 import { startTestVm, type TestVm } from '../support/qemu-vm.js';
 import { SoapFault } from '../../src/soap/client.js';
 import { ifMade } from '../support/if-made.js';
+import { giveQemuInstances } from '../support/instance-owners.js';
 
 const ZONE = 'vbs-local-1a';
 const VMS = ['i-quake0000000001', 'i-quake0000000002', 'i-quake0000000003'] as const;
@@ -45,6 +46,7 @@ describe('read-only sharing and attach rules (QEMU instances)', function () {
     });
     client = ec2Client(cluster);
     const dir = join(cluster.home, 'qemu', 'vmm-1');
+    giveQemuInstances(dir, 'alice', VMS);
     for (const id of VMS) vms.push(await startTestVm(dir, id, { scsi: true }));
     await waitForInstances(cluster, cluster.vmms[0] ?? expect.fail('no vmm'), VMS);
   });

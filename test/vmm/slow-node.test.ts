@@ -18,6 +18,7 @@ import { startCluster, waitForInstances, type Cluster } from '../support/service
 import { ec2Client, faultOf, waitForVolume, type Ec2Client } from '../support/ec2-client.js';
 import { FAKE_BIN } from '../support/repo.js';
 import { ifMade } from '../support/if-made.js';
+import { xenOwned } from '../support/instance-owners.js';
 import { waitFor } from '../support/wait.js';
 
 const ZONE = 'vbs-local-1a';
@@ -59,8 +60,8 @@ describe('a hypervisor node that does not answer in time', function () {
       join(xenState, 'domains.json'),
       JSON.stringify({
         domains: [
-          { name: A, disks: [] },
-          { name: B, disks: [] },
+          { name: A, disks: [], ...xenOwned('alice') },
+          { name: B, disks: [], ...xenOwned('alice') },
         ],
       }),
     );

@@ -21,8 +21,9 @@ export function generalHelp(group?: string): string {
   return [
     group === undefined ? GENERAL_USAGE : `Usage: vbs-admin [--home DIR] ${group} COMMAND [arguments]`,
     '',
-    'Administers a VBS installation: its CA, its trust store (who may sign requests) and its',
-    "users' quotas, in the VBS home the services use. Changes take effect in running services at once.",
+    "Administers a VBS installation: its CA, its trust store (who may sign requests), its users'",
+    'quotas and whom instances belong to, in the VBS home the services use. Changes take effect in',
+    'running services at once.',
     '',
     'Commands:',
     ...shown.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),

@@ -3,6 +3,8 @@ import type { AdminCommand } from './admin-command.js';
 import { caInit } from './ca-init.js';
 import { quotaSet } from './quota-set.js';
 import { quotaShow } from './quota-show.js';
+import { instanceList } from './instance-list.js';
+import { instanceSetOwner } from './instance-set-owner.js';
 import { userAdd } from './user-add.js';
 import { userEnroll } from './user-enroll.js';
 import { userList } from './user-list.js';
@@ -18,6 +20,8 @@ export const ADMIN_COMMANDS: readonly AdminCommand[] = [
   userList,
   quotaSet,
   quotaShow,
+  instanceSetOwner,
+  instanceList,
 ];
 
 export const ADMIN_GROUPS: readonly string[] = [...new Set(ADMIN_COMMANDS.map((c) => c.name.split(' ')[0] ?? ''))];

@@ -35,6 +35,11 @@ export interface InstanceInfo {
   readonly state: string;
   /** The VBS volumes the hypervisor holds for this instance now (found by their volume IDs). */
   readonly disks: readonly DiskAttachment[];
+  /**
+   * The user the instance belongs to, as the platform that started it set it in the hypervisor
+   * (drivers/instance-owner.ts says where); undefined when it says nothing usable.
+   */
+  readonly owner?: string;
 }
 
 export interface AttachRequest {

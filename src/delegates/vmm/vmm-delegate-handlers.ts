@@ -62,6 +62,7 @@ export async function inventory(driver: VmmDriver, identity: VmmIdentity): Promi
             attachMode: d.mode,
           })),
         },
+        ...(i.owner !== undefined ? { owner: i.owner } : {}),
       })),
     },
   };

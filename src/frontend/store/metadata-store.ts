@@ -69,6 +69,14 @@ export type AttachRefusal =
   | 'already-attached'
   | 'device-in-use';
 
+/** An instance as its node reports it in a registration. */
+export interface ReportedInstance {
+  readonly instanceId: string;
+  readonly state: string;
+  /** The owner the node reports; null or absent when it says none. */
+  readonly ownerId?: string | null;
+}
+
 export type AttachAdmission =
   | { readonly admitted: true; readonly attachment: AttachmentRecord }
   | { readonly admitted: false; readonly reason: AttachRefusal };
@@ -154,10 +162,18 @@ export interface MetadataStore {
   /** Attachments of a VMM host that ended (detached, or the attach failed) at or after `since` (ms since the epoch). */
   attachmentsEndedOnHost(vmmHost: string, since: number): Promise<AttachmentRecord[]>;
 
-  /** A VMM Delegate's registration: the host, and the instances it has now (replacing the old list). */
-  registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void>;
-  /** Where an instance runs: one entry per host that reported it. */
+  /**
+   * A VMM Delegate's registration: the host, and the instances it has now (replacing the old list),
+   * each with the owner the node reports (null: none).
+   */
+  registerVmm(host: VmmHostRecord, instances: readonly ReportedInstance[]): Promise<void>;
+  /** Where an instance runs: one entry per host that reported it, with its owner (InstanceLocation). */
   findInstance(instanceId: string): Promise<InstanceLocation[]>;
+  /**
+   * Whom the instance on that host belongs to: an admin's assignment, else what the node reported at
+   * its last registration; null when neither says (or the instance is not registered).
+   */
+  instanceOwner(instanceId: string, vmmHost: string): Promise<string | null>;
   getVmmHost(host: string): Promise<VmmHostRecord | undefined>;
 
   /**

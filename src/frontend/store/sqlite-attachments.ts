@@ -12,7 +12,7 @@ import {
   VOLUME_TRANSITIONS,
   type AttachmentEvent,
 } from '../../core/state.js';
-import type { AttachAdmission, AttachRefusal, NewAttachment, Outcome } from './metadata-store.js';
+import type { AttachAdmission, AttachRefusal, NewAttachment, Outcome, ReportedInstance } from './metadata-store.js';
 import { statementCache, type PrepareCached } from './sqlite-statements.js';
 import { sqlList, transitionSql } from './sqlite-state.js';
 import { attachmentFromRow, instanceFromRow, vmmHostFromRow, type Row } from './sqlite-rows.js';
@@ -107,7 +107,7 @@ export class SqliteAttachments {
     ).map(attachmentFromRow);
   }
 
-  register(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): void {
+  register(host: VmmHostRecord, instances: readonly ReportedInstance[]): void {
     this.db
       .transaction(() => {
         this.sql(
@@ -115,18 +115,34 @@ export class SqliteAttachments {
          ON CONFLICT (host) DO UPDATE SET endpoint = @endpoint, driver = @driver, healthy = @healthy, last_seen = @lastSeen`,
         ).run({ ...host, healthy: host.healthy ? 1 : 0 });
         this.sql(`DELETE FROM instances WHERE vmm_host = ?`).run(host.host);
-        const insert = this.sql(`INSERT OR REPLACE INTO instances (instance_id, vmm_host, state) VALUES (?, ?, ?)`);
-        for (const i of instances) insert.run(i.instanceId, host.host, i.state);
+        const insert = this.sql(
+          `INSERT OR REPLACE INTO instances (instance_id, vmm_host, state, owner_id) VALUES (?, ?, ?, ?)`,
+        );
+        for (const i of instances) insert.run(i.instanceId, host.host, i.state, i.ownerId ?? null);
       })
       .immediate();
   }
 
+  /** The owner is the admin's assignment when there is one, else the node's report (instanceOwner too). */
   findInstance(instanceId: string): InstanceLocation[] {
     return (
       this.sql(
-        `SELECT i.instance_id, i.vmm_host, i.state, h.endpoint FROM instances i JOIN vmm_hosts h ON h.host = i.vmm_host WHERE i.instance_id = ? ORDER BY i.vmm_host`,
+        `SELECT i.instance_id, i.vmm_host, i.state, h.endpoint, COALESCE(o.owner_id, i.owner_id) AS owner_id
+           FROM instances i JOIN vmm_hosts h ON h.host = i.vmm_host
+           LEFT JOIN instance_owners o ON o.instance_id = i.instance_id AND o.vmm_host = i.vmm_host
+          WHERE i.instance_id = ? ORDER BY i.vmm_host`,
       ).all(instanceId) as Row[]
     ).map(instanceFromRow);
+  }
+
+  instanceOwner(instanceId: string, vmmHost: string): string | null {
+    const row = this.sql(
+      `SELECT COALESCE(
+         (SELECT owner_id FROM instance_owners WHERE instance_id = @instanceId AND vmm_host = @vmmHost),
+         (SELECT owner_id FROM instances WHERE instance_id = @instanceId AND vmm_host = @vmmHost)) AS owner_id`,
+    ).get({ instanceId, vmmHost }) as Row | undefined;
+    const owner = row?.['owner_id'];
+    return typeof owner === 'string' ? owner : null;
   }
 
   vmmHost(host: string): VmmHostRecord | undefined {

@@ -106,4 +106,15 @@ export const MIGRATIONS: readonly string[] = [
      updated_at TEXT NOT NULL
    );
    CREATE INDEX volumes_owner_size ON volumes (owner_id, status, size_gib);`,
+  // Instances belong to users: owner_id is what the instance's node reports (NULL: it says nothing),
+  // replaced with every registration; instance_owners holds admins' assignments (vbs-admin instance
+  // set-owner), which outlive registrations and win over the node's word.
+  `ALTER TABLE instances ADD COLUMN owner_id TEXT;
+   CREATE TABLE instance_owners (
+     instance_id TEXT NOT NULL,
+     vmm_host TEXT NOT NULL,
+     owner_id TEXT NOT NULL,
+     assigned_at INTEGER NOT NULL,
+     PRIMARY KEY (instance_id, vmm_host)
+   );`,
 ];

@@ -115,5 +115,6 @@ export function instanceFromRow(row: Row): InstanceLocation {
     vmmHost: str(row, 'vmm_host'),
     endpoint: str(row, 'endpoint'),
     state: str(row, 'state'),
+    ownerId: strOrNull(row, 'owner_id'),
   };
 }

@@ -35,6 +35,7 @@ import type {
   Outcome,
   QuotaKind,
   QuotaLimits,
+  ReportedInstance,
   ResourceQuery,
   SnapshotChanges,
   VolumeChanges,
@@ -349,7 +350,7 @@ export class SqliteStore implements MetadataStore {
     });
   }
 
-  async registerVmm(host: VmmHostRecord, instances: readonly { instanceId: string; state: string }[]): Promise<void> {
+  async registerVmm(host: VmmHostRecord, instances: readonly ReportedInstance[]): Promise<void> {
     return this.write(() => {
       this.attachments.register(host, instances);
     });
@@ -358,6 +359,12 @@ export class SqliteStore implements MetadataStore {
   async findInstance(instanceId: string): Promise<InstanceLocation[]> {
     return this.read(() => {
       return this.attachments.findInstance(instanceId);
+    });
+  }
+
+  async instanceOwner(instanceId: string, vmmHost: string): Promise<string | null> {
+    return this.read(() => {
+      return this.attachments.instanceOwner(instanceId, vmmHost);
     });
   }
 

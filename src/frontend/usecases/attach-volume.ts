@@ -7,12 +7,16 @@
  * appear: the attachment stays "attaching" (and the volume in-use, so that it cannot be attached
  * read-write anywhere else meanwhile), the client is answered "attaching", and reconciliation settles
  * it by what the hypervisor holds (register-vmm.ts).
+ *
+ * Only the instance's owner (or an admin) may attach to it; to anyone else it does not exist
+ * (instance-ownership.ts), and that is decided before anything else is said about the instance.
  */
 import { isVbsError, VbsError, type ErrorCode } from '../../core/errors.js';
-import { clip, requireVolumeId } from '../../core/ids.js';
+import { requireVolumeId } from '../../core/ids.js';
 import type { Principal } from '../../core/principal.js';
 import type { AttachmentRecord, AttachMode, InstanceLocation } from '../../core/records.js';
 import type { Deps } from './deps.js';
+import { instanceNotFound, mayUseInstance } from './instance-ownership.js';
 import { ownVolume } from './ownership.js';
 import type { AttachRefusal } from '../store/metadata-store.js';
 
@@ -35,16 +39,22 @@ const REFUSALS: Record<AttachRefusal, { code: ErrorCode; why: string }> = {
   'device-in-use': { code: 'InvalidParameterValue', why: 'the device is already in use in this instance' },
 };
 
+/**
+ * The node of an instance the caller may use. Instances of other users (and of nobody known, for
+ * anyone but an admin) are left out first, so that they are never named, nor counted among the
+ * nodes an ambiguous ID runs on.
+ */
 export async function locateInstance(
   deps: Deps,
+  principal: Principal,
   instanceId: string,
   vmmHost: string | undefined,
 ): Promise<InstanceLocation> {
   const found = (await deps.store.findInstance(instanceId)).filter(
-    (l) => vmmHost === undefined || l.vmmHost === vmmHost,
+    (l) => mayUseInstance(principal, l.ownerId) && (vmmHost === undefined || l.vmmHost === vmmHost),
   );
   const only = found[0];
-  if (!only) throw new VbsError('InvalidInstanceID.NotFound', `The instance ID '${clip(instanceId)}' does not exist.`);
+  if (!only) throw instanceNotFound(instanceId);
   if (found.length > 1) {
     throw new VbsError(
       'InvalidParameterCombination',
@@ -60,7 +70,7 @@ export async function attachVolume(
   req: AttachVolumeRequest,
 ): Promise<AttachmentRecord> {
   const volume = await ownVolume(deps, principal, requireVolumeId(req.volumeId));
-  const where = await locateInstance(deps, req.instanceId, req.vmmHost);
+  const where = await locateInstance(deps, principal, req.instanceId, req.vmmHost);
   const admission = await deps.store.beginAttachment({
     volumeId: volume.id,
     instanceId: where.instanceId,

@@ -96,5 +96,7 @@ export interface VmmInventory {
     readonly instanceId: string;
     readonly state: string;
     readonly disks: readonly InventoryDisk[];
+    /** The user the instance belongs to as the node reports it (its platform set it); undefined: none. */
+    readonly owner?: string;
   }[];
 }

@@ -6,12 +6,17 @@
  * in a guest is never forgotten. If the node was asked and gave no answer in time, the disk may still
  * go: the attachment stays "detaching", the client is answered so, and reconciliation settles it by
  * what the hypervisor holds (register-vmm.ts).
+ *
+ * Only the owner of the instance the volume is attached to (or an admin) may detach it from there;
+ * anyone else is told that the instance does not exist (instance-ownership.ts), before anything
+ * changes.
  */
 import { isVbsError, VbsError } from '../../core/errors.js';
 import { clip, requireVolumeId } from '../../core/ids.js';
 import type { Principal } from '../../core/principal.js';
 import type { AttachmentRecord } from '../../core/records.js';
 import type { Deps } from './deps.js';
+import { instanceNotFound, mayUseInstance } from './instance-ownership.js';
 import { ownVolume } from './ownership.js';
 
 export interface DetachVolumeRequest {
@@ -51,6 +56,8 @@ export async function detachVolume(
       `Volume '${volume.id}' is attached to several instances (${matching.map((a) => a.instanceId).join(', ')}); name one with instanceId.`,
     );
   }
+  if (!mayUseInstance(principal, await deps.store.instanceOwner(target.instanceId, target.vmmHost)))
+    throw instanceNotFound(target.instanceId);
   const begun = await deps.store.transitionAttachment(target.id, 'detach');
   if (!begun.changed)
     throw new VbsError(

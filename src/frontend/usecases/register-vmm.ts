@@ -55,7 +55,10 @@ export interface ReconcileReport {
   readonly detachedStrays: number;
 }
 
-/** Records the node and the instances it runs now, so that AttachVolume finds them at once. */
+/**
+ * Records the node and the instances it runs now, with the owners it reports, so that AttachVolume
+ * finds them at once. An admin's assignment of an owner is kept apart and is not touched here.
+ */
 export async function recordInventory(deps: Deps, inv: VmmInventory): Promise<void> {
   await deps.store.registerVmm(
     {
@@ -65,7 +68,7 @@ export async function recordInventory(deps: Deps, inv: VmmInventory): Promise<vo
       healthy: inv.healthy,
       lastSeen: deps.now().getTime(),
     },
-    inv.instances.map((i) => ({ instanceId: i.instanceId, state: i.state })),
+    inv.instances.map((i) => ({ instanceId: i.instanceId, state: i.state, ownerId: i.owner ?? null })),
   );
 }
 

@@ -14,8 +14,11 @@ export function createDriver(config: VmmDelegateConfig, logger?: DriverLog): Vmm
         ...(logger ? { logger } : {}),
       });
     case 'xen':
-      return new XenDriver();
+      return new XenDriver(logger ? { logger } : {});
     case 'libvirt':
-      return new LibvirtDriver(config.libvirtUri !== undefined ? { connectUri: config.libvirtUri } : {});
+      return new LibvirtDriver({
+        ...(config.libvirtUri !== undefined ? { connectUri: config.libvirtUri } : {}),
+        ...(logger ? { logger } : {}),
+      });
   }
 }

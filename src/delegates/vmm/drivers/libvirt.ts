@@ -12,6 +12,9 @@
  *
  * Attach first reads the domain's disks, so that a disk already held exactly as asked is success with
  * nothing done (libvirt would refuse the duplicate target); detach of a disk not held is 'not-held'.
+ * A domain's owner is <owner> in VBS's element of its <metadata> (instance-owner.ts), read from the
+ * same dumpxml: the platform sets it when it defines the domain, or later with `virsh metadata`;
+ * only a client of libvirt with write access can change it, never the guest.
  * Every call goes through exec.run() as an argv array: no shell ever sees a path or an ID. Each virsh
  * run is bounded by the command timeout and by the request's deadline, and so is the wait for the
  * guest to let a disk go; an attach-disk or a detach that ran out of time may still complete.
@@ -27,13 +30,15 @@ import {
   type DetachOutcome,
   type DetachRequest,
   type DiskAttachment,
+  type DriverLog,
   type InstanceInfo,
   type VmmDriver,
 } from '../driver.js';
+import { ownerFromText, OwnerWarnings } from './instance-owner.js';
 import { instanceArg, volumePathArg } from './tool-args.js';
 import { toolFailure, type FailureRule } from './tool-failure.js';
 import { bareDeviceName, guestDevice, heldAsAsked, volumeIdOfFile } from './vbs-disk.js';
-import { parseDomainDisks, parseVirshList, type VirshDisk } from './virsh-output.js';
+import { parseDomain, parseVirshList, type VirshDisk } from './virsh-output.js';
 
 export interface LibvirtDriverOptions {
   /** The virsh executable (default "virsh", looked up on PATH). */
@@ -48,6 +53,7 @@ export interface LibvirtDriverOptions {
   readonly requestDeadlineMs?: number;
   /** Bound on waiting, after detach-disk, for the guest to let the disk go (default 10000 ms). */
   readonly unplugTimeoutMs?: number;
+  readonly logger?: DriverLog;
 }
 
 const UNPLUG_POLL_MS = 250;
@@ -76,8 +82,10 @@ export class LibvirtDriver implements VmmDriver {
   private readonly timeoutMs: number;
   private readonly unplugTimeoutMs: number;
   private readonly requestDeadlineMs: number;
+  private readonly ownerWarnings: OwnerWarnings;
 
   constructor(options: LibvirtDriverOptions = {}) {
+    this.ownerWarnings = new OwnerWarnings(options.logger);
     this.command = options.command ?? 'virsh';
     this.connectUri = options.connectUri;
     this.env = options.env;
@@ -91,9 +99,9 @@ export class LibvirtDriver implements VmmDriver {
     const table = (await this.virsh(['list'], deadline)).stdout;
     const instances: InstanceInfo[] = [];
     for (const domain of readable(() => parseVirshList(table))) {
-      let disks: DiskAttachment[];
+      let found: { disks: DiskAttachment[]; owner: string | undefined };
       try {
-        disks = await this.disksOf(domain.name, deadline);
+        found = await this.domainOf(domain.name, deadline);
       } catch (error) {
         if (error instanceof DriverError && error.kind === 'instance-not-found') continue; // gone meanwhile
         // Listed but not questionable now: its disks are unknown, not none.
@@ -103,7 +111,13 @@ export class LibvirtDriver implements VmmDriver {
         }
         throw error;
       }
-      instances.push({ instanceId: domain.name, state: domain.state, disks });
+      const { disks, owner } = found;
+      instances.push({
+        instanceId: domain.name,
+        state: domain.state,
+        disks,
+        ...(owner !== undefined ? { owner } : {}),
+      });
     }
     return instances;
   }
@@ -209,12 +223,24 @@ export class LibvirtDriver implements VmmDriver {
   }
 
   private async disksOf(instanceId: string, deadline: number): Promise<DiskAttachment[]> {
+    return (await this.domainOf(instanceId, deadline)).disks;
+  }
+
+  /** The domain's VBS disks and its owner (instance-owner.ts), from one `virsh dumpxml`. */
+  private async domainOf(
+    instanceId: string,
+    deadline: number,
+  ): Promise<{ disks: DiskAttachment[]; owner: string | undefined }> {
     // By name (--domain): listed names come from libvirt and may be anything, even "--all".
     const xml = (await this.virsh(['dumpxml', '--domain', instanceId], deadline)).stdout;
-    return vbsDisks(
+    const domain = readable(() => parseDomain(xml));
+    const where = `<metadata> of ${instanceId}`;
+    const owner = this.ownerWarnings.owner(
       instanceId,
-      readable(() => parseDomainDisks(xml)),
+      where,
+      domain.owner === undefined ? undefined : ownerFromText(domain.owner),
     );
+    return { disks: vbsDisks(instanceId, domain.disks), owner };
   }
 
   /** One virsh run, within the command timeout and the deadline; `changes` for attach-disk/detach-disk. */

@@ -19,6 +19,12 @@
  * after its time ran out). Such a node keeps the volume file open in QEMU (after DeleteVolume, too)
  * and shows the volume as half attached. Being inside the instance's serialisation, this never races
  * an attach.
+ *
+ * An instance's owner is the user ID in <socketDir>/<instanceId>.owner, which the platform writes
+ * beside the socket before it starts QEMU (instance-owner.ts). A file rather than something QEMU
+ * carries (-name, an -object property read over QMP): it asks nothing of QEMU's version or of object
+ * types meant for other things, it is read without waiting for the instance's monitor, and it is
+ * guarded by what guards the socket itself, the directory of the delegate's user.
  */
 import { readdir } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -35,6 +41,7 @@ import type {
 } from '../driver.js';
 import { DriverError, UNREACHABLE_STATE } from '../driver.js';
 import { QmpClient, QmpConnectError } from '../qmp-client.js';
+import { OwnerWarnings, QEMU_OWNER_SUFFIX, readOwnerFile } from './instance-owner.js';
 import { attachError, isQmpError } from './qemu-errors.js';
 import { findFreePciePort, findVirtioScsi, readVbsBlockState, type PlugTarget, type VbsDisk } from './qemu-inspect.js';
 import { deviceIdFor, nodeNameFor, sameDevice, serialFor, volumeIdOfNode } from './qemu-names.js';
@@ -85,6 +92,7 @@ export class QemuDriver implements VmmDriver {
   /** An entry exists while an operation of that instance runs. */
   private readonly lines = new Map<string, Line>();
   private readonly sessions = new Set<Promise<unknown>>();
+  private readonly ownerWarnings: OwnerWarnings;
   private closed = false;
 
   constructor(private readonly options: QemuDriverOptions) {
@@ -93,6 +101,7 @@ export class QemuDriver implements VmmDriver {
     this.unplugTimeoutMs = options.unplugTimeoutMs ?? 10_000;
     this.requestDeadlineMs = options.requestDeadlineMs ?? VMM_REQUEST_DEADLINE_MS;
     this.maxWaiting = options.maxWaiting ?? MAX_WAITING;
+    this.ownerWarnings = new OwnerWarnings(options.logger);
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
@@ -100,6 +109,8 @@ export class QemuDriver implements VmmDriver {
     const deadline = Date.now() + this.requestDeadlineMs;
     const found = await Promise.all(
       ids.map(async (instanceId): Promise<InstanceInfo | undefined> => {
+        const owner = await this.ownerOf(instanceId);
+        const owned = owner !== undefined ? { owner } : {};
         try {
           return await this.session(instanceId, deadline, async (qmp) => {
             const status = await qmp.execute('query-status');
@@ -109,13 +120,13 @@ export class QemuDriver implements VmmDriver {
                 : 'unknown';
             const { disks, orphanNodes } = await readVbsBlockState(qmp);
             for (const nodeName of orphanNodes) await this.removeOrphan(qmp, instanceId, nodeName);
-            return { instanceId, state, disks: disks.map((d) => toAttachment(instanceId, d)) };
+            return { instanceId, state, disks: disks.map((d) => toAttachment(instanceId, d)), ...owned };
           });
         } catch (e) {
           // A stale socket (no QEMU behind it) is no instance; a silent one is, but its disks are unknown.
           if (e instanceof DriverError && e.kind === 'instance-not-found') return undefined;
           if (e instanceof DriverError && e.kind === 'unavailable')
-            return { instanceId, state: UNREACHABLE_STATE, disks: [] };
+            return { instanceId, state: UNREACHABLE_STATE, disks: [], ...owned };
           throw e;
         }
       }),
@@ -236,6 +247,12 @@ export class QemuDriver implements VmmDriver {
       .map((n) => n.slice(0, -SOCKET_SUFFIX.length))
       .filter(isInstanceId)
       .sort();
+  }
+
+  /** The owner the platform wrote beside the instance's QMP socket (instance-owner.ts). */
+  private async ownerOf(instanceId: string): Promise<string | undefined> {
+    const path = join(this.options.socketDir, `${instanceId}${QEMU_OWNER_SUFFIX}`);
+    return this.ownerWarnings.owner(instanceId, path, await readOwnerFile(path));
   }
 
   private async plugTarget(qmp: QmpClient, instanceId: string): Promise<PlugTarget> {

@@ -8,9 +8,13 @@
  *
  * `virsh dumpxml DOMAIN`: the live domain XML; each <disk> has <source file|dev=…>, <target dev=…>,
  * and <readonly/> and <serial> when set. libvirt escapes attribute and text values, so paths come
- * back exactly as given.
+ * back exactly as given. Its <metadata> holds one element per namespace that applications set
+ * (`virsh metadata DOMAIN URI --key PREFIX --set XML`, virDomainSetMetadata): libvirt puts every
+ * element of the given XML that has no namespace into URI (virXMLInjectNamespace) and keeps the
+ * first element of each namespace only (virXMLNodeSanitizeNamespaces).
  */
 import { DOMParser, type Element } from '@xmldom/xmldom';
+import { LIBVIRT_METADATA_NS } from './instance-owner.js';
 
 export interface VirshDomain {
   readonly name: string;
@@ -56,7 +60,27 @@ function childElements(parent: Element, name: string): Element[] {
   return found;
 }
 
-export function parseDomainDisks(xml: string): VirshDisk[] {
+/** Child elements by namespace and local name (any prefix). */
+function childElementsNs(parent: Element, ns: string | null, localName: string): Element[] {
+  const found: Element[] = [];
+  for (let n = parent.firstChild; n !== null; n = n.nextSibling) {
+    if (n.nodeType !== n.ELEMENT_NODE) continue;
+    const e = n as Element;
+    if (e.localName === localName && (e.namespaceURI ?? null) === ns) found.push(e);
+  }
+  return found;
+}
+
+export interface VirshDomainXml {
+  readonly disks: VirshDisk[];
+  /**
+   * The text of <owner> in VBS's <instance> element of the domain's <metadata> (namespace
+   * LIBVIRT_METADATA_NS), as given; undefined when there is none.
+   */
+  readonly owner: string | undefined;
+}
+
+export function parseDomain(xml: string): VirshDomainXml {
   let problem: string | undefined;
   const doc = new DOMParser({
     onError: (level, msg) => {
@@ -83,5 +107,15 @@ export function parseDomainDisks(xml: string): VirshDisk[] {
       });
     }
   }
-  return disks;
+  return { disks, owner: vbsOwner(domain) };
+}
+
+function vbsOwner(domain: Element): string | undefined {
+  const metadata = childElements(domain, 'metadata')[0];
+  const instance = metadata && childElementsNs(metadata, LIBVIRT_METADATA_NS, 'instance')[0];
+  if (!instance) return undefined;
+  // libvirt puts <owner> in the namespace too; a hand-written definition may leave it unqualified.
+  const owner =
+    childElementsNs(instance, LIBVIRT_METADATA_NS, 'owner')[0] ?? childElementsNs(instance, null, 'owner')[0];
+  return owner ? (owner.textContent ?? '') : undefined;
 }

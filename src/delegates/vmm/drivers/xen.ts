@@ -12,9 +12,15 @@
  * Every call goes through exec.run() as an argv array: no shell ever sees a path. Each xl run is
  * bounded by the command timeout and by the request's deadline; an xl block-attach or block-detach
  * cut off by its timeout (or libxl giving up on a backend still closing) may have acted, or still may.
+ *
+ * A domain's owner is the xenstore key /local/domain/<domid>/vbs/owner (instance-owner.ts), which the
+ * platform writes from dom0 when it starts the domain (`xenstore-write`, or libxl's c_info.xsdata,
+ * which libxl writes there); it is read with `xenstore-read` at each listing. libxl makes the
+ * domain's directory dom0's, readable but not writable by the guest, so a guest cannot claim to be
+ * another tenant's; and the key goes with the domain when it is destroyed.
  */
 import { VMM_COMMAND_TIMEOUT_MS, VMM_REQUEST_DEADLINE_MS } from '../../../config/config.js';
-import { run, type RunResult } from '../../exec.js';
+import { ExecError, run, type RunResult } from '../../exec.js';
 import {
   DriverError,
   timeLeft,
@@ -23,24 +29,32 @@ import {
   type DetachOutcome,
   type DetachRequest,
   type DiskAttachment,
+  type DriverLog,
   type InstanceInfo,
   type VmmDriver,
 } from '../driver.js';
+import { ownerFromText, OwnerWarnings, XENSTORE_OWNER_KEY } from './instance-owner.js';
 import { instanceArg, volumePathArg } from './tool-args.js';
 import { toolFailure, type FailureRule } from './tool-failure.js';
 import { bareDeviceName, guestDevice, heldAsAsked, volumeIdOfFile } from './vbs-disk.js';
-import { parseXlList, parseXlListLong, type XlDisk } from './xl-output.js';
+import { parseXlList, parseXlListLong, type XlDisk, type XlDomain } from './xl-output.js';
 
 export interface XenDriverOptions {
   /** The xl executable (default "xl", looked up on PATH). */
   readonly command?: string;
+  /** The xenstore-read executable (default "xenstore-read", looked up on PATH). */
+  readonly xenstoreReadCommand?: string;
   /** Variables for xl's environment, on top of this process's. */
   readonly env?: NodeJS.ProcessEnv;
   /** How long one xl call may take (default VMM_COMMAND_TIMEOUT_MS); never past the request's deadline. */
   readonly timeoutMs?: number;
   /** A request's deadline after its arrival, when it brings none (default VMM_REQUEST_DEADLINE_MS). */
   readonly requestDeadlineMs?: number;
+  readonly logger?: DriverLog;
 }
+
+/** xenstore-read runs at most this many at once while a listing reads the domains' owners. */
+const OWNER_READS_AT_ONCE = 8;
 
 /** Guest device names libxl accepts as a vdev (libxl__device_disk_dev_number). */
 const XEN_DEVICE_PREFIXES = ['xvd', 'sd', 'hd'] as const;
@@ -62,12 +76,16 @@ const XL_FAILURES: readonly FailureRule[] = [
 export class XenDriver implements VmmDriver {
   readonly name = 'xen';
   private readonly command: string;
+  private readonly xenstoreReadCommand: string;
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly timeoutMs: number;
   private readonly requestDeadlineMs: number;
+  private readonly ownerWarnings: OwnerWarnings;
 
   constructor(options: XenDriverOptions = {}) {
     this.command = options.command ?? 'xl';
+    this.xenstoreReadCommand = options.xenstoreReadCommand ?? 'xenstore-read';
+    this.ownerWarnings = new OwnerWarnings(options.logger);
     this.env = options.env;
     this.timeoutMs = options.timeoutMs ?? VMM_COMMAND_TIMEOUT_MS;
     this.requestDeadlineMs = options.requestDeadlineMs ?? VMM_REQUEST_DEADLINE_MS;
@@ -77,22 +95,25 @@ export class XenDriver implements VmmDriver {
     const deadline = Date.now() + this.requestDeadlineMs;
     const table = (await this.xl(['list'], deadline)).stdout;
     const domains = readable(() => parseXlList(table)).filter((d) => d.domid !== 0);
-    let disks: Map<string, XlDisk[]>;
+    let disks: Map<string, XlDisk[]> | undefined;
     try {
       const long = (await this.xl(['list', '-l'], deadline)).stdout;
       disks = readable(() => parseXlListLong(long));
     } catch (error) {
       // xl answers but cannot tell the devices: the instances are there, their disks unknown (not none).
-      if (error instanceof DriverError && error.kind === 'unavailable') {
-        return domains.map((d) => ({ instanceId: d.name, state: UNREACHABLE_STATE, disks: [] }));
-      }
-      throw error;
+      if (!(error instanceof DriverError && error.kind === 'unavailable')) throw error;
     }
-    return domains.map((d) => ({
-      instanceId: d.name,
-      state: d.state,
-      disks: vbsDisks(d.name, disks.get(d.name) ?? []),
-    }));
+    const owners = await inTurn(domains, OWNER_READS_AT_ONCE, (d) => this.ownerOf(d, deadline));
+    return domains.map((d, i) => {
+      const owner = owners[i];
+      return {
+        instanceId: d.name,
+        ...(disks === undefined
+          ? { state: UNREACHABLE_STATE, disks: [] }
+          : { state: d.state, disks: vbsDisks(d.name, disks.get(d.name) ?? []) }),
+        ...(owner !== undefined ? { owner } : {}),
+      };
+    });
   }
 
   async attach(request: AttachRequest): Promise<DiskAttachment> {
@@ -151,6 +172,26 @@ export class XenDriver implements VmmDriver {
     // Nothing is held between calls: every call is one xl process.
   }
 
+  /** The domain's owner, from xenstore (instance-owner.ts); undefined when unset or unreadable. */
+  private async ownerOf(domain: XlDomain, deadline: number): Promise<string | undefined> {
+    const key = `/local/domain/${domain.domid}/${XENSTORE_OWNER_KEY}`;
+    let value: string;
+    try {
+      const timeoutMs = timeLeft(deadline, this.timeoutMs, 'running xenstore-read');
+      value = (await run([this.xenstoreReadCommand, key], { timeoutMs, ...(this.env ? { env: this.env } : {}) }))
+        .stdout;
+    } catch (error) {
+      // xenstore_client.c: warnx("couldn't read path %s") and exit 1 for a key that does not exist.
+      if (error instanceof ExecError && error.exitCode === 1 && /couldn't read path/.test(error.stderr))
+        return this.ownerWarnings.owner(domain.name, key, undefined);
+      const why = error instanceof ExecError ? error.stderr.trim() || error.message : String(error);
+      this.ownerWarnings.refused(domain.name, key, `xenstore-read failed: ${why.slice(0, 300)}`);
+      return undefined;
+    }
+    // The value as xenstore-read prints it: non-printable bytes escaped (\n, \x01), then a newline.
+    return this.ownerWarnings.owner(domain.name, key, ownerFromText(value));
+  }
+
   private async disksOf(instanceId: string, deadline: number): Promise<DiskAttachment[]> {
     const long = (await this.xl(['list', '-l', instanceId], deadline)).stdout;
     const disks = readable(() => parseXlListLong(long));
@@ -166,6 +207,17 @@ export class XenDriver implements VmmDriver {
       throw toolFailure(error, XL_FAILURES, changes);
     }
   }
+}
+
+/** fn over the items, at most `width` at a time, the results in the items' order. */
+async function inTurn<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return results;
 }
 
 /** An answer of xl that cannot be read is as good as none. */
