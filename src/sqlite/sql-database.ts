@@ -1,0 +1,87 @@
+/**
+ * The SQL port over one better-sqlite3 connection (src/sql/port.ts). better-sqlite3 is synchronous,
+ * but a store's transaction is an async function (so that the same function runs on PostgreSQL): the
+ * connection is therefore held by one transaction at a time (SessionLock), or the statements of two
+ * requests of this process would interleave inside one transaction. Writes are IMMEDIATE
+ * transactions whose COMMIT is a statement of its own (see checked.ts for why), waiting for another
+ * process's lock between attempts with the event loop free.
+ */
+import type Database from 'better-sqlite3';
+import type { Row, SqlDatabase, SqlDialect, SqlParams, SqlSession } from '../sql/port.js';
+import { SessionLock } from '../sql/session-lock.js';
+import { LOCK_WAIT_BUDGET_MS, patiently } from './checked.js';
+
+export const SQLITE_DIALECT: SqlDialect = {
+  name: 'sqlite',
+  inList: (column, param) => `${column} IN (SELECT value FROM json_each(@${param}))`,
+  greatest: (a, b) => `MAX(${a}, ${b})`,
+  nowMs: `CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
+};
+
+type Bindable = Record<string, string | number | null>;
+
+/** Lists go to SQLite as JSON text, which json_each (inList) unpacks. */
+function bindable(params: SqlParams): Bindable {
+  const out: Bindable = {};
+  for (const [k, v] of Object.entries(params))
+    out[k] = Array.isArray(v) ? JSON.stringify(v) : (v as string | number | null);
+  return out;
+}
+
+export class SqliteDatabase implements SqlDatabase {
+  readonly dialect = SQLITE_DIALECT;
+  private readonly lock = new SessionLock();
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly session: SqlSession;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly lockWaitMs = LOCK_WAIT_BUDGET_MS,
+  ) {
+    const prepared = (sql: string): Database.Statement => {
+      let stmt = this.statements.get(sql);
+      if (stmt === undefined) {
+        stmt = db.prepare(sql);
+        this.statements.set(sql, stmt);
+      }
+      return stmt;
+    };
+    this.session = {
+      all: async (sql, params = {}) => prepared(sql).all(bindable(params)) as Row[],
+      get: async (sql, params = {}) => prepared(sql).get(bindable(params)) as Row | undefined,
+      run: async (sql, params = {}) => prepared(sql).run(bindable(params)).changes,
+    };
+  }
+
+  write<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
+    return this.lock.hold(() => patiently(what, () => this.transaction('BEGIN IMMEDIATE', fn), this.lockWaitMs));
+  }
+
+  read<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
+    return this.lock.hold(() => patiently(what, () => this.transaction('BEGIN', fn), this.lockWaitMs));
+  }
+
+  async now(): Promise<number> {
+    return this.read('database clock', async (s) =>
+      Number((await s.get(`SELECT ${SQLITE_DIALECT.nowMs} AS now`))?.['now']),
+    );
+  }
+
+  private async transaction<T>(begin: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
+    this.db.exec(begin);
+    try {
+      const result = await fn(this.session);
+      this.db.exec('COMMIT');
+      return result;
+    } finally {
+      // A failed statement or COMMIT may leave the transaction open; nothing of it is kept.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.lock.hold(async () => {
+      this.db.close();
+    });
+  }
+}
