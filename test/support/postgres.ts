@@ -8,9 +8,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './services.js';
 
 export interface PostgresServer {
   /** postgres://vbs@127.0.0.1:PORT/DB for a database made by createDatabase. */
@@ -38,21 +38,6 @@ function binDir(): string {
       'PostgreSQL server binaries not found under /usr/lib/postgresql (scripts/test-deps.sh installs them)',
     );
   return bin;
-}
-
-/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 }
 
 function ids(user: string): { uid: number; gid: number } {
