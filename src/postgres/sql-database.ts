@@ -77,7 +77,7 @@ export function isUnavailable(error: unknown): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function sessionOf(client: pg.PoolClient): SqlSession {
+function sessionOf(client: pg.PoolClient): PostgresSession {
   const query = async (sql: string, params?: SqlParams): Promise<pg.QueryResult<Row>> => {
     const { text, values } = positional(sql, params);
     return client.query<Row>(text, values);
@@ -86,7 +86,15 @@ function sessionOf(client: pg.PoolClient): SqlSession {
     all: async (sql, params) => (await query(sql, params)).rows,
     get: async (sql, params) => (await query(sql, params)).rows[0],
     run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
+    script: async (sql) => {
+      await client.query(sql);
+    },
   };
+}
+
+interface PostgresSession extends SqlSession {
+  /** Several statements without parameters (PostgreSQL's simple query protocol): a migration. */
+  script(sql: string): Promise<void>;
 }
 
 export class PostgresDatabase implements SqlDatabase {
@@ -116,7 +124,11 @@ export class PostgresDatabase implements SqlDatabase {
     this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
-  async write<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
+  write<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
+    return this.retried(what, fn);
+  }
+
+  private async retried<T>(what: string, fn: (s: PostgresSession) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.waitBudgetMs;
     for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
       try {
@@ -137,13 +149,37 @@ export class PostgresDatabase implements SqlDatabase {
     return this.transaction(what, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn);
   }
 
+  /**
+   * Versions per schema in vbs_schema_versions; a transaction-scoped advisory lock keyed by the
+   * schema's name makes frontends that start together apply each migration once. Migrations are
+   * sent as simple queries (several statements, no parameters).
+   */
+  async migrate(schema: string, migrations: readonly string[]): Promise<void> {
+    // READ COMMITTED, not SERIALIZABLE: the version must be read after the lock is granted, in a
+    // snapshot newer than the first statement's (which is the wait for the lock).
+    await this.transaction(schema, 'BEGIN ISOLATION LEVEL READ COMMITTED', async (s) => {
+      await s.get(`SELECT pg_advisory_xact_lock(hashtext(@schema))`, { schema });
+      await s.run(`CREATE TABLE IF NOT EXISTS vbs_schema_versions (schema TEXT PRIMARY KEY, version INTEGER NOT NULL)`);
+      const row = await s.get(`SELECT version FROM vbs_schema_versions WHERE schema = @schema`, { schema });
+      const version = row === undefined ? 0 : Number(row['version']);
+      if (version > migrations.length)
+        throw new Error(`${schema} schema ${version} is newer than this VBS (${migrations.length})`);
+      for (let v = version; v < migrations.length; v++) await s.script(migrations[v] ?? '');
+      await s.run(
+        `INSERT INTO vbs_schema_versions (schema, version) VALUES (@schema, @version)
+         ON CONFLICT (schema) DO UPDATE SET version = EXCLUDED.version`,
+        { schema, version: migrations.length },
+      );
+    });
+  }
+
   async now(): Promise<number> {
     return this.read('database clock', async (s) =>
       Number((await s.get(`SELECT ${POSTGRES_DIALECT.nowMs} AS now`))?.['now']),
     );
   }
 
-  private async transaction<T>(what: string, begin: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
+  private async transaction<T>(what: string, begin: string, fn: (s: PostgresSession) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

@@ -48,6 +48,12 @@ export interface SqlDatabase {
   write<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T>;
   /** `fn` in one read-only snapshot of the database. */
   read<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Brings the schema up to `migrations` (a list never edited once released: each entry is one
+   * version), in one transaction, once even when several processes start at the same time. A
+   * database newer than the list is refused: this VBS is older than the one that wrote it.
+   */
+  migrate(schema: string, migrations: readonly string[]): Promise<void>;
   /** The database's clock (nowMs), for a caller that must compare with times it wrote. */
   now(): Promise<number>;
   close(): Promise<void>;

@@ -61,6 +61,28 @@ export class SqliteDatabase implements SqlDatabase {
     return this.lock.hold(() => patiently(what, () => this.transaction('BEGIN', fn), this.lockWaitMs));
   }
 
+  /** SQLite keeps the version in PRAGMA user_version (one schema per file). */
+  migrate(schema: string, migrations: readonly string[]): Promise<void> {
+    return this.lock.hold(() =>
+      patiently(
+        schema,
+        () => {
+          const version = Number(this.db.pragma('user_version', { simple: true }));
+          if (version > migrations.length)
+            throw new Error(`${schema} schema ${version} is newer than this VBS (${migrations.length})`);
+          if (version === migrations.length) return;
+          this.db
+            .transaction(() => {
+              for (let v = version; v < migrations.length; v++) this.db.exec(migrations[v] ?? '');
+              this.db.pragma(`user_version = ${migrations.length}`);
+            })
+            .immediate();
+        },
+        this.lockWaitMs,
+      ),
+    );
+  }
+
   async now(): Promise<number> {
     return this.read('database clock', async (s) =>
       Number((await s.get(`SELECT ${SQLITE_DIALECT.nowMs} AS now`))?.['now']),

@@ -143,5 +143,24 @@ export function sqlDatabaseConformance(name: string, open: () => Promise<SqlFixt
         await Promise.all(others.map((o) => o.close()));
       }
     });
+    it('migrates once when several processes start together, and refuses a newer schema', async () => {
+      const v1 = [`CREATE TABLE m1 (id TEXT PRIMARY KEY); INSERT INTO m1 VALUES ('one')`];
+      const v2 = [...v1, `CREATE TABLE m2 (id TEXT PRIMARY KEY); INSERT INTO m2 SELECT id FROM m1`];
+      const others = [fixture.connect(), fixture.connect(), fixture.connect()];
+      try {
+        await Promise.all(others.map((o) => o.migrate('test', v1)));
+        await Promise.all(others.map((o) => o.migrate('test', v2)));
+        await db.migrate('test', v2);
+        const rows = await db.read('test', (s) => s.all(`SELECT id FROM m2`));
+        expect(rows).to.deep.equal([{ id: 'one' }]);
+        const older = await db.migrate('test', v1).then(
+          () => 'accepted',
+          (e: unknown) => String(e),
+        );
+        expect(older).to.match(/schema 2 is newer than this VBS \(1\)/);
+      } finally {
+        await Promise.all(others.map((o) => o.close()));
+      }
+    });
   });
 }
