@@ -146,7 +146,8 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   read<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T> {
-    return this.transaction(what, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn);
+    // READ COMMITTED, as the port promises: each statement sees what was committed when it runs.
+    return this.transaction(what, 'BEGIN READ ONLY', fn);
   }
 
   /**

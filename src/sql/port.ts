@@ -46,7 +46,10 @@ export interface SqlDatabase {
    * and its outcome not heard).
    */
   write<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T>;
-  /** `fn` in one read-only snapshot of the database. */
+  /**
+   * `fn`'s reads, each of which sees what was committed when it runs (never an open transaction's
+   * changes); several statements are not one snapshot. A read never waits for a writer.
+   */
   read<T>(what: string, fn: (s: SqlSession) => Promise<T>): Promise<T>;
   /**
    * Brings the schema up to `migrations` (a list never edited once released: each entry is one
