@@ -21,7 +21,9 @@ const LAYERS = [
     may: [
       'src/core/',
       'src/frontend/store/',
+      'src/sql/',
       'src/sqlite/',
+      'src/postgres/',
       'src/private-files.ts',
       'better-sqlite3',
       'node:fs',
@@ -30,9 +32,19 @@ const LAYERS = [
     why: 'a store knows core and its database (a private file), nothing of SOAP, security or the use cases',
   },
   {
+    files: 'src/sql/',
+    may: ['src/core/', 'src/sql/'],
+    why: 'the SQL port is what a store needs of a database, and names none',
+  },
+  {
     files: 'src/sqlite/',
-    may: ['src/core/', 'src/sqlite/', 'better-sqlite3'],
+    may: ['src/core/', 'src/sql/', 'src/sqlite/', 'better-sqlite3'],
     why: 'the SQLite helpers every service shares know nothing of any service',
+  },
+  {
+    files: 'src/postgres/',
+    may: ['src/core/', 'src/sql/', 'src/postgres/', 'pg'],
+    why: 'the PostgreSQL helpers every service shares know nothing of any service',
   },
   {
     files: 'src/soap/',

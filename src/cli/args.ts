@@ -30,8 +30,8 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 export const GLOBAL_OPTIONS: OptionSpecs = {
   endpoint: {
     type: 'string',
-    value: 'URL',
-    help: 'frontend URL (default $VBS_ENDPOINT or https://127.0.0.1:8443/vbs)',
+    value: 'URL[,URL…]',
+    help: 'frontend URL, or several to fail over between (default $VBS_ENDPOINT or https://127.0.0.1:8443/vbs)',
   },
   ca: { type: 'string', value: 'FILE', help: 'CA certificate to trust (default $VBS_CA or $VBS_HOME/certs/ca.pem)' },
   cert: {

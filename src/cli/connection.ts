@@ -10,11 +10,13 @@ import { schema, type AmazonEC2PortTypeOperations } from '../generated/frontend.
 import { SoapClient } from '../soap/client.js';
 import { signedAs } from '../security/wssec/sign.js';
 import { UsageError } from './args.js';
+import { FailoverCaller } from './failover.js';
 
 export type Ops = AmazonEC2PortTypeOperations;
 
 /** What a command may do with the frontend: call an operation of the EC2 port type. */
 export interface Frontend {
+  /** The endpoint the last call went to. */
   readonly endpoint: string;
   call<K extends keyof Ops>(operation: K, input: Ops[K]['input']): Promise<Ops[K]['output']>;
   close(): void;
@@ -28,15 +30,35 @@ export interface ConnectionOptions {
 }
 
 export const DEFAULT_ENDPOINT = 'https://127.0.0.1:8443/vbs';
-const REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_REQUEST_TIMEOUT_SECONDS = 30;
+
+/** How long one call waits for its answer: $VBS_REQUEST_TIMEOUT seconds, else 30. */
+export function resolveRequestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const given = nonEmpty(env['VBS_REQUEST_TIMEOUT']);
+  if (given === undefined) return DEFAULT_REQUEST_TIMEOUT_SECONDS * 1000;
+  const seconds = Number(given);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError(`$VBS_REQUEST_TIMEOUT must be a positive number of seconds, not '${given}'`);
+  return seconds * 1000;
+}
 
 /** The CA file could not be read, or the endpoint is unusable: a one-line message, exit 1. */
 export class ConnectionSetupError extends Error {
   override readonly name = 'ConnectionSetupError';
 }
 
-export function resolveEndpoint(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): string {
-  const endpoint = options.endpoint ?? nonEmpty(env['VBS_ENDPOINT']) ?? DEFAULT_ENDPOINT;
+/**
+ * The frontends to use, in order: --endpoint, else $VBS_ENDPOINT, else the local default; several
+ * separated by commas (several frontends with no load balancer in front, or as a fallback to one).
+ */
+export function resolveEndpoints(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): string[] {
+  const given = options.endpoint ?? nonEmpty(env['VBS_ENDPOINT']) ?? DEFAULT_ENDPOINT;
+  const urls = given.split(',').map((e) => e.trim());
+  if (urls.some((e) => e === '')) throw new UsageError(`--endpoint has an empty entry: '${given}'`);
+  return [...new Set(urls.map(checkedUrl))];
+}
+
+function checkedUrl(endpoint: string): string {
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -75,7 +97,8 @@ function readOrExplain(file: string, what: string, hint: string): string {
 }
 
 export function connect(options: ConnectionOptions): Frontend {
-  const endpoint = resolveEndpoint(options);
+  const urls = resolveEndpoints(options);
+  const timeoutMs = resolveRequestTimeoutMs();
   const caFile = resolveCaFile(options);
   const caPem = readOrExplain(caFile, 'CA certificate', 'give --ca FILE or set $VBS_CA or $VBS_HOME');
   const { certFile, keyFile } = resolveIdentity(options);
@@ -87,16 +110,24 @@ export function connect(options: ConnectionOptions): Frontend {
     ),
     keyPem: readOrExplain(keyFile, 'your private key', 'give --key FILE or set $VBS_KEY'),
   };
-  const client = new SoapClient<Ops>(schema, 'AmazonEC2PortType', {
-    url: endpoint,
-    caPem,
-    timeoutMs: REQUEST_TIMEOUT_MS,
-    envelope: signedAs(signer),
-  });
+  const endpoints = urls.map((url) => ({
+    url,
+    client: new SoapClient<Ops>(schema, 'AmazonEC2PortType', {
+      url,
+      caPem,
+      timeoutMs,
+      envelope: signedAs(signer),
+    }),
+  }));
+  const caller = new FailoverCaller(endpoints);
   return {
-    endpoint,
-    call: (operation, input) => client.call(operation, input),
-    close: () => client.close(),
+    get endpoint() {
+      return caller.url;
+    },
+    call: (operation, input) => caller.call(operation, (client) => client.call(operation, input)),
+    close: () => {
+      for (const e of endpoints) e.client.close();
+    },
   };
 }
 

@@ -55,5 +55,7 @@ function transportText(error: TransportError, endpoint: string | undefined): str
     ? " (is --ca the CA that issued the frontend's certificate?)"
     : '';
   const down = /ECONNREFUSED/.test(reason) ? ' (is the frontend running?)' : '';
-  return `cannot reach ${where}: ${reason}${tls}${down}`;
+  const sent =
+    error.effect === 'unknown' ? '; the request was sent and may have been carried out: look before trying again' : '';
+  return `cannot reach ${where}: ${reason}${tls}${down}${sent}`;
 }

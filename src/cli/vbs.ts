@@ -16,7 +16,6 @@ const DEFAULT_TIMEOUT_SECONDS = 600;
 
 async function main(argv: readonly string[]): Promise<number> {
   let frontend: Frontend | undefined;
-  let endpoint: string | undefined;
   let name = '';
   try {
     const split = splitCommand(argv);
@@ -43,7 +42,6 @@ async function main(argv: readonly string[]): Promise<number> {
       wait,
       frontend: () => {
         frontend ??= connect(options);
-        endpoint = frontend.endpoint;
         return frontend;
       },
     };
@@ -54,7 +52,8 @@ async function main(argv: readonly string[]): Promise<number> {
       error instanceof UsageError && error.command === undefined && findCommand(name)
         ? new UsageError(error.message, name)
         : error;
-    const report = reportOf(known, endpoint);
+    // The endpoint the failed call went to last (with several, the one that failed last).
+    const report = reportOf(known, frontend?.endpoint);
     process.stderr.write(report.text);
     return report.status;
   } finally {

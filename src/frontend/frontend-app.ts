@@ -39,7 +39,7 @@ import { frontendHandlers } from './soap/frontend-handlers.js';
 import { attachmentHandlers } from './soap/attachment-handlers.js';
 import { registryHandlers } from './soap/registry-handlers.js';
 import { VmmDelegatePool } from './vmm-delegates.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { openMetadataStore, redacted } from './store/open-store.js';
 import type { Deps } from './usecases/deps.js';
 import { settleOffers } from './usecases/settle-offers.js';
 import { sweep } from './usecases/sweep.js';
@@ -88,11 +88,11 @@ export interface FrontendCore {
   close(): Promise<void>;
 }
 
-export function openFrontendCore(config: FrontendConfig, logger: Logger): FrontendCore {
+export async function openFrontendCore(config: FrontendConfig, logger: Logger): Promise<FrontendCore> {
   // Users sign with RSA: the frontend answers them with its RSA certificate (frontend.rsa.pem).
   const tls = ensureServiceTls(config.certDir, FRONTEND_IDENTITY, undefined, { forRsaPeers: true });
   const signer = { certPem: tls.certPem, keyPem: tls.keyPem };
-  const store = new SqliteStore(config.database);
+  const store = await openMetadataStore(config.database, `vbs-frontend-${process.pid}`);
   const delegates = new VolumeDelegatePool(
     config.volumeDelegates,
     tls.caPem,
@@ -176,7 +176,7 @@ export function startedFields(config: FrontendConfig, origin: string): Record<st
     url: `${origin}/vbs`,
     ec2Url: `${origin}${EC2_PATH}`,
     wsdl: `${origin}/vbs?wsdl`,
-    database: config.database,
+    database: redacted(config.database),
     workers: config.workers,
   };
 }
@@ -215,7 +215,7 @@ export async function serveFrontend(
   replays: ReplayGuard,
   overrides: FrontendOverrides = {},
 ): Promise<ServedFrontend> {
-  const core = openFrontendCore(config, logger);
+  const core = await openFrontendCore(config, logger);
   const { tls, signer, deps } = core;
   // Answers in the kind of key the request was signed with: RSA to users, EC P-256 to the services.
   const envelope = answersSignedAs(signer, tls.rsa);

@@ -41,15 +41,15 @@ export function isStorageFailure(error: unknown): boolean {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Runs `fn` (synchronous, one transaction at most) until it is not refused for a lock, waiting
+ * Runs `fn` (one transaction at most) until it is not refused for a lock, waiting
  * between attempts; a lock held past the budget, or a file that cannot be written, is a retryable
  * Unavailable that names `what`, with nothing changed.
  */
-export async function patiently<T>(what: string, fn: () => T, budgetMs = LOCK_WAIT_BUDGET_MS): Promise<T> {
+export async function patiently<T>(what: string, fn: () => T | Promise<T>, budgetMs = LOCK_WAIT_BUDGET_MS): Promise<T> {
   const deadline = Date.now() + budgetMs;
   for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
     try {
-      return fn();
+      return await fn();
     } catch (error) {
       if (isBusy(error) && Date.now() + delay < deadline) {
         await sleep(delay);

@@ -1,7 +1,7 @@
 /**
  * Per-user quotas in the frontend's metadata database (vbs.sqlite), as SQL shared by its two writers:
  * the metadata store, which checks a quota inside the very statement that inserts the volume or
- * snapshot it limits (src/frontend/store/sqlite-store.ts), and vbs-admin, which sets a user's
+ * snapshot it limits (src/frontend/store/sql-store.ts, on SQLite and PostgreSQL alike), and vbs-admin, which sets a user's
  * overrides and shows them beside what the user holds (src/cli/admin/quota-*.ts). Both read "what a
  * user holds" from here, so the admin sees exactly what the frontend counts. Like the trust store's
  * schema, this is a file format shared by a service and vbs-admin; the table itself is made by the
@@ -17,7 +17,7 @@
  */
 import type Database from 'better-sqlite3';
 import { HIDDEN_SNAPSHOT_STATUSES, HIDDEN_VOLUME_STATUSES } from '../core/state.js';
-import { sqlList } from './sql-text.js';
+import { sqlList } from '../sql/sql-text.js';
 
 export const QUOTA_KINDS = ['volumes', 'gib', 'snapshots'] as const;
 export type QuotaKind = (typeof QUOTA_KINDS)[number];
@@ -56,11 +56,10 @@ export function quotaDefaultParams(defaults: Limits): Record<`default_${QuotaKin
   return { default_volumes: defaults.volumes, default_gib: defaults.gib, default_snapshots: defaults.snapshots };
 }
 
-/** What `owner` holds now, and its limits with `defaults` where it has no override. */
-export function quotaOf(db: Database.Database, owner: string, defaults: Limits): { limits: Limits; used: Usage } {
-  const row = db
-    .prepare(`SELECT ${QUOTA_KINDS.map((k) => `${limitSql(k)} AS limit_${k}, ${USED[k]} AS used_${k}`).join(', ')}`)
-    .get({ owner, ...quotaDefaultParams(defaults) }) as Record<string, number | bigint | null>;
+/** @owner's limits and what it holds, as one SELECT (with quotaDefaultParams bound); read by quotaFromRow. */
+export const QUOTA_OF_SQL = `SELECT ${QUOTA_KINDS.map((k) => `${limitSql(k)} AS limit_${k}, ${USED[k]} AS used_${k}`).join(', ')}`;
+
+export function quotaFromRow(row: Readonly<Record<string, unknown>>): { limits: Limits; used: Usage } {
   const limit = (k: QuotaKind): number | null => {
     const v = row[`limit_${k}`];
     return v === null || v === undefined ? null : Number(v);
@@ -70,6 +69,13 @@ export function quotaOf(db: Database.Database, owner: string, defaults: Limits):
     limits: { volumes: limit('volumes'), gib: limit('gib'), snapshots: limit('snapshots') },
     used: { volumes: used('volumes'), gib: used('gib'), snapshots: used('snapshots') },
   };
+}
+
+/** What `owner` holds now, and its limits with `defaults` where it has no override. */
+export function quotaOf(db: Database.Database, owner: string, defaults: Limits): { limits: Limits; used: Usage } {
+  return quotaFromRow(
+    db.prepare(QUOTA_OF_SQL).get({ owner, ...quotaDefaultParams(defaults) }) as Record<string, unknown>,
+  );
 }
 
 /** The overrides vbs-admin set for `owner` (null where the default applies). */

@@ -45,7 +45,7 @@ interface Slot {
 
 export async function startPrimary(config: FrontendConfig): Promise<RunningPrimary> {
   const logger = createLogger('frontend', { file: config.logFile });
-  const core = openFrontendCore(config, logger);
+  const core = await openFrontendCore(config, logger);
   // One cache for all workers, bounded by this process's heap (or the config), never by the number of
   // workers; and per user, so that one user cannot fill it (replay-cache.ts).
   const replays = new MemoryReplayCache(replayLimitsOf(config));

@@ -1,4 +1,4 @@
-/** Rows of the SQLite store turned into records, checking what the database hands back. */
+/** Rows of the metadata store turned into records, checking what the database hands back. */
 import type {
   AttachmentRecord,
   AttachMode,
@@ -19,7 +19,8 @@ import {
   type VolumeStatus,
 } from '../../core/state.js';
 
-export type Row = Record<string, unknown>;
+export type { Row } from '../../sql/port.js';
+import type { Row } from '../../sql/port.js';
 
 function str(row: Row, col: string): string {
   const v = row[col];
